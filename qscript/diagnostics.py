@@ -1,0 +1,128 @@
+"""Diagnostics: errors and warnings with a code, a span and hints.
+
+Rendering follows rustc/mypy::
+
+    support.qs:12:9: error[Q1003]: unknown answer group "suport"
+       |
+    12 |     queue to "suport"
+       |              ^^^^^^^^
+       = help: did you mean "support"?
+
+Diagnostics are collected in a :class:`DiagnosticBag` so that every pass can
+report all it finds before the compiler refuses the script.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .codes import Code, Severity
+from .source import Source, Span
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: Code
+    message: str
+    span: Span
+    source_name: str
+    help: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> Severity:
+        return self.code.severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.code.severity is Severity.ERROR
+
+    def headline(self) -> str:
+        location = self.source_name
+        if self.span.line:
+            location += f":{self.span.line}:{self.span.column}"
+        return f"{location}: {self.severity.value}[{self.code.code}]: {self.message}"
+
+    def render(self, source: Source | None = None) -> str:
+        """The diagnostic as text: headline, source line with carets, hints."""
+        out = [self.headline()]
+        if source is not None and self.span.line:
+            out.extend(_excerpt(source, self.span))
+        if self.help:
+            out.append(f"   = help: {self.help}")
+        for note in self.notes:
+            out.append(f"   = note: {note}")
+        return "\n".join(out)
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.source_name,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "severity": self.severity.value,
+            "code": self.code.code,
+            "message": self.message,
+            "help": self.help,
+            "notes": list(self.notes),
+        }
+
+
+def _excerpt(source: Source, span: Span) -> list[str]:
+    text = source.line_text(span.line).expandtabs(1)
+    if not text and span.line > len(source.lines):
+        return []
+    gutter = len(str(span.line))
+    end = span.end_column if span.end_line == span.line else len(text) + 1
+    width = max(1, end - span.column)
+    pad = " " * gutter
+    return [
+        f"{pad} |",
+        f"{span.line} | {text}",
+        f"{pad} | {' ' * (span.column - 1)}{'^' * width}",
+    ]
+
+
+@dataclass
+class DiagnosticBag:
+    """Collects diagnostics for one source file."""
+
+    source: Source
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def report(self, code: Code, message: str, span: Span, *, help: str | None = None,
+               notes: Iterable[str] = ()) -> Diagnostic:
+        diagnostic = Diagnostic(code, message, span, self.source.name, help, tuple(notes))
+        self.items.append(diagnostic)
+        return diagnostic
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.is_error]
+
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if not d.is_error]
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.items, key=lambda d: (d.span.line, d.span.column, d.code.code))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean" hint for a misspelt name, or None when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?".replace("'", '"') if matches else None
+
+
+def render_all(diagnostics: Iterable[Diagnostic], source: Source | None) -> str:
+    return "\n\n".join(d.render(source) for d in diagnostics)
+
+
+def to_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diagnostics], indent=2)
