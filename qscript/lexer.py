@@ -174,3 +174,24 @@ def _character_hint(char: str) -> str | None:
     if char == "!":
         return 'use "not", or "!=" for "not equal"'
     return None
+
+
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
+
+
+def find_comments(text: str) -> list[tuple[int, int, str]]:
+    """Every ``#`` comment in ``text`` as (line, column, text), for the formatter.
+
+    Strings cannot span lines, so skipping string literals is enough to tell
+    a comment's ``#`` from one inside a string.
+    """
+    comments = []
+    line, line_start, scanned = 1, 0, 0
+    for match in _STRING_OR_COMMENT.finditer(text):
+        if match.group().startswith("#"):
+            start = match.start()
+            line += text.count("\n", scanned, start)
+            scanned = start
+            line_start = text.rfind("\n", 0, start) + 1
+            comments.append((line, start - line_start + 1, match.group().rstrip()))
+    return comments

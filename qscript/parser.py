@@ -14,6 +14,7 @@ skips to the next line and goes on, so one run reports several syntax errors.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import lru_cache
 
@@ -22,7 +23,7 @@ from lark.exceptions import UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast, codes
 from .diagnostics import DiagnosticBag
-from .lexer import LexError, QScriptLexer
+from .lexer import LexError, QScriptLexer, find_comments
 from .source import Source, Span
 
 
@@ -596,8 +597,12 @@ def _report_syntax(bag: DiagnosticBag, error: UnexpectedInput, source: Source) -
 # ============================================================== entry point
 
 
-def parse(source: Source, bag: DiagnosticBag) -> ast.Script | None:
-    """Parse ``source``; report problems into ``bag``. Returns None on a syntax error."""
+def parse(source: Source, bag: DiagnosticBag, *, keep_comments: bool = False) -> ast.Script | None:
+    """Parse ``source``; report problems into ``bag``. Returns None on a syntax error.
+
+    With ``keep_comments`` the script's ``#`` comments are attached to the
+    result (``Script.comments``), for the formatter.
+    """
     lark, builder = _parser()
     builder.bag = bag
     builder._parenthesized.clear()
@@ -605,7 +610,11 @@ def parse(source: Source, bag: DiagnosticBag) -> ast.Script | None:
     if not text.endswith("\n"):
         text += "\n"
     try:
-        return lark.parse(text)
+        script = lark.parse(text)
+        if keep_comments:
+            comments = tuple(ast.Comment(*c) for c in find_comments(source.text))
+            script = dataclasses.replace(script, comments=comments)
+        return script
     except LexError as problem:
         bag.report(problem.code, problem.message, problem.span, help=problem.help)
     except UnexpectedInput as error:

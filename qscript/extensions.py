@@ -1,0 +1,106 @@
+"""Custom commands: named extensions written in Python.
+
+A site provides commands in a Python module it names in its configuration
+(``commands: {modules: [mysite.commands]}``)::
+
+    from qscript.extensions import command
+
+    @command
+    def crm_score(call, number: str) -> float:
+        "Score of the customer in the CRM."
+        return crm.lookup(number).score
+
+The signature comes from the annotations (``str`` → string, ``int``/``float``
+→ number, ``bool`` → boolean, ``datetime.timedelta`` → duration,
+``datetime.time`` → time); the first parameter receives the running call's
+context and is not part of the script-visible signature. The checker checks
+every ``do crm_score(...)`` against it at compile time (Q1007, Q2002, Q2001).
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Callable
+
+from .symbols import CommandInfo, Parameter
+
+_PYTHON_TYPES = {
+    str: "string", int: "number", float: "number", bool: "boolean",
+    datetime.timedelta: "duration", datetime.time: "time",
+}
+
+
+class CommandError(Exception):
+    """A custom command is declared wrongly (bad annotation, duplicate name, bad module)."""
+
+
+@dataclass(frozen=True)
+class RegisteredCommand:
+    info: CommandInfo
+    function: Callable
+
+
+def _value_type(annotation, where: str) -> str:
+    if annotation in _PYTHON_TYPES:
+        return _PYTHON_TYPES[annotation]
+    raise CommandError(f"{where}: unsupported type {annotation!r}; use str, int, float, bool, "
+                       "datetime.timedelta or datetime.time")
+
+
+def describe(function: Callable, name: str | None = None) -> CommandInfo:
+    """The script-visible signature of a command function."""
+    where = f"command {function.__module__}.{function.__qualname__}"
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception as error:  # noqa: BLE001 - any failure is the module author's
+        raise CommandError(f"{where}: cannot read its annotations: {error}") from None
+    parameters = list(inspect.signature(function).parameters.values())
+    if not parameters:
+        raise CommandError(f"{where}: the first parameter must take the call context")
+    declared = []
+    for parameter in parameters[1:]:
+        if parameter.name not in hints:
+            raise CommandError(f"{where}: parameter {parameter.name!r} has no type annotation")
+        declared.append(Parameter(parameter.name, _value_type(hints[parameter.name], where)))
+    returns = hints.get("return", type(None))
+    result = None if returns is type(None) else _value_type(returns, where)
+    return CommandInfo(name or function.__name__, tuple(declared), result,
+                       inspect.getdoc(function) or "")
+
+
+_REGISTRY: dict[str, RegisteredCommand] = {}
+
+
+def command(function: Callable | None = None, *, name: str | None = None):
+    """Decorator registering a custom command (usable as ``@command`` or ``@command(name=...)``)."""
+
+    def register(fn: Callable) -> Callable:
+        info = describe(fn, name)
+        existing = _REGISTRY.get(info.name)
+        if existing is not None and existing.function is not fn:
+            raise CommandError(f"command {info.name!r} is defined twice")
+        _REGISTRY[info.name] = RegisteredCommand(info, fn)
+        return fn
+
+    return register(function) if function is not None else register
+
+
+def load_modules(modules: list[str]) -> dict[str, RegisteredCommand]:
+    """Import the named modules and return the commands they register."""
+    before = set(_REGISTRY)
+    found: dict[str, RegisteredCommand] = {}
+    for module in modules:
+        try:
+            imported = importlib.import_module(module)
+        except Exception as error:  # noqa: BLE001 - report any import failure clearly
+            raise CommandError(f"cannot import command module {module!r}: {error}") from None
+        for value in vars(imported).values():
+            for registered in _REGISTRY.values():
+                if registered.function is value:
+                    found[registered.info.name] = registered
+    found.update({n: _REGISTRY[n] for n in set(_REGISTRY) - before})
+    return found
