@@ -114,10 +114,15 @@ class DiagnosticBag:
         return sorted(self.items, key=lambda d: (d.span.line, d.span.column, d.code.code))
 
 
+def quote(name: object) -> str:
+    """A name as messages show it: in double quotes, as the script writes strings."""
+    return f'"{name}"'
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean" hint for a misspelt name, or None when nothing is close."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean {matches[0]!r}?".replace("'", '"') if matches else None
+    return f"did you mean {quote(matches[0])}?" if matches else None
 
 
 def render_all(diagnostics: Iterable[Diagnostic], source: Source | None) -> str:

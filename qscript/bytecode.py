@@ -1,0 +1,363 @@
+"""The instruction set and the bytecode file format.
+
+A compiled script is a :class:`Program`: one flat list of instructions for
+all sections and blocks, a constant pool, the variable slots, an entry point
+per phase, and a source map from instruction index (pc) to line and column.
+
+Instructions are (opcode, argument) pairs; the VM is a stack machine. Every
+opcode is documented below with its stack picture, e.g. ``ADD  a b → a+b``:
+items before the arrow are popped (rightmost on top), items after it pushed.
+Opcodes marked *effect* suspend the VM and hand a request to the driver
+(simulator or live Asterisk runtime), which resumes it with a result.
+
+File format (all integers little-endian)::
+
+    magic            4 bytes  b"QSBC"
+    format version   u16      FORMAT_VERSION; other versions are refused
+    flags            u16      0
+    source hash      32 bytes SHA-256 of the UTF-8 source text
+    sections         tag (4 ASCII bytes), length u32, payload — in this order:
+                     NAME CNST VARS CODE ENTR BLKS SMAP SRCZ
+    checksum         u32      CRC-32 of everything before it
+
+The same source always compiles to the same bytes (no timestamps, constants
+in first-use order), so a deployed version can be identified by its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+MAGIC = b"QSBC"
+FORMAT_VERSION = 1
+
+
+class Op(IntEnum):
+    # -- data
+    CONST = 1          # → constants[arg]
+    LOAD = 2           # → variables[arg]
+    STORE = 3          # value →            (variables[arg] = value)
+    FACT = 4           # → fact            (call/now fact number arg; see builtins.FACTS)
+    SET_FACT = 5       # value →            (settable call fact number arg)
+    POP = 6            # value →
+    DUP = 7            # value → value value
+    FIELD = 8          # record → record[constants[arg]]
+    LIST = 9           # item1 … itemN → list      (N = arg)
+    FORMAT = 10        # value → text      (arg: type tag, see TYPE_TAGS)
+    CLOCK = 11         # → seconds since the call started
+    # -- operators
+    ADD = 20           # a b → a+b
+    SUB = 21           # a b → a-b
+    MUL = 22           # a b → a*b
+    DIV = 23           # a b → a/b      (division by zero gives 0)
+    MOD = 24           # a b → a%b      (modulo zero gives 0)
+    NEG = 25           # a → -a
+    NOT = 26           # a → not a
+    EQ = 27            # a b → a==b
+    NE = 28            # a b → a!=b
+    LT = 29            # a b → a<b
+    LE = 30            # a b → a<=b
+    GT = 31            # a b → a>b
+    GE = 32            # a b → a>=b
+    IN = 33            # item container → item in container
+    NOT_IN = 34        # item container → item not in container
+    CALL = 35          # arg1 … argN → result   (arg = function id*256 + N; see builtins.FUNCTIONS)
+    # -- control
+    JUMP = 40          # —                 (pc = arg)
+    JUMP_IF_FALSE = 41  # cond →           (if not cond: pc = arg)
+    JUMP_IF_TRUE = 42  # cond →            (if cond: pc = arg)
+    JUMP_IF_FALSE_KEEP = 43  # cond → cond (if not cond: pc = arg) | cond → (otherwise)
+    JUMP_IF_TRUE_KEEP = 44   # cond → cond (if cond: pc = arg)     | cond → (otherwise)
+    STOP = 45          # —                 ends the current phase (see docs: stop)
+    # -- effects (suspend the VM; the driver carries them out)
+    ANSWER = 60        # —
+    HANGUP = 61        # —                 ends the call
+    PLAY = 62          # prompt1 … promptN →   (N = arg)
+    PLAY_HOT = 63      # name →            plays only while the hot prompt is on
+    SAY = 64           # value currency →  (arg: 0 number, 1 amount, 2 digits, 3 duration)
+    MUSIC = 65         # class →           ("" = music off)
+    WAIT = 66          # seconds →
+    WAIT_UNTIL = 67    # deadline →        waits until CLOCK reaches deadline
+    MENU_INPUT = 68    # prompt timeout → key      ("" when the caller pressed nothing)
+    COLLECT_INPUT = 69  # prompt min max terminator timeout → digits  ("" on timeout)
+    QUEUE = 70         # groups… options… →        (arg: constants[arg] is a QueueShape)
+    REQUEUE = 71       # groups… options… →        (arg: as QUEUE)
+    ADD_GROUP = 72     # group options… →           (arg: as QUEUE, one group)
+    REMOVE_GROUP = 73  # group →
+    ANNOUNCE = 74      # —                 (arg: 0 position, 1 wait)
+    OFFER_CALLBACK = 75  # prompt key timeout → accepted
+    VOICEMAIL = 76     # address prompt max_seconds →
+    TRANSFER = 77      # number →          ends the script
+    LOOKUP = 78        # key → record      (arg: constants[arg] is the lookup's name)
+    COMMAND = 79       # arg1 … argN → result  (arg: constants[arg] is (name, N))
+    LOG = 80           # message →
+    SAVE = 81          # key value →
+
+
+EFFECTS = frozenset(op for op in Op if op >= 60)
+JUMPS = frozenset({Op.JUMP, Op.JUMP_IF_FALSE, Op.JUMP_IF_TRUE, Op.JUMP_IF_FALSE_KEEP,
+                   Op.JUMP_IF_TRUE_KEEP})
+
+#: Type tags for FORMAT (how a value is turned into text depends on its static type).
+TYPE_TAGS = {"number": 0, "string": 1, "boolean": 2, "duration": 3, "time": 4, "list": 5,
+             "record": 6, "any": 7}
+
+#: Option order on the stack for QUEUE/REQUEUE/ADD_GROUP (present options only, in this order).
+QUEUE_OPTION_ORDER = ("priority", "credit", "target", "prefer_previous")
+
+
+@dataclass(frozen=True)
+class QueueShape:
+    """What a QUEUE instruction finds on the stack, and where to go if the queue empties."""
+
+    groups: int
+    options: tuple[str, ...]      # names from QUEUE_OPTION_ORDER, in that order
+    when_empty: int = -1          # pc to continue at when no agent is logged in; -1: stay
+
+    def as_constant(self) -> tuple:
+        return ("queue", self.groups, self.options, self.when_empty)
+
+    @staticmethod
+    def from_constant(value: tuple) -> "QueueShape":
+        _, groups, options, when_empty = value
+        return QueueShape(groups, tuple(options), when_empty)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: str          # a TYPE_TAGS key
+    initial: object    # the value before any assignment
+
+
+@dataclass
+class Program:
+    code: list[tuple[int, int]]
+    constants: tuple
+    variables: tuple[Variable, ...]
+    entries: dict[str, int]                # "inbound" / "queue" / "after" -> pc
+    blocks: dict[str, int]                 # block name -> pc (for the disassembler)
+    source_map: list[tuple[int, int, int]]  # (first pc, line, column), sorted by pc
+    source_name: str = "<script>"
+    source_hash: bytes = b"\0" * 32
+    source_text: str = ""
+    _line_index: list[int] = field(default_factory=list, repr=False, compare=False)
+
+    def position(self, pc: int) -> tuple[int, int]:
+        """The (line, column) of the source that instruction ``pc`` was compiled from."""
+        import bisect
+        if not self._line_index:
+            self._line_index = [entry[0] for entry in self.source_map]
+        i = bisect.bisect_right(self._line_index, pc) - 1
+        if i < 0:
+            return (0, 0)
+        return self.source_map[i][1], self.source_map[i][2]
+
+    @property
+    def hash_hex(self) -> str:
+        return self.source_hash.hex()
+
+    def to_bytes(self) -> bytes:
+        return write_program(self)
+
+
+class BytecodeError(Exception):
+    """A bytecode file cannot be loaded; ``code`` is the diagnostic code (Q5xxx)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def _encode_value(value, out: bytearray) -> None:
+    if value is None:
+        out.append(0)
+    elif value is False:
+        out.append(1)
+    elif value is True:
+        out.append(2)
+    elif isinstance(value, int):
+        out.append(3)
+        out += struct.pack("<q", value)
+    elif isinstance(value, float):
+        out.append(4)
+        out += struct.pack("<d", value)
+    elif isinstance(value, str):
+        data = value.encode("utf-8")
+        out.append(5)
+        out += struct.pack("<I", len(data)) + data
+    elif isinstance(value, (tuple, list)):
+        out.append(6)
+        out += struct.pack("<I", len(value))
+        for item in value:
+            _encode_value(item, out)
+    else:
+        raise TypeError(f"cannot encode constant {value!r}")
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise BytecodeError("Q5003", "the file is truncated")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: str):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))
+
+    def u32(self) -> int:
+        return self.unpack("<I")[0]
+
+    def text(self) -> str:
+        return self.take(self.u32()).decode("utf-8")
+
+    def value(self, depth: int = 0):
+        if depth > 32:
+            raise BytecodeError("Q5003", "constants are nested too deeply")
+        tag = self.take(1)[0]
+        if tag in (0, 1, 2):
+            return (None, False, True)[tag]
+        if tag == 3:
+            return self.unpack("<q")[0]
+        if tag == 4:
+            return self.unpack("<d")[0]
+        if tag == 5:
+            return self.text()
+        if tag == 6:
+            return tuple(self.value(depth + 1) for _ in range(self.u32()))
+        raise BytecodeError("Q5003", f"unknown constant tag {tag}")
+
+
+def _section(tag: bytes, payload: bytes) -> bytes:
+    return tag + struct.pack("<I", len(payload)) + payload
+
+
+def _encode_dict(mapping: dict[str, int]) -> bytes:
+    out = bytearray(struct.pack("<I", len(mapping)))
+    for name, pc in mapping.items():
+        data = name.encode("utf-8")
+        out += struct.pack("<I", len(data)) + data + struct.pack("<i", pc)
+    return bytes(out)
+
+
+def write_program(program: Program) -> bytes:
+    """Serialise a program to the bytecode file format."""
+    constants = bytearray(struct.pack("<I", len(program.constants)))
+    for constant in program.constants:
+        _encode_value(constant, constants)
+    variables = bytearray(struct.pack("<I", len(program.variables)))
+    for variable in program.variables:
+        _encode_value((variable.name, variable.type, variable.initial), variables)
+    code = bytearray(struct.pack("<I", len(program.code)))
+    for op, arg in program.code:
+        code += struct.pack("<Bi", op, arg)
+    smap = bytearray(struct.pack("<I", len(program.source_map)))
+    for pc, line, column in program.source_map:
+        smap += struct.pack("<III", pc, line, column)
+    name = program.source_name.encode("utf-8")
+    body = b"".join([
+        MAGIC, struct.pack("<HH", FORMAT_VERSION, 0), program.source_hash,
+        _section(b"NAME", name),
+        _section(b"CNST", bytes(constants)),
+        _section(b"VARS", bytes(variables)),
+        _section(b"CODE", bytes(code)),
+        _section(b"ENTR", _encode_dict(program.entries)),
+        _section(b"BLKS", _encode_dict(program.blocks)),
+        _section(b"SMAP", bytes(smap)),
+        _section(b"SRCZ", zlib.compress(program.source_text.encode("utf-8"), 9)),
+    ])
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _read_dict(reader: _Reader) -> dict[str, int]:
+    result = {}
+    for _ in range(reader.u32()):
+        name = reader.text()
+        result[name] = reader.unpack("<i")[0]
+    return result
+
+
+def read_program(data: bytes) -> Program:
+    """Load a program from bytes; raises BytecodeError with a clear message."""
+    if len(data) < 4 or data[:4] != MAGIC:
+        raise BytecodeError("Q5001", "this is not a QScript bytecode file (wrong magic bytes)")
+    if len(data) < 8:
+        raise BytecodeError("Q5003", "the file is truncated")
+    version = struct.unpack("<H", data[4:6])[0]
+    if version != FORMAT_VERSION:
+        raise BytecodeError(
+            "Q5002", f"this file uses bytecode format version {version}, but this QScript "
+            f"reads version {FORMAT_VERSION}; recompile the script with `qscript compile`")
+    if len(data) < 44 or zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
+        raise BytecodeError("Q5003", "the file is damaged (checksum mismatch)")
+    reader = _Reader(data[:-4])
+    reader.take(8)
+    source_hash = reader.take(32)
+    sections: dict[bytes, bytes] = {}
+    while reader.pos < len(reader.data):
+        tag = reader.take(4)
+        sections[tag] = reader.take(reader.u32())
+    try:
+        return _decode_sections(sections, source_hash)
+    except BytecodeError:
+        raise
+    except (KeyError, ValueError, UnicodeDecodeError, zlib.error, struct.error) as error:
+        raise BytecodeError("Q5003", f"the file is damaged ({type(error).__name__})") from None
+
+
+def _decode_sections(sections: dict[bytes, bytes], source_hash: bytes) -> Program:
+    name = sections[b"NAME"].decode("utf-8")
+    reader = _Reader(sections[b"CNST"])
+    constants = tuple(reader.value() for _ in range(reader.u32()))
+    reader = _Reader(sections[b"VARS"])
+    variables = tuple(Variable(*reader.value()) for _ in range(reader.u32()))
+    reader = _Reader(sections[b"CODE"])
+    count = reader.u32()
+    valid_ops = {int(op) for op in Op}
+    code = []
+    for _ in range(count):
+        op, arg = reader.unpack("<Bi")
+        if op not in valid_ops:
+            raise BytecodeError("Q5003", f"unknown opcode {op}")
+        code.append((op, arg))
+    entries = _read_dict(_Reader(sections[b"ENTR"]))
+    blocks = _read_dict(_Reader(sections[b"BLKS"]))
+    reader = _Reader(sections[b"SMAP"])
+    source_map = [reader.unpack("<III") for _ in range(reader.u32())]
+    text = zlib.decompress(sections[b"SRCZ"]).decode("utf-8")
+    program = Program(code, constants, variables, entries, blocks,
+                      [tuple(e) for e in source_map], name, source_hash, text)
+    _validate(program)
+    return program
+
+
+def _validate(program: Program) -> None:
+    """Refuse programs whose arguments point outside their tables."""
+    size = len(program.code)
+    for pc, (op, arg) in enumerate(program.code):
+        if op in JUMPS and not 0 <= arg <= size:
+            raise BytecodeError("Q5003", f"instruction {pc} jumps outside the program")
+        if op in (Op.CONST, Op.FIELD, Op.LOOKUP, Op.COMMAND, Op.QUEUE, Op.REQUEUE,
+                  Op.ADD_GROUP) and not 0 <= arg < len(program.constants):
+            raise BytecodeError("Q5003", f"instruction {pc} refers to a missing constant")
+        if op in (Op.LOAD, Op.STORE) and not 0 <= arg < len(program.variables):
+            raise BytecodeError("Q5003", f"instruction {pc} refers to a missing variable")
+    for phase, pc in program.entries.items():
+        if not -1 <= pc < size:
+            raise BytecodeError("Q5003", f"the {phase} entry point is outside the program")
+
+
+def source_hash(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()

@@ -1,0 +1,246 @@
+"""The ``qscript`` command line: a thin click layer over :mod:`qscript.api`.
+
+Exit codes (documented in docs/cli.md):
+
+* 0 — success (warnings may have been printed)
+* 1 — the input has errors (diagnostics printed), or ``fmt --check`` found
+  files to reformat, or a bytecode file was refused
+* 2 — usage error: unknown option, missing file, bad argument
+* 123 — internal error (a bug in QScript; the message says how to report it)
+
+No input, however broken, makes the CLI print a Python traceback; set
+``QSCRIPT_DEBUG=1`` to see one for an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from . import __version__
+from .api import Compilation, compile_file, load_source, check_source
+from .bytecode import BytecodeError, read_program
+from .codes import all_codes, lookup as lookup_code
+from .diagnostics import Diagnostic
+from .source import Source
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
+
+_stdout = Console(highlight=False, soft_wrap=True)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------ output
+
+
+def _print_diagnostic(diagnostic: Diagnostic, source: Source | None, console: Console) -> None:
+    colour = "red" if diagnostic.is_error else "yellow"
+    lines = diagnostic.render(source).splitlines()
+    head = escape(lines[0])
+    marker = f"{diagnostic.severity.value}[{diagnostic.code.code}]"
+    console.print(head.replace(marker, f"[bold {colour}]{marker}[/]", 1))
+    for line in lines[1:]:
+        if line.lstrip().startswith("= help:"):
+            console.print(f"[cyan]{escape(line)}[/]")
+        elif set(line.split("|")[-1].strip()) == {"^"}:
+            console.print(f"[{colour}]{escape(line)}[/]")
+        else:
+            console.print(escape(line))
+
+
+def _report(results: list[Compilation], output_format: str) -> int:
+    """Print diagnostics of several scripts; return the exit code."""
+    if output_format == "json":
+        payload = [d.to_json() for r in results for d in r.diagnostics]
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        for result in results:
+            for diagnostic in result.diagnostics:
+                _print_diagnostic(diagnostic, result.source, _stderr)
+                _stderr.print()
+        errors = sum(len(r.errors) for r in results)
+        warnings = sum(len(r.warnings) for r in results)
+        if errors or warnings:
+            summary = f"{errors} error{'s' if errors != 1 else ''}, " \
+                      f"{warnings} warning{'s' if warnings != 1 else ''}"
+            _stderr.print(f"[bold]{summary}[/] in {len(results)} file{'s' if len(results) != 1 else ''}")
+    return EXIT_FINDINGS if any(not r.ok for r in results) else EXIT_OK
+
+
+def _site_symbols(site_path: str | None):
+    """Load the site configuration's symbols, or exit 1 with its errors."""
+    if site_path is None:
+        return None
+    from runtime.site import SiteError, load_site  # the runtime owns the site format
+    try:
+        return load_site(site_path).symbols()
+    except SiteError as error:
+        _stderr.print(f"[red]{escape(str(error))}[/]")
+        raise SystemExit(EXIT_FINDINGS) from None
+
+
+_site_option = click.option("--site", "site_path", type=click.Path(dir_okay=False),
+                            help="Site configuration (YAML) to check names against.")
+_format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+                              default="text", show_default=True, help="Diagnostics format.")
+
+
+# ------------------------------------------------------------------ commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qscript")
+def main() -> None:
+    """QScript: queue scripts for call and contact centres."""
+
+
+@main.command()
+@click.argument("scripts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_site_option
+@_format_option
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def check(scripts: tuple[str, ...], site_path: str | None, output_format: str, strict: bool) -> None:
+    """Check scripts and report every error and warning."""
+    site = _site_symbols(site_path)
+    results = []
+    for path in scripts:
+        source, failed = load_source(path)
+        results.append(failed if failed else check_source(source, site))
+    code = _report(results, output_format)
+    if strict and any(r.warnings for r in results):
+        code = EXIT_FINDINGS
+    if code == EXIT_OK and output_format == "text":
+        _stderr.print(f"[green]ok[/]: {len(results)} script{'s' if len(results) != 1 else ''} checked")
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Bytecode file to write (default: SCRIPT with .qsc).")
+@_site_option
+@_format_option
+def compile(script: str, output: str | None, site_path: str | None, output_format: str) -> None:
+    """Compile a script to a bytecode file (.qsc)."""
+    result = compile_file(script, _site_symbols(site_path))
+    code = _report([result], output_format)
+    if result.program is None:
+        sys.exit(code or EXIT_FINDINGS)
+    target = Path(output) if output else Path(script).with_suffix(".qsc")
+    data = result.program.to_bytes()
+    try:
+        target.write_bytes(data)
+    except OSError as error:
+        _stderr.print(f"[red]error[/]: cannot write {escape(str(target))}: {escape(error.strerror or str(error))}")
+        sys.exit(EXIT_FINDINGS)
+    if output_format == "text":
+        _stderr.print(f"[green]compiled[/] {escape(script)} → {escape(str(target))} "
+                      f"({len(result.program.code)} instructions, {len(data):,} bytes, "
+                      f"sha256 {result.program.hash_hex[:12]})")
+    sys.exit(EXIT_OK)
+
+
+def load_program_or_exit(path: str, site=None):
+    """A Program from a .qsc file or by compiling a .qs file; exit 1 with a message on failure."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        _stderr.print(f"[red]error[/]: {escape(path)}: {escape(error.strerror or str(error))}")
+        sys.exit(EXIT_FINDINGS)
+    if data[:4] == b"QSBC" or path.endswith(".qsc"):
+        try:
+            return read_program(data)
+        except BytecodeError as error:
+            _stderr.print(f"{escape(path)}: [bold red]error[{error.code}][/]: {escape(error.message)}")
+            sys.exit(EXIT_FINDINGS)
+    result = compile_file(path, site)
+    if result.program is None:
+        _report([result], "text")
+        sys.exit(EXIT_FINDINGS)
+    return result.program
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_site_option
+def disasm(file: str, site_path: str | None) -> None:
+    """Show the instructions of a script (.qs) or bytecode file (.qsc) beside its source."""
+    from .disasm import disassemble
+    program = load_program_or_exit(file, _site_symbols(site_path))
+    click.echo(disassemble(program), nl=False)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--check", "check_only", is_flag=True,
+              help="Change nothing; exit 1 if a file is not formatted.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a diff instead of rewriting.")
+def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
+    """Rewrite scripts in the canonical layout (idempotent)."""
+    import difflib
+    from .formatter import format_source
+    code = EXIT_OK
+    for path in files:
+        source, failed = load_source(path)
+        if failed is not None:
+            _report([failed], "text")
+            code = EXIT_FINDINGS
+            continue
+        result = format_source(source.text, path)
+        if result.text is None:
+            _report([Compilation(source, result.diagnostics)], "text")
+            code = EXIT_FINDINGS
+            continue
+        if result.text == source.text:
+            continue
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(
+                source.text.splitlines(True), result.text.splitlines(True),
+                f"{path} (original)", f"{path} (formatted)")), nl=False)
+        if check_only or show_diff:
+            _stderr.print(f"would reformat {escape(path)}")
+            code = EXIT_FINDINGS
+        else:
+            Path(path).write_text(result.text, encoding="utf-8")
+            _stderr.print(f"reformatted {escape(path)}")
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("code", required=False)
+def explain(code: str | None) -> None:
+    """Explain a diagnostic code (e.g. Q1003), or list them all."""
+    if code is None:
+        for entry in all_codes():
+            click.echo(f"{entry.code}  {entry.severity.value:<7}  {entry.title}")
+        return
+    entry = lookup_code(code)
+    if entry is None:
+        _stderr.print(f"[red]error[/]: unknown code {escape(code)}; `qscript explain` lists them")
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{entry.code} ({entry.severity.value}): {entry.title}\n\n{entry.explanation}")
+
+
+def run() -> None:
+    """Entry point: run the CLI, turning any unexpected exception into exit 123."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _stderr.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - never show users a traceback
+        if os.environ.get("QSCRIPT_DEBUG"):
+            traceback.print_exc()
+        _stderr.print(f"[bold red]internal error[/]: {escape(type(error).__name__)}: "
+                      f"{escape(str(error))}\nThis is a bug in QScript. Run again with "
+                      "QSCRIPT_DEBUG=1 for details and report it.")
+        sys.exit(EXIT_INTERNAL)
