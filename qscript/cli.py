@@ -95,7 +95,30 @@ _format_option = click.option("--format", "output_format", type=click.Choice(["t
 # ------------------------------------------------------------------ commands
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose runtime commands are imported only when used.
+
+    The language commands (check, compile, ...) must start fast and must not
+    need the runtime's dependencies; simulate, serve and friends live in the
+    runtime package and are loaded on demand.
+    """
+
+    LAZY = {
+        "simulate": "runtime.simulator.cli:simulate",
+    }
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.LAZY))
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY:
+            import importlib
+            module, attribute = self.LAZY[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qscript")
 def main() -> None:
     """QScript: queue scripts for call and contact centres."""

@@ -1,0 +1,250 @@
+"""The contact centre: calls, agents and the ACD, shared by both drivers.
+
+A :class:`ContactCenter` owns the ACD engine and the live call sessions. It
+routes each incoming call to the program for its dialled number, turns the
+ACD's offers into rings on the driver, keeps the timers the ACD asks for
+(wrap-up, preferred-agent deadlines), and answers the metrics scripts read
+(``agents_ready("support")``, ``is_open("office")``, ...).
+
+Nothing here knows whether calls are simulated or live: that is the driver's
+business. The simulator and the ARI runtime each build one ContactCenter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Callable, Iterable
+
+from qscript.builtins import FUNCTIONS
+from qscript.bytecode import Program
+
+from .acd import AcdEngine, AnswerGroup, Offer
+from .driver import CallInfo, Driver
+from .records import CallRecord
+from .session import CallSession
+
+log = logging.getLogger("qscript.center")
+
+#: How long an agent's phone rings before the call goes to the next agent.
+DEFAULT_RING_TIMEOUT = 15.0
+#: How long a call is held for the caller's previous agent (prefer previous agent).
+DEFAULT_PREFER_WAIT = 30.0
+
+
+class ProgramTable:
+    """Which program answers which dialled number (``"default"`` for the rest).
+
+    Replacing a program (a deploy) affects only calls that arrive afterwards:
+    a session keeps the program it started with.
+    """
+
+    def __init__(self, programs: dict[str, Program] | None = None):
+        self._programs: dict[str, Program] = dict(programs or {})
+
+    def set(self, number: str, program: Program) -> None:
+        self._programs[number] = program
+
+    def for_number(self, dialled: str) -> Program | None:
+        return self._programs.get(dialled) or self._programs.get("default")
+
+    def items(self):
+        return self._programs.items()
+
+
+class CallHistory:
+    """Who the caller last spoke to (for "prefer previous agent"); in memory by default."""
+
+    def __init__(self):
+        self._last: dict[str, tuple[str, float]] = {}
+
+    def previous_agent(self, caller: str, now: float, within: float) -> str | None:
+        entry = self._last.get(caller)
+        if entry is None or not caller:
+            return None
+        agent, when = entry
+        return agent if now - when <= within else None
+
+    def remember(self, caller: str, agent: str, when: float) -> None:
+        if caller:
+            self._last[caller] = (agent, when)
+
+
+class ContactCenter:
+    def __init__(self, driver: Driver, programs: ProgramTable, *, site=None,
+                 acd: AcdEngine | None = None, history: CallHistory | None = None,
+                 on_record: Callable[[CallRecord], None] | None = None,
+                 ring_timeout: float = DEFAULT_RING_TIMEOUT, step_budget: int | None = None,
+                 fallback_group: str | None = None, coverage: dict | None = None):
+        self.driver = driver
+        self.programs = programs
+        self.site = site
+        self.acd = acd if acd is not None else AcdEngine(self._groups_from_site(site))
+        self.history = history or CallHistory()
+        self.on_record = on_record
+        self.ring_timeout = ring_timeout
+        self.step_budget = step_budget
+        self.fallback_group = fallback_group or self._fallback_from_site(site)
+        self.sessions: dict[str, CallSession] = {}
+        self.hot_prompts: dict[str, bool] = self._hot_prompts_from_site(site)
+        #: Optional branch coverage: program hash -> {pc: count}, filled by the VM.
+        self.coverage = coverage
+        #: How long a call waits for its previous agent before anyone may take it.
+        self.prefer_wait = DEFAULT_PREFER_WAIT
+        #: Custom commands by name (qscript.extensions.RegisteredCommand).
+        self.commands: dict = {}
+        self._preference_timer = None
+
+    # ------------------------------------------------------------ setup
+
+    @staticmethod
+    def _groups_from_site(site) -> list[AnswerGroup]:
+        if site is None:
+            return []
+        return [AnswerGroup(name, g.service_level_threshold, g.wrap_up)
+                for name, g in site.groups.items()]
+
+    @staticmethod
+    def _fallback_from_site(site) -> str | None:
+        fallback = getattr(site, "fallback", None)
+        return getattr(fallback, "group", None) if fallback is not None else None
+
+    @staticmethod
+    def _hot_prompts_from_site(site) -> dict[str, bool]:
+        if site is None:
+            return {}
+        return {name: hot.active for name, hot in site.hot_prompts.items()}
+
+    def ensure_group(self, name: str) -> None:
+        """Define a group the site did not (simulations without a site)."""
+        if name not in self.acd.group_names:
+            self.acd.define_group(AnswerGroup(name))
+
+    # ------------------------------------------------------------ calls
+
+    def incoming_call(self, call: CallInfo) -> CallSession | None:
+        """A call arrived: start the script for its dialled number."""
+        program = self.programs.for_number(call.dialled)
+        if program is None:
+            log.error("no script answers %s and there is no default; call %s handed to "
+                      "the fallback", call.dialled, call.call_id)
+            if not self.driver.fallback(call, "no script for the dialled number"):
+                self.driver.hangup(call)
+            return None
+        session = CallSession(self, program, call)
+        self.sessions[call.call_id] = session
+        session.start()
+        return session
+
+    def session_ended(self, session: CallSession) -> None:
+        self.sessions.pop(session.call.call_id, None)
+        if self.on_record is not None:
+            self.on_record(session.record)
+
+    def dispatch(self, offers: Iterable[Offer]) -> None:
+        """Ring the agents the ACD chose."""
+        for offer in offers:
+            session = self.sessions.get(offer.call_id)
+            if session is None:
+                # The call vanished between the decision and now: free the agent.
+                self.dispatch(self.acd.offer_failed(offer.call_id, offer.agent_id,
+                                                    self.driver.now(), make_agent_unready=False))
+                continue
+            session.offer(offer.agent_id, offer.group)
+        self._arm_preference_timer()
+
+    def _arm_preference_timer(self) -> None:
+        deadline = self.acd.next_preference_deadline()
+        if deadline is None or deadline == math.inf:
+            return
+        if self._preference_timer is not None:
+            self._preference_timer()
+        delay = max(0.0, deadline - self.driver.now())
+        self._preference_timer = self.driver.schedule(delay, self._release_preferences)
+
+    def _release_preferences(self) -> None:
+        self._preference_timer = None
+        self.dispatch(self.acd.release_expired_preferences(self.driver.now()))
+
+    # ------------------------------------------------------------ agents
+
+    def agent_login(self, agent_id: str, groups, ready: bool = True) -> None:
+        for group in (groups if isinstance(groups, dict) else list(groups)):
+            self.ensure_group(group)
+        now = self.driver.now()
+        self.dispatch(self.acd.login(agent_id, groups, now))
+        if not ready:
+            self.acd.pause(agent_id, "logged in", now)
+
+    def agent_logout(self, agent_id: str) -> None:
+        self.dispatch(self.acd.logout(agent_id, self.driver.now()))
+        self._check_empty_groups()
+
+    def agent_ready(self, agent_id: str) -> None:
+        self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
+
+    def agent_pause(self, agent_id: str, reason: str) -> None:
+        self.acd.pause(agent_id, reason, self.driver.now())
+
+    def agent_call_ended(self, agent_id: str) -> None:
+        """An agent's call is over: wrap-up (timed), then ready for the next call."""
+        now = self.driver.now()
+        offers = self.acd.call_ended(agent_id, now)
+        wrap_up = self.acd.wrap_up_seconds(agent_id)
+        if wrap_up > 0 and not offers:
+            self.driver.schedule(wrap_up, lambda: self._wrap_up_done(agent_id))
+        self.dispatch(offers)
+
+    def _wrap_up_done(self, agent_id: str) -> None:
+        try:
+            self.dispatch(self.acd.wrap_up_done(agent_id, self.driver.now()))
+        except Exception:  # noqa: BLE001 - the agent changed state meanwhile (logged out)
+            log.debug("wrap-up of %s ended after a state change", agent_id)
+
+    def _check_empty_groups(self) -> None:
+        """Calls waiting with `when empty goto` leave when their groups have nobody left."""
+        for session in list(self.sessions.values()):
+            session.check_queue_empty()
+
+    def nobody_logged_in(self, groups: Iterable[str]) -> bool:
+        return all(self.acd.agents_logged_in(g) == 0 for g in groups
+                   if g in self.acd.group_names)
+
+    # ------------------------------------------------------------ metrics
+
+    def metric(self, function_id: int, args: tuple, call: CallInfo):
+        """Values of the built-in metric functions (see qscript.builtins)."""
+        name = FUNCTIONS[function_id].name
+        target = args[0] if args else ""
+        if name in _GROUP_METRICS:
+            if target not in self.acd.group_names:
+                return math.inf if name in ("estimated_wait",) else 0
+            return _GROUP_METRICS[name](self, target)
+        if name == "is_open":
+            calendar = self.site.calendars.get(target) if self.site else None
+            return True if calendar is None else calendar.is_open(self.driver.wall_time())
+        if name == "is_holiday":
+            calendar = self.site.calendars.get(target) if self.site else None
+            return False if calendar is None else calendar.is_holiday(self.driver.wall_time().date())
+        if name == "hot_prompt_active":
+            return self.hot_prompts.get(target, False)
+        raise LookupError(f"no metric {name}")
+
+    def set_hot_prompt(self, name: str, active: bool) -> None:
+        self.hot_prompts[name] = active
+
+
+def _service_level(center: ContactCenter, group: str) -> float:
+    value = center.acd.service_level(group)
+    return 100.0 if value is None else value
+
+
+_GROUP_METRICS = {
+    "agents_logged_in": lambda c, g: c.acd.agents_logged_in(g),
+    "agents_ready": lambda c, g: c.acd.agents_ready(g),
+    "agents_busy": lambda c, g: c.acd.agents_busy(g),
+    "calls_waiting": lambda c, g: c.acd.calls_waiting(g),
+    "oldest_wait": lambda c, g: c.acd.oldest_wait(g, c.driver.now()),
+    "estimated_wait": lambda c, g: c.acd.estimated_wait_group(g, c.driver.now()),
+    "service_level": _service_level,
+}

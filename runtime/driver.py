@@ -1,0 +1,153 @@
+"""The driver interface: everything that touches a call's media or signalling.
+
+The VM and the call session never talk to telephony directly. A driver carries
+out the telephony side of effects on one call leg at a time. Two drivers
+implement it: the discrete-event simulator (:mod:`runtime.simulator`) and the
+live Asterisk ARI runtime (:mod:`runtime.ari`). Because both implement the
+same interface and share the session logic and the ACD, the same compiled
+script behaves the same in simulation and live — tests compare the two.
+
+Conventions:
+
+* Methods that take time on the call take a ``done`` callback, called once
+  with the result when the action completes. They must not call ``done``
+  synchronously from inside the method (schedule it instead), so that the
+  session's state is consistent when it resumes.
+* :meth:`Driver.stop_media` interrupts whatever is in progress on the call
+  (a prompt, a wait, input collection); the pending ``done`` is then never
+  called.
+* Events that come from the outside — the caller hanging up, an agent's leg
+  ending — are reported to the session by calling its ``caller_hung_up`` and
+  ``agent_leg_ended`` methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Done = Callable[[Any], None]
+
+
+@dataclass
+class CallInfo:
+    """What is known about a call when it arrives."""
+
+    call_id: str
+    caller: str
+    dialled: str
+    language: str = ""
+    arrived_at: float = 0.0
+    #: Driver-specific data (an ARI channel id, a simulated caller's behaviour).
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recorded voice message."""
+
+    name: str
+    duration: float
+    path: str | None = None      # a file on disk, when the driver has one
+    data: bytes | None = None    # or the audio itself
+    format: str = "wav"
+
+
+class Driver(ABC):
+    """Telephony for calls: implemented by the simulator and the ARI runtime."""
+
+    # -- time
+    @abstractmethod
+    def now(self) -> float:
+        """Seconds on the driver's clock (simulated or monotonic)."""
+
+    @abstractmethod
+    def wall_time(self) -> "object":
+        """The current local date and time (a naive datetime in the site's time zone)."""
+
+    @abstractmethod
+    def schedule(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:
+        """Run ``action`` after ``delay`` seconds; returns a function that cancels it."""
+
+    # -- the caller's leg
+    @abstractmethod
+    def answer(self, call: CallInfo, done: Done) -> None: ...
+
+    @abstractmethod
+    def hangup(self, call: CallInfo) -> None: ...
+
+    @abstractmethod
+    def play(self, call: CallInfo, media: list[str], done: Done) -> None:
+        """Play media (already resolved for the call's language) one after another."""
+
+    @abstractmethod
+    def say(self, call: CallInfo, kind: str, value: Any, currency: str, language: str,
+            done: Done) -> None:
+        """Say a number, an amount, digits or a duration in the language."""
+
+    @abstractmethod
+    def wait(self, call: CallInfo, seconds: float, done: Done) -> None: ...
+
+    @abstractmethod
+    def music_on_hold(self, call: CallInfo, moh_class: str | None) -> None:
+        """Start music on hold (``None`` stops it). Returns at once."""
+
+    @abstractmethod
+    def get_key(self, call: CallInfo, prompt: str, media: list[str], timeout: float, done: Done,
+                accept_key: str | None = None) -> None:
+        """Play media, then wait up to ``timeout`` for one key; done(key or "").
+
+        ``prompt`` is the prompt's name in the script (the simulator picks the
+        caller's behaviour by it). ``accept_key`` is set when the question is a
+        callback offer: the key that accepts it.
+        """
+
+    @abstractmethod
+    def get_digits(self, call: CallInfo, prompt: str, media: list[str], min_digits: int,
+                   max_digits: int, terminator: str, timeout: float, done: Done) -> None:
+        """Play media, collect digits; done(digits or "" on timeout)."""
+
+    @abstractmethod
+    def record(self, call: CallInfo, media: list[str], max_seconds: float, done: Done) -> None:
+        """Play media, record a message; done(Recording or None)."""
+
+    def call_queued(self, call: CallInfo) -> None:
+        """The call started waiting in the queue (the simulator starts the caller's patience)."""
+
+    @abstractmethod
+    def transfer(self, call: CallInfo, number: str) -> None:
+        """Send the caller to an external number; the session ends."""
+
+    @abstractmethod
+    def stop_media(self, call: CallInfo) -> None:
+        """Interrupt the action in progress on the call; its ``done`` is never called."""
+
+    # -- agents
+    @abstractmethod
+    def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
+                   answered: Callable[[], None], failed: Callable[[str], None]) -> None:
+        """Ring an agent for this call; then answered() or failed(reason)."""
+
+    @abstractmethod
+    def connect(self, call: CallInfo, agent_id: str) -> None:
+        """Bridge the caller with the agent who answered."""
+
+    @abstractmethod
+    def call_back(self, call: CallInfo, number: str, answered: Callable[[], None],
+                  failed: Callable[[str], None]) -> None:
+        """Call a customer back (for a callback whose turn came)."""
+
+    # -- outside effects
+    @abstractmethod
+    def send_voicemail(self, address: str, recording: Recording, call: CallInfo) -> None:
+        """Mail a voice message to an address."""
+
+    def fallback(self, call: CallInfo, reason: str) -> bool:
+        """Hand a call the script cannot handle to the driver's last resort.
+
+        Returns True when the driver took it (e.g. continued in the Asterisk
+        dialplan). The default takes nothing: the session then queues the
+        call to the site's fallback group.
+        """
+        return False

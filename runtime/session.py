@@ -1,0 +1,626 @@
+"""A call session: one call's script, run against the driver and the ACD.
+
+The session drives the VM (:mod:`runtime.vm`) phase by phase:
+
+    inbound ──queue to──▶ queued (queue: section runs) ──agent answers──▶ connected
+       │                        │ when empty goto / voicemail / transfer    │
+       ▼                        ▼                                           ▼
+     ends                 back to inbound-like flow              agent hangs up ──▶ after call
+
+Effects the VM yields are carried out here: telephony through the driver,
+queueing through the ACD (via the center), lookups, custom commands, logging.
+An agent answering interrupts the in-queue treatment wherever it is.
+
+Any failure — a script runtime error, a driver error, a broken custom
+command — hands the call to the fallback (the driver's own, e.g. back to the
+Asterisk dialplan, else the site's fallback group) so a caller is never
+stranded, and never affects other calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from qscript.builtins import FACTS
+
+from .driver import CallInfo, Recording
+from .records import (ABANDONED, ANSWERED, CALLBACK, FAILED, HUNG_UP, TRANSFERRED, VOICEMAIL,
+                      CallRecord)
+from .vm import Machine, Outcome, ScriptError
+from .vm import effects as fx
+
+if TYPE_CHECKING:
+    from .center import ContactCenter
+
+log = logging.getLogger("qscript.session")
+
+_PENDING = object()   # an effect handler's "the driver will resume us later"
+
+
+class State(str, Enum):
+    INBOUND = "inbound"        # running the inbound phase (or a block after leaving a queue)
+    QUEUED = "queued"          # waiting in the ACD; the queue: section runs
+    RINGING = "ringing"        # queued, and an agent's phone is ringing for it
+    CONNECTED = "connected"    # talking to an agent
+    AFTER = "after"            # after call: the agent hung up, the survey runs
+    CALLBACK = "callback"      # the caller hung up and waits for a callback
+    ENDED = "ended"
+
+
+_FACT_IDS = {f.qualified: f.id for f in FACTS}
+
+
+class CallSession:
+    def __init__(self, center: "ContactCenter", program, call: CallInfo):
+        self.center = center
+        self.driver = center.driver
+        self.program = program
+        self.call = call
+        budget = center.step_budget
+        self.machine = Machine(program, self, budget) if budget else Machine(program, self)
+        if center.coverage is not None:
+            self.machine.coverage = center.coverage.setdefault(program.hash_hex, {})
+        self.state = State.INBOUND
+        self.record = CallRecord(call.call_id, call.caller, call.dialled,
+                                 script=program.source_name, script_hash=program.hash_hex,
+                                 arrived_at=call.arrived_at, language=call.language)
+        self.language = call.language or self._default_language()
+        self.priority = 0
+        self.digits = ""
+        self.menu_key = ""
+        self.agent: str | None = None
+        self.callback_accepted = False
+        self.when_empty_pc = -1
+        self._gen = None            # the running VM phase
+        self._token = 0             # bumped on every interrupt; stale callbacks compare it
+        self._media_busy = False    # a timed driver action is in progress
+
+    # ------------------------------------------------------------ running phases
+
+    def start(self) -> None:
+        self._run_phase("inbound")
+
+    def _run_phase(self, phase: str | None, pc: int | None = None) -> None:
+        try:
+            self._gen = self.machine.run(phase, pc)
+        except Exception as error:  # noqa: BLE001
+            self._fail(f"cannot start the {phase} phase: {error}")
+            return
+        self._resume(self._token, None)
+
+    def _resume(self, token: int, value: Any) -> None:
+        """Feed a result to the VM and carry out effects until one must wait."""
+        if token != self._token or self._gen is None:
+            return  # a stale callback from before an interrupt
+        self._media_busy = False
+        gen = self._gen
+        while True:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                self._gen = None
+                self._phase_ended(stop.value)
+                return
+            except ScriptError as error:
+                self._gen = None
+                self._fail(error.render())
+                return
+            try:
+                value = _HANDLERS[type(effect)](self, effect)
+            except Exception as error:  # noqa: BLE001 - a driver or command failure
+                self._gen = None
+                gen.close()
+                line, column = self.program.position(effect.pc)
+                self._fail(f"{self.program.source_name}:{line}:{column}: "
+                           f"{type(effect).__name__.lower()} failed: {error}")
+                return
+            if value is _PENDING:
+                return
+            if self.state is State.ENDED or self._gen is not gen:
+                return
+
+    def _done(self):
+        """A completion callback for a timed driver action."""
+        token = self._token
+        self._media_busy = True
+        return lambda result=None: self._resume(token, result)
+
+    def _interrupt(self) -> None:
+        """Stop the running phase wherever it is (agent answered, caller left)."""
+        self._token += 1
+        if self._media_busy:
+            self._media_busy = False
+            try:
+                self.driver.stop_media(self.call)
+            except Exception:  # noqa: BLE001 - the leg may be gone already
+                log.debug("stop_media failed for %s", self.call.call_id, exc_info=True)
+        if self._gen is not None:
+            gen, self._gen = self._gen, None
+            gen.close()
+
+    def _phase_ended(self, outcome: Outcome) -> None:
+        if self.state is State.ENDED:
+            return
+        if outcome in (Outcome.QUEUED, Outcome.REQUEUED):
+            self._enter_queue_phase()
+        elif outcome is Outcome.CALLBACK:
+            self._become_callback()
+        elif outcome in (Outcome.HANGUP, Outcome.TRANSFERRED):
+            self._end(self.record.outcome)
+        elif self.state in (State.QUEUED, State.RINGING):
+            # The queue treatment ran out: the caller keeps waiting with music.
+            self.driver.music_on_hold(self.call, "default")
+        elif self.state is State.CONNECTED:
+            pass
+        else:
+            # Inbound or after-call phase ended without queueing: the call ends.
+            self._hang_up_caller()
+
+    def _enter_queue_phase(self) -> None:
+        if self.state not in (State.QUEUED, State.RINGING):
+            return  # answered (or gone) before the phase could start
+        self.driver.music_on_hold(self.call, "default")
+        if self.program.entries.get("queue", -1) >= 0:
+            self._run_phase("queue")
+
+    # ------------------------------------------------------------ effect handlers
+
+    def _on_answer(self, effect: fx.Answer):
+        self.driver.answer(self.call, self._done())
+        return _PENDING
+
+    def _on_hangup(self, effect: fx.Hangup):
+        self._leave_queue("hung up by the script")
+        self.record.outcome = HUNG_UP if self.record.outcome != ANSWERED else ANSWERED
+        self.driver.hangup(self.call)
+        return None
+
+    def _on_play(self, effect: fx.Play):
+        media = [self.prompt_media(p) for p in effect.prompts]
+        self.driver.play(self.call, media, self._done())
+        return _PENDING
+
+    def _on_play_hot(self, effect: fx.PlayHot):
+        if not self.center.hot_prompts.get(effect.name, False):
+            return None
+        hot = self.center.site.hot_prompts.get(effect.name) if self.center.site else None
+        prompt = getattr(hot, "prompt", None) or effect.name
+        self.driver.play(self.call, [self.prompt_media(prompt)], self._done())
+        return _PENDING
+
+    def _on_say(self, effect: fx.Say):
+        self.driver.say(self.call, effect.kind, effect.value, effect.currency, self.language,
+                        self._done())
+        return _PENDING
+
+    def _on_music(self, effect: fx.Music):
+        self.driver.music_on_hold(self.call, effect.moh_class or None)
+        return None
+
+    def _on_wait(self, effect: fx.Wait):
+        self.driver.wait(self.call, max(0.0, float(effect.seconds)), self._done())
+        return _PENDING
+
+    def _on_menu(self, effect: fx.MenuInput):
+        done = self._done()
+
+        def got_key(key):
+            if key:
+                self.menu_key = key
+            done(key or "")
+        self.driver.get_key(self.call, effect.prompt, self._media(effect.prompt),
+                            float(effect.timeout), got_key)
+        return _PENDING
+
+    def _on_collect(self, effect: fx.CollectInput):
+        done = self._done()
+
+        def got_digits(digits):
+            if digits:
+                self.digits = digits
+                self.record.digits = digits
+            done(digits or "")
+        self.driver.get_digits(self.call, effect.prompt, self._media(effect.prompt),
+                               effect.min_digits,
+                               effect.max_digits, effect.terminator, float(effect.timeout),
+                               got_digits)
+        return _PENDING
+
+    def _on_queue(self, effect: fx.Queue):
+        groups = list(effect.groups)
+        for group in groups:
+            self.center.ensure_group(group)
+        if effect.has_when_empty and self.center.nobody_logged_in(groups):
+            return "empty"
+        if isinstance(effect, fx.Requeue):
+            self._leave_queue("requeued", count=False)
+        self.when_empty_pc = effect.when_empty_pc if effect.has_when_empty else -1
+        if effect.priority is not None:
+            self.priority = int(effect.priority)
+        now = self.driver.now()
+        preferred, deadline = None, math.inf
+        if effect.prefer_previous:
+            preferred = self.center.history.previous_agent(self.call.caller, now,
+                                                           float(effect.prefer_previous))
+            if preferred is not None:
+                deadline = now + self.center.prefer_wait
+        arrival = self.record.queued_at if isinstance(effect, fx.Requeue) else None
+        self.state = State.QUEUED
+        if self.record.queued_at is None:
+            self.record.queued_at = now
+            self.driver.call_queued(self.call)
+        self.record.groups.extend(g for g in groups if g not in self.record.groups)
+        self.record.priority = self.priority
+        offers = self.center.acd.enqueue(
+            self.call.call_id, groups, now, priority=self.priority,
+            credit=float(effect.credit or 0.0), preferred_agent=preferred,
+            preference_deadline=deadline, arrival=arrival)
+        if self.record.estimated_wait_at_entry is None:
+            self.record.estimated_wait_at_entry = self.center.acd.estimated_wait(
+                self.call.call_id, now) if not offers else 0.0
+        self.center.dispatch(offers)
+        return None
+
+    def _on_add_group(self, effect: fx.AddGroup):
+        if not self._in_queue():
+            return None
+        self.center.ensure_group(effect.group)
+        now = self.driver.now()
+        if effect.group not in self.record.groups:
+            self.record.groups.append(effect.group)
+        offers = self.center.acd.add_group(self.call.call_id, effect.group, now)
+        if effect.priority is not None or effect.credit is not None:
+            self.center.acd.set_priority(self.call.call_id, effect.priority, effect.credit, now)
+        self.center.dispatch(offers)
+        return None
+
+    def _on_remove_group(self, effect: fx.RemoveGroup):
+        if self._in_queue() and effect.group in self.center.acd.group_names:
+            self.center.dispatch(self.center.acd.remove_group(self.call.call_id, effect.group,
+                                                              self.driver.now()))
+        return None
+
+    def _on_announce(self, effect: fx.Announce):
+        if not self._in_queue():
+            return None
+        acd, now = self.center.acd, self.driver.now()
+        done = self._done()
+        if effect.what == "position":
+            position = acd.announced_position(self.call.call_id)
+            intro = self._media("queue-position")
+            self.driver.play(self.call, intro, lambda _=None: self.driver.say(
+                self.call, "number", position, "", self.language, done))
+            return _PENDING
+        wait = acd.announced_wait(self.call.call_id, now)
+        self.record.announced_waits.append(wait)
+        if wait == math.inf:
+            self.driver.play(self.call, self._media("queue-wait-unknown"), done)
+        else:
+            # Announce whole minutes, rounded up: "less than N minutes".
+            minutes = max(1, math.ceil(wait / 60.0))
+            self.driver.play(self.call, self._media("queue-wait"), lambda _=None: self.driver.say(
+                self.call, "duration", minutes * 60.0, "", self.language, done))
+        return _PENDING
+
+    def _on_offer_callback(self, effect: fx.OfferCallback):
+        if not self._in_queue():
+            return False
+        done = self._done()
+
+        def got_key(key):
+            accepted = bool(key) and key == effect.key and self._in_queue()
+            done(accepted)
+        self.driver.get_key(self.call, effect.prompt, self._media(effect.prompt),
+                            float(effect.timeout), got_key, accept_key=effect.key)
+        return _PENDING
+
+    def _on_voicemail(self, effect: fx.Voicemail):
+        self._leave_queue("voicemail")
+        self.record.outcome = VOICEMAIL
+        self.record.voicemail_to = effect.address
+        done = self._done()
+
+        def recorded(recording: Recording | None):
+            if recording is not None:
+                self.driver.send_voicemail(effect.address, recording, self.call)
+            done(None)
+        self.driver.record(self.call, self._media(effect.prompt), float(effect.max_seconds),
+                           recorded)
+        return _PENDING
+
+    def _on_transfer(self, effect: fx.Transfer):
+        self._leave_queue("transferred")
+        self.record.outcome = TRANSFERRED
+        self.record.transferred_to = effect.number
+        self.driver.transfer(self.call, effect.number)
+        return None
+
+    def _on_lookup(self, effect: fx.Lookup):
+        lookup = self.center.site.lookups.get(effect.lookup) if self.center.site else None
+        if lookup is None:
+            return None
+        return lookup.find(str(effect.key))
+
+    def _on_command(self, effect: fx.Command):
+        registered = self.center.commands.get(effect.name)
+        if registered is None:
+            raise LookupError(f"custom command {effect.name!r} is not loaded")
+        return registered.function(self.context(), *effect.args)
+
+    def _on_log(self, effect: fx.Log):
+        self.record.log.append(str(effect.message))
+        log.info("%s: %s", self.call.call_id, effect.message)
+        return None
+
+    def _on_save(self, effect: fx.Save):
+        self.record.saved[str(effect.key)] = effect.value
+        return None
+
+    # ------------------------------------------------------------ queue and agents
+
+    def _in_queue(self) -> bool:
+        return self.state in (State.QUEUED, State.RINGING) and \
+            self.center.acd.has_call(self.call.call_id)
+
+    def _leave_queue(self, reason: str, count: bool = True) -> None:
+        """Take the call out of the ACD (voicemail, transfer, hang-up, requeue)."""
+        if self.state is State.RINGING and self.agent_ringing is not None:
+            self.center.dispatch(self.center.acd.offer_failed(
+                self.call.call_id, self.agent_ringing, self.driver.now(), make_agent_unready=False))
+            self.agent_ringing = None
+        if self.center.acd.has_call(self.call.call_id):
+            self.center.dispatch(self.center.acd.remove(self.call.call_id, self.driver.now(),
+                                                        reason=reason))
+        if self.state in (State.QUEUED, State.RINGING):
+            self.state = State.INBOUND
+
+    agent_ringing: str | None = None
+
+    def offer(self, agent_id: str, group: str) -> None:
+        """The ACD chose an agent for this call: ring them."""
+        self.state = State.RINGING if self.state is State.QUEUED else self.state
+        self.agent_ringing = agent_id
+        token = self._token
+
+        def answered():
+            if self.agent_ringing == agent_id:
+                self._agent_answered(agent_id, group)
+
+        def failed(reason: str):
+            if self.agent_ringing == agent_id:
+                self.agent_ringing = None
+                if self.state is State.RINGING:
+                    self.state = State.QUEUED
+                self.center.dispatch(self.center.acd.offer_failed(
+                    self.call.call_id, agent_id, self.driver.now(), make_agent_unready=True))
+        del token
+        if self.state is State.CALLBACK:
+            self._ring_for_callback(agent_id, group, answered, failed)
+            return
+        self.driver.ring_agent(self.call, agent_id, self.center.ring_timeout, answered, failed)
+
+    def _ring_for_callback(self, agent_id, group, answered, failed) -> None:
+        """A callback's turn came: ring the agent, then call the customer back."""
+        def agent_answered():
+            self.driver.call_back(self.call, self.call.caller, answered,
+                                  lambda reason: self._callback_failed(agent_id, reason))
+        self.driver.ring_agent(self.call, agent_id, self.center.ring_timeout, agent_answered, failed)
+
+    def _callback_failed(self, agent_id: str, reason: str) -> None:
+        now = self.driver.now()
+        self.agent_ringing = None
+        self.center.acd.answered(self.call.call_id, agent_id, now)
+        self.center.agent_call_ended(agent_id)
+        self.record.outcome = CALLBACK
+        self._end(CALLBACK)
+
+    def _agent_answered(self, agent_id: str, group: str) -> None:
+        now = self.driver.now()
+        self.agent_ringing = None
+        self.center.acd.answered(self.call.call_id, agent_id, now)
+        self._interrupt()
+        self.agent = agent_id
+        self.state = State.CONNECTED
+        self.record.answered_at = now
+        self.record.agent = agent_id
+        self.record.answered_group = group
+        self.record.outcome = ANSWERED
+        self.center.history.remember(self.call.caller, agent_id, now)
+        self.driver.music_on_hold(self.call, None)
+        self.driver.connect(self.call, agent_id)
+
+    def agent_leg_ended(self) -> None:
+        """The agent hung up (or their leg failed): after-call phase, or the end."""
+        if self.state is not State.CONNECTED or self.agent is None:
+            return
+        self.center.agent_call_ended(self.agent)
+        if self.program.entries.get("after", -1) >= 0 and not self.call.extra.get("caller_gone"):
+            self.state = State.AFTER
+            self._run_phase("after")
+        else:
+            self._hang_up_caller()
+
+    def caller_hung_up(self) -> None:
+        """The caller's leg is gone."""
+        self.call.extra["caller_gone"] = True
+        if self.state is State.ENDED or self.state is State.CALLBACK:
+            return
+        self._interrupt()
+        if self.state in (State.QUEUED, State.RINGING):
+            self._leave_queue(ABANDONED)
+            self._end(ABANDONED)
+        elif self.state is State.CONNECTED:
+            self.center.agent_call_ended(self.agent)
+            self._end(ANSWERED)
+        else:
+            self._end(self.record.outcome)
+
+    def check_queue_empty(self) -> None:
+        """Called when agents log out: honour `when empty goto`."""
+        if self.when_empty_pc < 0 or self.state is not State.QUEUED:
+            return
+        groups = self.center.acd.call_info(self.call.call_id).groups \
+            if self.center.acd.has_call(self.call.call_id) else ()
+        if groups and self.center.nobody_logged_in(groups):
+            self._interrupt()
+            self._leave_queue("queue empty")
+            self.state = State.INBOUND
+            self.driver.music_on_hold(self.call, None)
+            pc, self.when_empty_pc = self.when_empty_pc, -1
+            self._run_phase(None, pc)
+
+    def _become_callback(self) -> None:
+        """The caller accepted a callback: keep the place, release the line."""
+        self.callback_accepted = True
+        self.record.outcome = CALLBACK
+        self.center.acd.convert_to_callback(self.call.call_id)
+        self.state = State.CALLBACK
+        self.driver.hangup(self.call)
+
+    # ------------------------------------------------------------ endings
+
+    def _hang_up_caller(self) -> None:
+        if self.state is State.ENDED:
+            return
+        if not self.call.extra.get("caller_gone"):
+            self.driver.hangup(self.call)
+        self._end(self.record.outcome)
+
+    def _end(self, outcome: str) -> None:
+        if self.state is State.ENDED:
+            return
+        self._interrupt()
+        self.state = State.ENDED
+        self.record.outcome = outcome
+        self.record.ended_at = self.driver.now()
+        self.record.language = self.language
+        self.center.session_ended(self)
+
+    def _fail(self, reason: str) -> None:
+        """The script or the driver failed: hand the caller to the fallback."""
+        log.error("call %s: %s", self.call.call_id, reason)
+        self.record.error = reason
+        self._interrupt()
+        self._leave_queue("script failed", count=False)
+        if self.call.extra.get("caller_gone"):
+            self._end(FAILED)
+            return
+        try:
+            if self.driver.fallback(self.call, reason):
+                self._end(FAILED)
+                return
+        except Exception:  # noqa: BLE001 - the fallback of last resort must not raise
+            log.exception("driver fallback failed for %s", self.call.call_id)
+        group = self.center.fallback_group
+        if group:
+            self.center.ensure_group(group)
+            self.state = State.QUEUED
+            self.when_empty_pc = -1
+            self.record.outcome = FAILED
+            if self.record.queued_at is None:
+                self.record.queued_at = self.driver.now()
+            self.driver.music_on_hold(self.call, "default")
+            self.center.dispatch(self.center.acd.enqueue(self.call.call_id, [group],
+                                                         self.driver.now()))
+            return
+        self.driver.hangup(self.call)
+        self._end(FAILED)
+
+    # ------------------------------------------------------------ host interface (VM)
+
+    def fact(self, fact_id: int) -> Any:
+        return _FACT_GETTERS[fact_id](self)
+
+    def set_fact(self, fact_id: int, value: Any) -> None:
+        if fact_id == _FACT_IDS["call.language"]:
+            self.language = str(value)
+        elif fact_id == _FACT_IDS["call.priority"]:
+            self.priority = int(value)
+            if self._in_queue():
+                self.center.acd.set_priority(self.call.call_id, self.priority, None,
+                                             self.driver.now())
+
+    def metric(self, function_id: int, args: tuple) -> Any:
+        return self.center.metric(function_id, args, self.call)
+
+    def clock(self) -> float:
+        return self.driver.now() - self.call.arrived_at
+
+    # ------------------------------------------------------------ helpers
+
+    def _default_language(self) -> str:
+        site = self.center.site
+        languages = getattr(site, "languages", None) if site else None
+        return languages[0] if languages else "en"
+
+    def prompt_media(self, name: str) -> str:
+        site = self.center.site
+        if site is not None:
+            media = site.prompt_media(name, self.language)
+            if media:
+                return media
+        return f"sound:{name}"
+
+    def _media(self, prompt: str) -> list[str]:
+        return [self.prompt_media(prompt)] if prompt else []
+
+    def context(self) -> dict:
+        """What a custom command sees of the call."""
+        return {"call_id": self.call.call_id, "caller": self.call.caller,
+                "dialled": self.call.dialled, "language": self.language,
+                "digits": self.digits, "record": self.record}
+
+    def _waited(self) -> float:
+        if self.record.queued_at is None:
+            return 0.0
+        end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
+        return end - self.record.queued_at
+
+
+def _wall(session: CallSession):
+    return session.driver.wall_time()
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+_FACT_GETTERS = {
+    _FACT_IDS["call.caller"]: lambda s: s.call.caller,
+    _FACT_IDS["call.dialled"]: lambda s: s.call.dialled,
+    _FACT_IDS["call.digits"]: lambda s: s.digits,
+    _FACT_IDS["call.menu"]: lambda s: s.menu_key,
+    _FACT_IDS["call.language"]: lambda s: s.language,
+    _FACT_IDS["call.priority"]: lambda s: s.priority,
+    _FACT_IDS["call.waited"]: lambda s: s._waited(),
+    _FACT_IDS["call.position"]: lambda s: s.center.acd.position(s.call.call_id)
+    if s._in_queue() else 0,
+    _FACT_IDS["call.estimated_wait"]: lambda s: s.center.acd.estimated_wait(
+        s.call.call_id, s.driver.now()) if s._in_queue() else 0.0,
+    _FACT_IDS["call.id"]: lambda s: s.call.call_id,
+    _FACT_IDS["call.agent"]: lambda s: s.agent or "",
+    _FACT_IDS["call.previous_agent"]: lambda s: s.center.history.previous_agent(
+        s.call.caller, s.driver.now(), math.inf) or "",
+    _FACT_IDS["call.callback"]: lambda s: s.callback_accepted,
+    _FACT_IDS["call.queued"]: lambda s: s._in_queue(),
+    _FACT_IDS["call.elapsed"]: lambda s: s.clock(),
+    _FACT_IDS["call.groups"]: lambda s: tuple(s.center.acd.call_info(s.call.call_id).groups)
+    if s._in_queue() else (),
+    _FACT_IDS["now.time"]: lambda s: (lambda t: t.hour * 60 + t.minute + t.second / 60)(_wall(s)),
+    _FACT_IDS["now.weekday"]: lambda s: _WEEKDAYS[_wall(s).weekday()],
+    _FACT_IDS["now.date"]: lambda s: _wall(s).date().isoformat(),
+}
+
+_HANDLERS = {
+    fx.Answer: CallSession._on_answer, fx.Hangup: CallSession._on_hangup,
+    fx.Play: CallSession._on_play, fx.PlayHot: CallSession._on_play_hot,
+    fx.Say: CallSession._on_say, fx.Music: CallSession._on_music, fx.Wait: CallSession._on_wait,
+    fx.MenuInput: CallSession._on_menu, fx.CollectInput: CallSession._on_collect,
+    fx.Queue: CallSession._on_queue, fx.Requeue: CallSession._on_queue,
+    fx.AddGroup: CallSession._on_add_group, fx.RemoveGroup: CallSession._on_remove_group,
+    fx.Announce: CallSession._on_announce, fx.OfferCallback: CallSession._on_offer_callback,
+    fx.Voicemail: CallSession._on_voicemail, fx.Transfer: CallSession._on_transfer,
+    fx.Lookup: CallSession._on_lookup, fx.Command: CallSession._on_command,
+    fx.Log: CallSession._on_log, fx.Save: CallSession._on_save,
+}

@@ -1,0 +1,82 @@
+"""``qscript simulate``: run a script against a traffic model and a staffing plan."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+
+from qscript.cli import EXIT_FINDINGS, EXIT_OK, load_program_or_exit
+
+from ..center import ProgramTable
+from .model import ModelError, load_model
+from .report import build_report, render
+from .runner import run_replication
+
+
+def load_site_or_exit(site_path: str | None, console: Console):
+    if site_path is None:
+        return None
+    from ..site import SiteError, load_site
+    try:
+        return load_site(site_path)
+    except SiteError as error:
+        console.print(f"[red]{escape(error.render())}[/]")
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.option("--site", "site_path", type=click.Path(dir_okay=False),
+              help="Site configuration (groups, calendars, prompts, lookups).")
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="Traffic model (YAML): arrivals, handle times, patience, agents.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
+@click.option("--replications", default=1, show_default=True, type=click.IntRange(1, 1000),
+              help="Independent runs (seeds seed, seed+1, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--estimator", type=click.Choice(["erlang", "asterisk"]), default=None,
+              help="Override the model's wait estimator.")
+def simulate(script: str, site_path: str | None, model_path: str, seed: int, replications: int,
+             as_json: bool, estimator: str | None) -> None:
+    """Simulate calls through SCRIPT with a traffic model; report service level, ASA, ..."""
+    console = Console(stderr=True, highlight=False)
+    site = load_site_or_exit(site_path, console)
+    symbols = site.symbols() if site is not None else None
+    program = load_program_or_exit(script, symbols)
+    try:
+        model = load_model(model_path)
+    except ModelError as error:
+        console.print(f"[red]{escape(error.render())}[/]")
+        sys.exit(EXIT_FINDINGS)
+    if estimator:
+        from dataclasses import replace
+        model = replace(model, estimator=estimator)
+    programs = ProgramTable({"default": program})
+    results = []
+    started = time.perf_counter()
+    show_progress = not as_json and console.is_terminal
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                  console=console, disable=not show_progress, transient=True) as progress:
+        task = progress.add_task("simulating", total=replications)
+        for index in range(replications):
+            def on_progress(fraction, index=index):
+                progress.update(task, completed=index + fraction)
+            results.append(run_replication(programs, model, site, seed + index,
+                                           on_progress if show_progress else None))
+            progress.update(task, completed=index + 1)
+    report = build_report(model, results, program, time.perf_counter() - started)
+    report["script"] = str(Path(script))
+    report["model_file"] = str(Path(model_path))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        render(report, Console(highlight=False))
+    sys.exit(EXIT_OK)

@@ -1,0 +1,199 @@
+"""The simulator's driver: simulated callers and agents on a discrete-event clock.
+
+Every telephony action takes simulated time drawn from the traffic model:
+prompts take their length, menus the caller's thinking time (or the full
+timeout when the caller presses nothing), agents talk for a handle time drawn
+from the model. Callers give up after a patience drawn from the model,
+counted from the moment they join the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import TYPE_CHECKING, Callable
+
+from ..driver import CallInfo, Driver, Recording
+from .events import EventLoop, Timer
+from .model import Model
+
+if TYPE_CHECKING:
+    from ..center import ContactCenter
+
+
+class _Leg:
+    """The simulator's view of one caller."""
+
+    __slots__ = ("media", "abandon", "handle_time", "patience", "gone")
+
+    def __init__(self, handle_time: float, patience: float | None):
+        self.media: Timer | None = None
+        self.abandon: Timer | None = None
+        self.handle_time = handle_time
+        self.patience = patience
+        self.gone = False
+
+
+class SimDriver(Driver):
+    def __init__(self, loop: EventLoop, model: Model, rng: random.Random):
+        self.loop = loop
+        self.model = model
+        self.rng = rng
+        self.center: "ContactCenter | None" = None
+        self.legs: dict[str, _Leg] = {}
+        self._handle_time = model.handle_time.sampler(rng)
+        self._patience = model.patience.sampler(rng) if model.patience else None
+        self.mails_sent = 0
+        self.transfers = 0
+        self.abandon_enabled = True
+
+    # -- calls entering and leaving
+    def new_leg(self, call: CallInfo) -> None:
+        patience = self._patience() if self._patience else None
+        self.legs[call.call_id] = _Leg(self._handle_time(), patience)
+
+    def _leg(self, call: CallInfo) -> _Leg:
+        return self.legs[call.call_id]
+
+    def _media(self, call: CallInfo, seconds: float, done, result=None) -> None:
+        leg = self._leg(call)
+        leg.media = self.loop.call_later(seconds, lambda: done(result))
+
+    # -- time
+    def now(self) -> float:
+        return self.loop.now
+
+    def wall_time(self) -> dt.datetime:
+        return self.model.start + dt.timedelta(seconds=self.loop.now)
+
+    def schedule(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:
+        return self.loop.call_later(delay, action).cancel
+
+    # -- the caller's leg
+    def answer(self, call, done) -> None:
+        self.loop.call_soon(done)
+
+    def hangup(self, call) -> None:
+        self._leg_gone(call)
+
+    def _leg_gone(self, call) -> None:
+        leg = self.legs.pop(call.call_id, None)
+        if leg is None:
+            return
+        leg.gone = True
+        if leg.abandon is not None:
+            leg.abandon.cancel()
+        if leg.media is not None:
+            leg.media.cancel()
+
+    def _prompt_seconds(self, media: list[str]) -> float:
+        overrides = self.model.prompt_overrides
+        total = 0.0
+        for item in media:
+            name = item.rsplit("/", 1)[-1].split(":", 1)[-1]
+            total += overrides.get(name, self.model.prompt_seconds)
+        return total
+
+    def play(self, call, media, done) -> None:
+        self._media(call, self._prompt_seconds(media), done)
+
+    def say(self, call, kind, value, currency, language, done) -> None:
+        self._media(call, self.model.say_seconds, done)
+
+    def wait(self, call, seconds, done) -> None:
+        self._media(call, seconds, done)
+
+    def music_on_hold(self, call, moh_class) -> None:
+        pass
+
+    def get_key(self, call, prompt, media, timeout, done, accept_key=None) -> None:
+        heard = self._prompt_seconds(media)
+        if accept_key is not None:
+            accepted = self.rng.random() < self.model.callback_acceptance
+            key = accept_key if accepted else ""
+        else:
+            key = self._choose_key(prompt)
+        delay = heard + (self.model.think_seconds if key else timeout)
+        self._media(call, delay, done, key)
+
+    def _choose_key(self, prompt: str) -> str:
+        weights = self.model.menus.get(prompt)
+        if not weights:
+            return "1"
+        keys = list(weights)
+        key = self.rng.choices(keys, weights=[weights[k] for k in keys])[0]
+        return "" if key == "none" else key
+
+    def get_digits(self, call, prompt, media, min_digits, max_digits, terminator, timeout,
+                   done) -> None:
+        behaviour = self.model.digits.get(prompt)
+        heard = self._prompt_seconds(media)
+        if behaviour is not None and self.rng.random() < behaviour.timeout:
+            self._media(call, heard + timeout, done, "")
+            return
+        if behaviour is not None and behaviour.values:
+            digits = self.rng.choice(behaviour.values)
+        else:
+            count = max(min_digits, min(max_digits, 6))
+            digits = "".join(self.rng.choice("0123456789") for _ in range(count))
+        self._media(call, heard + self.model.think_seconds + 0.3 * len(digits), done, digits)
+
+    def record(self, call, media, max_seconds, done) -> None:
+        seconds = min(max_seconds, self.model.voicemail_seconds)
+        recording = Recording(f"voicemail-{call.call_id}", seconds)
+        self._media(call, self._prompt_seconds(media) + seconds, done, recording)
+
+    def transfer(self, call, number) -> None:
+        self.transfers += 1
+        self._leg_gone(call)
+
+    def stop_media(self, call) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is not None and leg.media is not None:
+            leg.media.cancel()
+            leg.media = None
+
+    def call_queued(self, call) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is None or leg.patience is None or not self.abandon_enabled:
+            return
+        leg.abandon = self.loop.call_later(leg.patience, lambda: self._abandon(call))
+
+    def _abandon(self, call) -> None:
+        session = self.center.sessions.get(call.call_id)
+        if session is None:
+            return
+        from ..session import State  # local import: the session module imports drivers' types
+        if session.state in (State.QUEUED, State.RINGING):
+            self._leg_gone(call)
+            session.caller_hung_up()
+
+    # -- agents
+    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
+        if self.model.no_answer_rate and self.rng.random() < self.model.no_answer_rate:
+            self.loop.call_later(timeout, lambda: failed("no answer"))
+        else:
+            self.loop.call_later(self.model.ring_seconds, answered)
+
+    def connect(self, call, agent_id) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is None:
+            return
+        if leg.abandon is not None:
+            leg.abandon.cancel()
+            leg.abandon = None
+        self.loop.call_later(leg.handle_time, lambda: self._agent_hangs_up(call))
+
+    def _agent_hangs_up(self, call) -> None:
+        session = self.center.sessions.get(call.call_id)
+        if session is not None:
+            session.agent_leg_ended()
+
+    def call_back(self, call, number, answered, failed) -> None:
+        # The caller's leg is gone; a new one is made for the callback.
+        self.legs[call.call_id] = _Leg(self._handle_time(), None)
+        self.loop.call_later(self.model.callback_ring_seconds, answered)
+
+    # -- outside effects
+    def send_voicemail(self, address, recording, call) -> None:
+        self.mails_sent += 1

@@ -1,0 +1,135 @@
+"""Statistics of a simulation run.
+
+Definitions (the same for every figure, per group and in total):
+
+* **offered** — calls that arrived after the warm-up (per group: calls whose
+  first answer group was that group).
+* **answered** — connected to an agent (a callback counts when the customer
+  was called back and connected).
+* **abandoned** — the caller hung up while waiting in the queue.
+* **service level** — answered within the threshold ÷ offered. Abandons and
+  calls that never reached an agent (voicemail, transfer) count as misses.
+* **ASA** — mean wait of answered calls, from joining the queue to an agent
+  answering.
+* **abandon rate** — abandoned ÷ offered.
+* **occupancy** — agents' talk time ÷ agents' logged-in time, during the
+  measured period.
+* **estimated-wait error** — for answered callers who waited, the mean
+  absolute difference between the wait estimated when they joined the queue
+  and the wait they actually had; and the share who waited longer than that.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..records import ABANDONED, ANSWERED, CallRecord
+
+
+@dataclass
+class Counters:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    answered_in_threshold: int = 0
+    total_wait_answered: float = 0.0
+    talk_time: float = 0.0
+    voicemail: int = 0
+    transferred: int = 0
+    callback: int = 0
+    failed: int = 0
+
+    def add(self, record: CallRecord, threshold: float, talk: float) -> None:
+        self.offered += 1
+        if record.outcome == ANSWERED or record.answered_at is not None:
+            self.answered += 1
+            wait = record.waited or 0.0
+            self.total_wait_answered += wait
+            if wait <= threshold:
+                self.answered_in_threshold += 1
+            self.talk_time += talk
+        elif record.outcome == ABANDONED:
+            self.abandoned += 1
+        elif record.outcome == "voicemail":
+            self.voicemail += 1
+        elif record.outcome == "transferred":
+            self.transferred += 1
+        elif record.outcome == "callback":
+            self.callback += 1
+        elif record.outcome == "failed":
+            self.failed += 1
+
+    def summary(self) -> dict:
+        offered = self.offered
+        return {
+            "calls_offered": offered,
+            "calls_answered": self.answered,
+            "calls_abandoned": self.abandoned,
+            "service_level": self.answered_in_threshold / offered if offered else None,
+            "asa_s": self.total_wait_answered / self.answered if self.answered else None,
+            "abandon_rate": self.abandoned / offered if offered else None,
+            "voicemails": self.voicemail,
+            "transfers": self.transferred,
+            "callbacks_pending": self.callback,
+            "failed": self.failed,
+        }
+
+
+@dataclass
+class EstimateAccuracy:
+    count: int = 0
+    total_absolute_error: float = 0.0
+    longer_than_announced: int = 0
+
+    def add(self, estimated: float, actual: float) -> None:
+        if estimated is None or math.isinf(estimated):
+            return
+        self.count += 1
+        self.total_absolute_error += abs(estimated - actual)
+        if actual > estimated:
+            self.longer_than_announced += 1
+
+    def summary(self) -> dict:
+        return {
+            "callers": self.count,
+            "mean_absolute_error_s": self.total_absolute_error / self.count if self.count else None,
+            "share_waited_longer": self.longer_than_announced / self.count if self.count else None,
+        }
+
+
+@dataclass
+class RunStats:
+    """Collects finished call records of one replication."""
+
+    warmup: float
+    threshold: float
+    interval: float
+    totals: Counters = field(default_factory=Counters)
+    groups: dict[str, Counters] = field(default_factory=dict)
+    intervals: dict[int, Counters] = field(default_factory=dict)
+    estimate: EstimateAccuracy = field(default_factory=EstimateAccuracy)
+    talk_end: dict[str, float] = field(default_factory=dict)
+    saved: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, record: CallRecord) -> None:
+        if record.arrived_at < self.warmup:
+            return
+        talk = (record.ended_at - record.answered_at) if (record.answered_at is not None
+                                                          and record.ended_at is not None) else 0.0
+        self.totals.add(record, self.threshold, talk)
+        group = record.answered_group or (record.groups[0] if record.groups else None)
+        if group is not None:
+            self.groups.setdefault(group, Counters()).add(record, self.threshold, talk)
+        slot = int(record.arrived_at // self.interval)
+        self.intervals.setdefault(slot, Counters()).add(record, self.threshold, talk)
+        if record.answered_at is not None and record.queued_at is not None:
+            waited = record.answered_at - record.queued_at
+            if waited > 0 and record.estimated_wait_at_entry is not None:
+                self.estimate.add(record.estimated_wait_at_entry, waited)
+        for key, value in record.saved.items():
+            counts = self.saved.setdefault(key, {})
+            counts[str(value)] = counts.get(str(value), 0) + 1
+        if record.error and len(self.errors) < 20:
+            self.errors.append(record.error)

@@ -1,0 +1,410 @@
+"""The virtual machine: runs a compiled program for one call.
+
+A :class:`Machine` holds one call's variables. :meth:`Machine.run` returns a
+generator that executes from a phase's entry point (or any pc) and *yields*
+each effect (see :mod:`runtime.vm.effects`) to whoever drives it — the call
+session — which carries it out and sends the result back. The generator's
+return value is an :class:`Outcome` saying how the phase ended.
+
+Closing the generator (``gen.close()``) interrupts the script wherever it is
+suspended: that is how an agent answering interrupts the in-queue treatment.
+
+Facts and metrics are read synchronously from a :class:`Host` (the session),
+since reading them never waits. A step budget stops runaway scripts; any
+failure is raised as :class:`ScriptError` with the source position and the
+trail of blocks the call went through.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from enum import Enum
+from typing import Any, Generator, Protocol
+
+from qscript.builtins import FACTS, FUNCTIONS
+from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
+
+from . import effects as fx
+
+DEFAULT_STEP_BUDGET = 200_000
+
+
+class Outcome(str, Enum):
+    STOPPED = "stopped"          # reached stop or the end of a section
+    HANGUP = "hangup"
+    TRANSFERRED = "transferred"
+    QUEUED = "queued"            # inbound ended with `queue to`
+    REQUEUED = "requeued"
+    CALLBACK = "callback"        # the caller accepted a callback
+
+
+class Host(Protocol):
+    """What the VM reads from outside: call facts, live metrics, the clock."""
+
+    def fact(self, fact_id: int) -> Any: ...
+
+    def set_fact(self, fact_id: int, value: Any) -> None: ...
+
+    def metric(self, function_id: int, args: tuple) -> Any: ...
+
+    def clock(self) -> float: ...
+
+
+class ScriptError(Exception):
+    """A runtime failure of a script, with where it happened."""
+
+    def __init__(self, message: str, program: Program, pc: int, trail: list[str]):
+        line, column = program.position(pc)
+        self.message, self.pc, self.line, self.column = message, pc, line, column
+        self.trail = trail
+        self.source_name = program.source_name
+        text = program.source_text.splitlines()
+        self.source_line = text[line - 1] if 0 < line <= len(text) else ""
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        out = [f"{self.source_name}:{self.line}:{self.column}: runtime error: {self.message}"]
+        if self.source_line:
+            out.append(f"  {self.line} | {self.source_line}")
+        if self.trail:
+            out.append("  call path (oldest first):")
+            out.extend(f"    {step}" for step in self.trail)
+        return "\n".join(out)
+
+
+# ------------------------------------------------------------------ pure built-ins
+
+
+def _luhn_valid(digits: str) -> bool:
+    if not digits or not digits.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _to_number(text: str):
+    try:
+        value = float(text.strip().replace(",", "."))
+    except (ValueError, AttributeError):
+        return 0
+    return int(value) if value.is_integer() else value
+
+
+_PURE_FUNCTIONS = {
+    "len": lambda value: len(value) if value is not None else 0,
+    "starts_with": lambda text, prefix: text.startswith(prefix),
+    "ends_with": lambda text, suffix: text.endswith(suffix),
+    "to_number": _to_number,
+    "luhn_valid": _luhn_valid,
+    "seconds": lambda duration: duration,
+}
+#: function id -> python callable for pure functions; metric functions go to the host.
+PURE_BY_ID = {f.id: _PURE_FUNCTIONS[f.name] for f in FUNCTIONS if f.name in _PURE_FUNCTIONS}
+
+
+def format_duration(seconds: float) -> str:
+    if seconds == math.inf:
+        return "unknown"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    return "".join(parts) or "0s"
+
+
+def format_value(value, tag: int) -> str:
+    """Text of a value by its static type tag (see bytecode.TYPE_TAGS)."""
+    if tag == 3:
+        return format_duration(value)
+    if tag == 4:
+        minutes = int(value)
+        return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.2f}".rstrip("0")
+    if isinstance(value, tuple):
+        return ", ".join(format_value(v, 7) for v in value)
+    if isinstance(value, dict):
+        return "record"
+    return str(value)
+
+
+def _divide(a, b):
+    if b == 0:
+        return 0
+    result = a / b
+    return int(result) if isinstance(a, int) and isinstance(b, int) and result.is_integer() else result
+
+
+def _compare(op: int, a, b) -> bool:
+    if op == Op.LT:
+        return a < b
+    if op == Op.LE:
+        return a <= b
+    if op == Op.GT:
+        return a > b
+    return a >= b
+
+
+_SAY_KINDS = ("number", "amount", "digits", "duration")
+
+
+class Machine:
+    """One call's script state: its program, variables and host."""
+
+    def __init__(self, program: Program, host: Host, step_budget: int = DEFAULT_STEP_BUDGET):
+        self.program = program
+        self.host = host
+        self.variables = [v.initial for v in program.variables]
+        self.step_budget = step_budget
+        self.steps = 0
+        self.trail: deque[str] = deque(maxlen=10)
+        self._block_at = {pc: name for name, pc in program.blocks.items()}
+        #: Branch coverage, when wanted: the pc each conditional jump continued
+        #: at (taken or not) -> how often. The simulator and `qscript test` read it.
+        self.coverage: dict[int, int] | None = None
+
+    def error(self, message: str, pc: int) -> ScriptError:
+        return ScriptError(message, self.program, pc, list(self.trail))
+
+    def run(self, phase: str | None = None, pc: int | None = None) -> Generator[fx.Effect, Any, Outcome]:
+        """Execute from a phase's entry point, or from ``pc``; yield effects."""
+        if pc is None:
+            pc = self.program.entries.get(phase or "inbound", -1)
+            if pc < 0:
+                return Outcome.STOPPED
+            self.trail.append(f"{phase} (line {self.program.position(pc)[0]})")
+        try:
+            return (yield from self._execute(pc))
+        except ScriptError:
+            raise
+        except GeneratorExit:
+            raise
+        except RecursionError:
+            raise self.error("the script is nested too deeply", self._pc) from None
+        except Exception as error:  # noqa: BLE001 - any failure becomes a script error
+            raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
+
+    def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
+        code = self.program.code
+        constants = self.program.constants
+        variables = self.variables
+        host = self.host
+        stack: list = []
+        push, pop = stack.append, stack.pop
+        budget = self.step_budget
+        steps = self.steps
+        coverage = self.coverage
+        while True:
+            op, arg = code[pc]
+            self._pc = pc
+            pc += 1
+            steps += 1
+            if op == Op.CONST:
+                push(constants[arg])
+            elif op == Op.LOAD:
+                push(variables[arg])
+            elif op == Op.STORE:
+                variables[arg] = pop()
+            elif op == Op.JUMP_IF_FALSE:
+                if not pop():
+                    pc = arg
+                if coverage is not None:
+                    coverage[pc] = coverage.get(pc, 0) + 1
+            elif op == Op.JUMP_IF_TRUE:
+                if pop():
+                    pc = arg
+                if coverage is not None:
+                    coverage[pc] = coverage.get(pc, 0) + 1
+            elif op == Op.JUMP:
+                if arg < pc:
+                    if steps > budget:
+                        self.steps = steps
+                        raise self.error(f"the script ran {budget:,} steps without ending; "
+                                         "it is probably looping", pc - 1)
+                if arg in self._block_at:
+                    self.trail.append(f"goto {self._block_at[arg]} "
+                                      f"(line {self.program.position(pc - 1)[0]})")
+                pc = arg
+            elif op == Op.FACT:
+                push(host.fact(arg))
+            elif op == Op.EQ:
+                b = pop()
+                push(pop() == b)
+            elif op == Op.NE:
+                b = pop()
+                push(pop() != b)
+            elif Op.LT <= op <= Op.GE:
+                b = pop()
+                push(_compare(op, pop(), b))
+            elif op == Op.ADD:
+                b = pop()
+                push(pop() + b)
+            elif op == Op.SUB:
+                b = pop()
+                push(pop() - b)
+            elif op == Op.MUL:
+                b = pop()
+                push(pop() * b)
+            elif op == Op.DIV:
+                b = pop()
+                push(_divide(pop(), b))
+            elif op == Op.MOD:
+                b = pop()
+                a = pop()
+                push(a % b if b else 0)
+            elif op == Op.NEG:
+                push(-pop())
+            elif op == Op.NOT:
+                push(not pop())
+            elif op == Op.IN:
+                container = pop()
+                push(pop() in container)
+            elif op == Op.NOT_IN:
+                container = pop()
+                push(pop() not in container)
+            elif op == Op.JUMP_IF_FALSE_KEEP:
+                if not stack[-1]:
+                    pc = arg
+                else:
+                    pop()
+            elif op == Op.JUMP_IF_TRUE_KEEP:
+                if stack[-1]:
+                    pc = arg
+                else:
+                    pop()
+            elif op == Op.DUP:
+                push(stack[-1])
+            elif op == Op.POP:
+                pop()
+            elif op == Op.CALL:
+                function_id, count = divmod(arg, 256)
+                args = tuple(stack[-count:]) if count else ()
+                del stack[len(stack) - count:]
+                pure = PURE_BY_ID.get(function_id)
+                push(pure(*args) if pure is not None else host.metric(function_id, args))
+            elif op == Op.SET_FACT:
+                host.set_fact(arg, pop())
+            elif op == Op.FIELD:
+                record = pop()
+                name = constants[arg]
+                if record:
+                    push(record.get(name, ""))
+                else:
+                    push(False if name == "found" else "")
+            elif op == Op.LIST:
+                items = tuple(stack[-arg:]) if arg else ()
+                del stack[len(stack) - arg:]
+                push(items)
+            elif op == Op.FORMAT:
+                push(format_value(pop(), arg))
+            elif op == Op.CLOCK:
+                push(host.clock())
+            elif op == Op.STOP:
+                self.steps = steps
+                return Outcome.STOPPED
+            else:
+                # Effects: suspend and let the session carry them out.
+                self.steps = steps
+                if steps > budget:
+                    raise self.error(f"the script ran {budget:,} steps without ending", pc - 1)
+                outcome = yield from self._effect(op, arg, pc - 1, stack)
+                steps = self.steps
+                if outcome is not None:
+                    if isinstance(outcome, int):  # when-empty jump target
+                        pc = outcome
+                        self.trail.append(f"queue empty: goto {self._block_at.get(pc, pc)}")
+                        continue
+                    return outcome
+
+    def _effect(self, op: int, arg: int, pc: int, stack: list):
+        """Build and yield one effect; return an Outcome to end the run, a pc to jump, or None."""
+        pop = stack.pop
+        if op == Op.PLAY:
+            prompts = tuple(stack[-arg:])
+            del stack[len(stack) - arg:]
+            yield fx.Play(pc, prompts)
+        elif op == Op.ANSWER:
+            yield fx.Answer(pc)
+        elif op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
+            return (yield from self._queue_effect(op, arg, pc, stack))
+        elif op == Op.WAIT:
+            yield fx.Wait(pc, pop())
+        elif op == Op.WAIT_UNTIL:
+            yield fx.Wait(pc, max(0.0, pop() - self.host.clock()))
+        elif op == Op.ANNOUNCE:
+            yield fx.Announce(pc, "position" if arg == 0 else "wait")
+        elif op == Op.MENU_INPUT:
+            timeout = pop()
+            stack.append((yield fx.MenuInput(pc, pop(), timeout)) or "")
+        elif op == Op.COLLECT_INPUT:
+            timeout, terminator, maximum, minimum, prompt = pop(), pop(), pop(), pop(), pop()
+            stack.append((yield fx.CollectInput(pc, prompt, int(minimum), int(maximum),
+                                                terminator, timeout)) or "")
+        elif op == Op.SAY:
+            currency = pop()
+            yield fx.Say(pc, _SAY_KINDS[arg], pop(), currency)
+        elif op == Op.PLAY_HOT:
+            yield fx.PlayHot(pc, pop())
+        elif op == Op.MUSIC:
+            yield fx.Music(pc, pop())
+        elif op == Op.HANGUP:
+            yield fx.Hangup(pc)
+            return Outcome.HANGUP
+        elif op == Op.TRANSFER:
+            yield fx.Transfer(pc, pop())
+            return Outcome.TRANSFERRED
+        elif op == Op.REMOVE_GROUP:
+            yield fx.RemoveGroup(pc, pop())
+        elif op == Op.OFFER_CALLBACK:
+            timeout, key, prompt = pop(), pop(), pop()
+            accepted = bool((yield fx.OfferCallback(pc, prompt, key, timeout)))
+            if accepted:
+                return Outcome.CALLBACK
+            stack.append(False)
+        elif op == Op.VOICEMAIL:
+            max_seconds, prompt, address = pop(), pop(), pop()
+            yield fx.Voicemail(pc, address, prompt, max_seconds)
+        elif op == Op.LOOKUP:
+            found = yield fx.Lookup(pc, self.program.constants[arg], pop())
+            stack.append({"found": True, **found} if found else {"found": False})
+        elif op == Op.COMMAND:
+            name, count = self.program.constants[arg]
+            args = tuple(stack[-count:]) if count else ()
+            del stack[len(stack) - count:]
+            stack.append((yield fx.Command(pc, name, args)))
+        elif op == Op.LOG:
+            yield fx.Log(pc, pop())
+        elif op == Op.SAVE:
+            value = pop()
+            yield fx.Save(pc, pop(), value)
+        else:
+            raise self.error(f"unknown instruction {op}", pc)
+        return None
+
+    def _queue_effect(self, op: int, arg: int, pc: int, stack: list):
+        shape = QueueShape.from_constant(self.program.constants[arg])
+        options = dict.fromkeys(QUEUE_OPTION_ORDER)
+        values = stack[len(stack) - len(shape.options):] if shape.options else []
+        del stack[len(stack) - len(shape.options):]
+        options.update(zip(shape.options, values))
+        groups = tuple(stack[-shape.groups:])
+        del stack[len(stack) - shape.groups:]
+        has_empty = shape.when_empty >= 0
+        if op == Op.ADD_GROUP:
+            result = yield fx.AddGroup(pc, groups[0], options["priority"], options["credit"])
+            return None
+        effect_type = fx.Requeue if op == Op.REQUEUE else fx.Queue
+        result = yield effect_type(pc, groups, options["priority"], options["credit"],
+                                   options["target"], options["prefer_previous"], has_empty,
+                                   shape.when_empty)
+        if result == "empty" and has_empty:
+            return shape.when_empty
+        return Outcome.REQUEUED if op == Op.REQUEUE else Outcome.QUEUED
