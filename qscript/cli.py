@@ -3,9 +3,10 @@
 Exit codes (documented in docs/cli.md):
 
 * 0 — success (warnings may have been printed)
-* 1 — the input has errors (diagnostics printed), or ``fmt --check`` found
-  files to reformat, or a bytecode file was refused
-* 2 — usage error: unknown option, missing file, bad argument
+* 1 — the input has errors (diagnostics printed; a script that cannot be
+  read — missing, a directory, binary, not UTF-8 — is error Q0001), or
+  ``fmt --check`` found files to reformat, or a bytecode file was refused
+* 2 — usage error: unknown option, missing argument, bad option value
 * 123 — internal error (a bug in QScript; the message says how to report it)
 
 No input, however broken, makes the CLI print a Python traceback; set
@@ -88,6 +89,10 @@ def _site_symbols(site_path: str | None):
 
 _site_option = click.option("--site", "site_path", type=click.Path(dir_okay=False),
                             help="Site configuration (YAML) to check names against.")
+# Script arguments are plain paths: a directory or a missing file is reported
+# by load_source as error Q0001 (exit 1), like any other unreadable script,
+# rather than by click as a usage error for some kinds of unreadable path only.
+_script_path = click.Path()
 _format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]),
                               default="text", show_default=True, help="Diagnostics format.")
 
@@ -105,6 +110,7 @@ class LazyGroup(click.Group):
 
     LAZY = {
         "simulate": "runtime.simulator.cli:simulate",
+        "test": "runtime.scenarios_cli:test_command",
     }
 
     def list_commands(self, ctx):
@@ -125,7 +131,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("scripts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("scripts", nargs=-1, required=True, type=_script_path)
 @_site_option
 @_format_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
@@ -145,7 +151,7 @@ def check(scripts: tuple[str, ...], site_path: str | None, output_format: str, s
 
 
 @main.command()
-@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("script", type=_script_path)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Bytecode file to write (default: SCRIPT with .qsc).")
 @_site_option
@@ -191,7 +197,7 @@ def load_program_or_exit(path: str, site=None):
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=_script_path)
 @_site_option
 def disasm(file: str, site_path: str | None) -> None:
     """Show the instructions of a script (.qs) or bytecode file (.qsc) beside its source."""

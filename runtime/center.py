@@ -93,6 +93,10 @@ class ContactCenter:
         self.prefer_wait = DEFAULT_PREFER_WAIT
         #: Custom commands by name (qscript.extensions.RegisteredCommand).
         self.commands: dict = {}
+        #: Called with (session, effect or (event, detail)) for every step of
+        #: every call, when set: `qscript test`, debugging and the differential
+        #: tests of simulator against live read the script's path from it.
+        self.tracer = None
         self._preference_timer = None
 
     # ------------------------------------------------------------ setup

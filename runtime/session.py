@@ -108,6 +108,8 @@ class CallSession:
                 self._gen = None
                 self._fail(error.render())
                 return
+            if self.center.tracer is not None:
+                self.center.tracer(self, effect)
             try:
                 value = _HANDLERS[type(effect)](self, effect)
             except Exception as error:  # noqa: BLE001 - a driver or command failure
@@ -174,7 +176,7 @@ class CallSession:
 
     def _on_hangup(self, effect: fx.Hangup):
         self._leave_queue("hung up by the script")
-        self.record.outcome = HUNG_UP if self.record.outcome != ANSWERED else ANSWERED
+        # A hang-up after a voice message, transfer or agent keeps that outcome.
         self.driver.hangup(self.call)
         return None
 
@@ -429,6 +431,8 @@ class CallSession:
         self.record.answered_group = group
         self.record.outcome = ANSWERED
         self.center.history.remember(self.call.caller, agent_id, now)
+        if self.center.tracer is not None:
+            self.center.tracer(self, ("connected", agent_id))
         self.driver.music_on_hold(self.call, None)
         self.driver.connect(self.call, agent_id)
 
@@ -476,6 +480,8 @@ class CallSession:
         """The caller accepted a callback: keep the place, release the line."""
         self.callback_accepted = True
         self.record.outcome = CALLBACK
+        if self.center.tracer is not None:
+            self.center.tracer(self, ("callback", "accepted"))
         self.center.acd.convert_to_callback(self.call.call_id)
         self.state = State.CALLBACK
         self.driver.hangup(self.call)
@@ -492,6 +498,8 @@ class CallSession:
     def _end(self, outcome: str) -> None:
         if self.state is State.ENDED:
             return
+        if self.center.tracer is not None:
+            self.center.tracer(self, ("ended", outcome))
         self._interrupt()
         self.state = State.ENDED
         self.record.outcome = outcome
