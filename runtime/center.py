@@ -176,9 +176,7 @@ class ContactCenter:
         for group in (groups if isinstance(groups, dict) else list(groups)):
             self.ensure_group(group)
         now = self.driver.now()
-        self.dispatch(self.acd.login(agent_id, groups, now))
-        if not ready:
-            self.acd.pause(agent_id, "logged in", now)
+        self.dispatch(self.acd.login(agent_id, groups, now, ready=ready))
 
     def agent_logout(self, agent_id: str) -> None:
         self.dispatch(self.acd.logout(agent_id, self.driver.now()))

@@ -108,7 +108,7 @@ class CallSession:
                 self._gen = None
                 self._fail(error.render())
                 return
-            if self.center.tracer is not None:
+            if self.center.tracer is not None and not isinstance(effect, fx.PlayHot):
                 self.center.tracer(self, effect)
             try:
                 value = _HANDLERS[type(effect)](self, effect)
@@ -186,7 +186,12 @@ class CallSession:
         return _PENDING
 
     def _on_play_hot(self, effect: fx.PlayHot):
-        if not self.center.hot_prompts.get(effect.name, False):
+        active = self.center.hot_prompts.get(effect.name, False)
+        if self.center.tracer is not None:
+            # Traced here, not before: an inactive hot prompt is not heard.
+            self.center.tracer(self, ("play hot" if active else "hot prompt off",
+                                      effect.name, effect.pc))
+        if not active:
             return None
         hot = self.center.site.hot_prompts.get(effect.name) if self.center.site else None
         prompt = getattr(hot, "prompt", None) or effect.name
@@ -555,7 +560,9 @@ class CallSession:
         return self.center.metric(function_id, args, self.call)
 
     def clock(self) -> float:
-        return self.driver.now() - self.call.arrived_at
+        # Rounded to the millisecond: times summed from many float intervals
+        # drift by ~1e-12, and `every 30s` + `if call.waited >= 3m` must see 180.0.
+        return round(self.driver.now() - self.call.arrived_at, 3)
 
     # ------------------------------------------------------------ helpers
 
@@ -585,7 +592,7 @@ class CallSession:
         if self.record.queued_at is None:
             return 0.0
         end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
-        return end - self.record.queued_at
+        return round(end - self.record.queued_at, 3)  # see clock()
 
 
 def _wall(session: CallSession):

@@ -81,7 +81,8 @@ class Tracer:
     def __call__(self, session, event) -> None:
         path = self.steps.setdefault(session.call.call_id, [])
         if isinstance(event, tuple):
-            path.append(Step(event[0], str(event[1])))
+            line = session.program.position(event[2])[0] if len(event) > 2 else 0
+            path.append(Step(event[0], str(event[1]), line))
             return
         if self.skip_waits and isinstance(event, fx.Wait):
             return

@@ -1,0 +1,3 @@
+   # An indented comment in an otherwise empty script.
+
+# Another, after a blank line.
