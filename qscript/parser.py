@@ -8,8 +8,10 @@ metadata, the parser keeps every token (``keep_all_tokens``) and spans are
 computed from the first and last token or node of each rule.
 
 Syntax errors become :class:`~qscript.diagnostics.Diagnostic` objects with a
-code (Q01xx), a span and, where we can tell, a hint. After an error the parser
-skips to the next line and goes on, so one run reports several syntax errors.
+code (Q01xx), a span and, where we can tell, a hint. Parsing stops at the
+first syntax error (resynchronising an indentation-based LALR parse tends to
+produce a cascade of false errors); the checker, which runs on any script
+that parses, reports every other problem in one run.
 """
 
 from __future__ import annotations
@@ -101,6 +103,14 @@ class _Body:
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _DURATION_PART = re.compile(r"([0-9]+)(ms|d|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+_MAX_INT = 2**63 - 1
+_MAX_DURATION_DIGITS = 12
+
+
+def _abbreviate(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 _PREFIX_NOT = "prefix not"
@@ -444,6 +454,13 @@ class _AstBuilder:
     def number(self, c):
         text = str(c[0])
         value = float(text) if "." in text else int(text)
+        if isinstance(value, int) and value > _MAX_INT:
+            # The bytecode stores integer constants in 64 bits; a bigger
+            # literal would only fail later, when the program is written.
+            if self.bag is not None:
+                self.bag.report(codes.BAD_LITERAL, f"the number {_abbreviate(text)} is too large",
+                                _token_span(c[0]), help=f"whole numbers go up to {_MAX_INT}")
+            value = 0
         return ast.NumberLit(_token_span(c[0]), value)
 
     def string(self, c):
@@ -457,6 +474,15 @@ class _AstBuilder:
                 self.bag.report(codes.BAD_LITERAL, f"the unit {unit!r} appears twice in "
                                 f"duration {str(token)!r}", _token_span(token))
             seen.add(unit)
+            if len(amount) > _MAX_DURATION_DIGITS:
+                # int(amount) * 0.001 raises OverflowError for hundreds of
+                # digits; no timeout or wait needs more than a few.
+                if self.bag is not None:
+                    self.bag.report(codes.BAD_LITERAL, f"the duration {_abbreviate(str(token))} "
+                                    "is too long", _token_span(token),
+                                    help=f"durations are written with at most "
+                                    f"{_MAX_DURATION_DIGITS} digits per unit")
+                return ast.DurationLit(_token_span(token), 0, str(token))
             seconds += int(amount) * _UNIT_SECONDS[unit]
         if seconds == int(seconds):
             seconds = int(seconds)
@@ -514,6 +540,78 @@ def _parser() -> tuple[Lark, _AstBuilder]:
     return lark, builder
 
 
+class _FastLALR:
+    """Runs Lark's LALR table with a leaner loop than Lark's own.
+
+    Lark's parser looks up each reduction's callback in a dict keyed by rule
+    objects, whose hash and equality are Python methods (and, after loading
+    the table from Lark's cache, equality is called on every lookup). Here
+    each reduce action is resolved once to (size, target, callback), so the
+    loop does plain dict and list operations. The grammar, the table and the
+    callbacks are Lark's; only the driving loop is ours. Errors are raised as
+    Lark's UnexpectedToken, exactly as Lark would.
+    """
+
+    def __init__(self, lark: Lark):
+        inner = lark.parser.parser.parser
+        table = inner.parse_table
+        callbacks = inner.callbacks
+        self.start_state = table.start_states["start"]
+        self.end_state = table.end_states["start"]
+        self.states = {}
+        for state, actions in table.states.items():
+            resolved = {}
+            for symbol, (action, arg) in actions.items():
+                if action.name == "Shift":
+                    resolved[symbol] = (True, arg)
+                else:
+                    resolved[symbol] = (False, (len(arg.expansion), arg.origin.name, callbacks[arg]))
+            self.states[state] = resolved
+        self.lexer = QScriptLexer(lark.lexer_conf)
+
+    def parse(self, text: str):
+        states = self.states
+        state_stack = [self.start_state]
+        value_stack: list = []
+        token = None
+        for token in self.lexer.lex(text):
+            self._feed(states, state_stack, value_stack, token, False)
+        end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+        return self._feed(states, state_stack, value_stack, end, True)
+
+    def _feed(self, states, state_stack, value_stack, token, is_end):
+        end_state = self.end_state
+        kind = token.type
+        while True:
+            actions = states[state_stack[-1]]
+            entry = actions.get(kind)
+            if entry is None:
+                expected = {s for s in actions if s.isupper()}
+                raise UnexpectedToken(token, expected, state=None, interactive_parser=None)
+            shift, arg = entry
+            if shift:
+                state_stack.append(arg)
+                value_stack.append(token)
+                return None
+            size, origin, callback = arg
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value = callback(children)
+            state_stack.append(states[state_stack[-1]][origin][1])
+            value_stack.append(value)
+            if is_end and state_stack[-1] == end_state:
+                return value_stack[-1]
+
+
+@lru_cache(maxsize=1)
+def _fast_parser() -> _FastLALR:
+    return _FastLALR(_parser()[0])
+
+
 # ============================================================== syntax errors
 
 
@@ -535,17 +633,26 @@ def _describe_token(name: str) -> str:
 def _describe_expected(expected: set[str]) -> str:
     names = sorted({_describe_token(e) for e in expected if not e.startswith("__ANON")})
     if len(names) > 8:
+        # Too many to list: say what kind of thing may start here.
+        if "HANGUP" in expected:
+            return "a statement"
+        if "NAME" in expected and "STRING" in expected:
+            return "an expression"
         return "a statement or expression"
     if len(names) <= 1:
         return names[0] if names else "something else"
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
+_FOUND_LAYOUT = {"_NL": "end of line", "_INDENT": "indentation", "_DEDENT": "end of block"}
+
+
 def _describe_found(token: Token) -> str:
     if token.type == "$END":
         return "the end of the file"
-    if token.type in ("_NL", "_INDENT", "_DEDENT"):
-        return _describe_token(token.type)
+    if token.type in _FOUND_LAYOUT:
+        # Not _describe_token's "a new line": the message reads "unexpected <found>".
+        return _FOUND_LAYOUT[token.type]
     return repr(str(token)).replace("'", '"') if token.type != "STRING" else f"string {token}"
 
 
@@ -556,7 +663,9 @@ def _syntax_hint(error: UnexpectedToken) -> str | None:
         return 'a statement that opens a block ends with ":"'
     if token.type == "_INDENT":
         return "only the line after a line ending with \":\" is indented further"
-    if token.type == "EQUAL" and "BINARY_OP" in expected:
+    # After a condition LALR may already have reduced the expression, so only
+    # ":" is expected where "=" was written: "if x = 1:" means "==" too.
+    if token.type == "EQUAL" and ("BINARY_OP" in expected or "COLON" in expected):
         return 'to compare, write "=="'
     if "_INDENT" in expected:
         return "indent the lines of the block (four spaces is conventional)"
@@ -603,14 +712,15 @@ def parse(source: Source, bag: DiagnosticBag, *, keep_comments: bool = False) ->
     With ``keep_comments`` the script's ``#`` comments are attached to the
     result (``Script.comments``), for the formatter.
     """
-    lark, builder = _parser()
+    _, builder = _parser()
+    fast = _fast_parser()
     builder.bag = bag
     builder._parenthesized.clear()
     text = source.text
     if not text.endswith("\n"):
         text += "\n"
     try:
-        script = lark.parse(text)
+        script = fast.parse(text)
         if keep_comments:
             comments = tuple(ast.Comment(*c) for c in find_comments(source.text))
             script = dataclasses.replace(script, comments=comments)
