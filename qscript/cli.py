@@ -83,7 +83,7 @@ def _site_symbols(site_path: str | None):
     try:
         return load_site(site_path).symbols()
     except SiteError as error:
-        _stderr.print(f"[red]{escape(str(error))}[/]")
+        _stderr.print(f"[red]{escape(error.render())}[/]")
         raise SystemExit(EXIT_FINDINGS) from None
 
 

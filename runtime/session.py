@@ -574,7 +574,12 @@ class CallSession:
     def prompt_media(self, name: str) -> str:
         site = self.center.site
         if site is not None:
-            media = site.prompt_media(name, self.language)
+            try:
+                media = site.prompt_media(name, self.language)
+            except LookupError:
+                # Announcement prompts (queue-position, ...) may be left out of
+                # a site's catalogue; Asterisk's own sounds of that name play.
+                media = None
             if media:
                 return media
         return f"sound:{name}"

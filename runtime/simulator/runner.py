@@ -78,12 +78,15 @@ class _Roster:
 
 
 def run_replication(programs: ProgramTable, model: Model, site=None, seed: int = 0,
-                    on_progress: Callable[[float], None] | None = None) -> Replication:
+                    on_progress: Callable[[float], None] | None = None,
+                    estimator=None) -> Replication:
+    """One independent run; ``estimator`` overrides the model's wait estimator."""
     rng = random.Random(seed)
     loop = EventLoop()
     driver = SimDriver(loop, model, rng)
-    estimator = AsteriskEstimator() if model.estimator == "asterisk" else ErlangMedianEstimator(
-        default_handle_time=model.handle_time.mean or 180.0)
+    if estimator is None:
+        estimator = AsteriskEstimator() if model.estimator == "asterisk" else \
+            ErlangMedianEstimator(default_handle_time=model.handle_time.mean or 180.0)
     acd = AcdEngine(_agent_groups(model, site), estimator=estimator)
     stats = RunStats(model.warmup, model.service_level_threshold, model.interval)
     coverage: dict[str, dict[int, int]] = {}

@@ -1,0 +1,214 @@
+"""Lookups: CSV (in memory, reloaded on change) and SQLite (read-only, parameterised)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import textwrap
+
+import pytest
+
+from runtime.site import SiteError, load_site_text
+
+CSV_SITE = """
+lookups:
+  customers:
+    type: csv
+    path: {path}
+    key: number
+    fields: {fields}
+"""
+FIELDS = "{name: string, segment: string, balance: number, vip: boolean, limit: duration, opens: time}"
+HEADER = "number,name,segment,balance,vip,limit,opens\n"
+
+
+def csv_lookup(tmp_path, rows: str, *, fields: str = FIELDS, header: str = HEADER,
+               path: str = "customers.csv", extra: str = "", encoding: str = "utf-8"):
+    (tmp_path / path).write_bytes((header + textwrap.dedent(rows)).encode(encoding))
+    text = CSV_SITE.format(path=path, fields=fields) + extra
+    return load_site_text(text, "site.yaml", tmp_path).lookup("customers")
+
+
+def load_error(tmp_path, **options) -> SiteError:
+    with pytest.raises(SiteError) as raised:
+        csv_lookup(tmp_path, **options)
+    return raised.value
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def test_csv_find_converts_declared_types(tmp_path):
+    lookup = csv_lookup(tmp_path, """\
+        589657,Anna Lindqvist,gold,12500.50,yes,2m,08:30
+        100101, Björn Svensson ,standard,0,0,,
+        """)
+    assert lookup.find("589657") == {"name": "Anna Lindqvist", "segment": "gold",
+                                     "balance": 12500.5, "vip": True, "limit": 120, "opens": 510}
+    # Surrounding spaces are dropped; empty cells read as the type's zero value.
+    assert lookup.find(" 100101 ") == {"name": "Björn Svensson", "segment": "standard",
+                                       "balance": 0, "vip": False, "limit": 0, "opens": 0}
+    assert isinstance(lookup.find("100101")["balance"], int)
+
+
+def test_csv_missing_key_gives_none(tmp_path):
+    lookup = csv_lookup(tmp_path, "1,A,gold,1,true,1s,08:00\n")
+    assert lookup.find("2") is None
+    assert lookup.find("") is None
+
+
+def test_csv_results_are_copies(tmp_path):
+    lookup = csv_lookup(tmp_path, "1,A,gold,1,true,1s,08:00\n")
+    lookup.find("1")["name"] = "changed"
+    assert lookup.find("1")["name"] == "A"
+
+
+def test_csv_is_reloaded_when_the_file_changes(tmp_path):
+    lookup = csv_lookup(tmp_path, "1,A,gold,1,true,1s,08:00\n")
+    path = tmp_path / "customers.csv"
+    path.write_text(HEADER + "1,A,standard,5,false,1s,08:00\n2,B,gold,7,true,1s,08:00\n")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert lookup.find("1")["segment"] == "standard"
+    assert lookup.find("2")["balance"] == 7
+
+
+def test_a_broken_reload_keeps_the_old_data(tmp_path, caplog):
+    lookup = csv_lookup(tmp_path, "1,A,gold,1,true,1s,08:00\n")
+    path = tmp_path / "customers.csv"
+    path.write_text("wrong,header\n1,2\n")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with caplog.at_level(logging.WARNING, logger="runtime.site.lookups"):
+        assert lookup.find("1")["name"] == "A"
+    assert "keeping the previous data" in caplog.text
+    path.unlink()  # a file that disappears keeps serving too
+    assert lookup.find("1")["name"] == "A"
+
+
+def test_csv_header_without_the_key_or_a_field(tmp_path):
+    error = load_error(tmp_path, rows="1,A\n", header="nummer,name\n",
+                       fields="{name: string, segmnet: string}")
+    assert [p.headline() for p in error.problems] == [
+        'customers.csv:1:1: error: the header has no column "number" (the lookup\'s key column)',
+        'customers.csv:1:1: error: the header has no column "segmnet" (the lookup\'s field)',
+    ]
+    assert error.problems[0].hint == 'did you mean "nummer"? (the header has: nummer, name)'
+
+
+def test_csv_bad_rows_are_load_errors_with_line_numbers(tmp_path):
+    error = load_error(tmp_path, fields="{name: string, balance: number}",
+                       header="number,name,balance\n", rows="""\
+        1,A,10
+        2,B,ten
+        1,C,3
+
+        3,D
+        ,E,4
+        """)
+    assert [(p.location.line, p.message) for p in error.problems] == [
+        (3, 'column "balance" (number): "ten" is not a number'),
+        (4, 'duplicate key "1"'),
+        (6, "this row has 2 values but the header names 3 columns"),
+        (7, 'empty key (column "number")'),
+    ]
+    assert error.problems[1].hint == "it is first used on line 2"
+
+
+def test_csv_semicolons_decimal_commas_and_cp1252(tmp_path):
+    lookup = csv_lookup(tmp_path, "1;Åsa Öberg;12,50\n", header="number;name;balance\n",
+                        fields="{name: string, balance: number}", encoding="cp1252",
+                        extra='    delimiter: ";"\n    encoding: cp1252\n')
+    assert lookup.find("1") == {"name": "Åsa Öberg", "balance": 12.5}
+
+
+def test_csv_in_the_wrong_encoding(tmp_path):
+    error = load_error(tmp_path, rows="1,Åsa,1,true,1s,08:00,x\n", encoding="cp1252")
+    assert "is not valid utf-8-sig" in error.problems[0].message
+    assert "encoding: cp1252" in error.problems[0].hint
+
+
+def test_an_empty_csv_file(tmp_path):
+    (tmp_path / "customers.csv").write_text("")
+    with pytest.raises(SiteError, match="the file is empty"):
+        load_site_text(CSV_SITE.format(path="customers.csv", fields="{name: string}"),
+                       "site.yaml", tmp_path)
+
+
+# ------------------------------------------------------------------ SQLite
+
+SQLITE_SITE = """
+lookups:
+  crm:
+    type: sqlite
+    path: crm.db
+    table: {table}
+    key: phone
+    fields: {{name: string, score: number, vip: boolean, note: string}}
+"""
+
+
+@pytest.fixture
+def crm_db(tmp_path):
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (phone TEXT PRIMARY KEY, name TEXT, score REAL, "
+                   "vip INTEGER, note TEXT)")
+        db.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?)", [
+            ("+46701234567", "Anna", 4.5, 1, "likes mail"),
+            ("+46709999999", "Bo", None, 0, None),
+            ("+46700000000", "Cia", "12", "yes", 42),
+        ])
+    db.close()
+    return path
+
+
+def sqlite_lookup(tmp_path, table: str = "customers"):
+    return load_site_text(SQLITE_SITE.format(table=table), "site.yaml", tmp_path).lookup("crm")
+
+
+def test_sqlite_find(tmp_path, crm_db):
+    lookup = sqlite_lookup(tmp_path)
+    assert lookup.find("+46701234567") == {"name": "Anna", "score": 4.5, "vip": True,
+                                           "note": "likes mail"}
+    # NULL reads as the zero value; text that converts is converted.
+    assert lookup.find("+46709999999") == {"name": "Bo", "score": 0, "vip": False, "note": ""}
+    assert lookup.find("+46700000000") == {"name": "Cia", "score": 12, "vip": True, "note": "42"}
+    assert lookup.find("+46711111111") is None
+    lookup.close()
+
+
+def test_sqlite_keys_are_parameters_not_sql(tmp_path, crm_db):
+    lookup = sqlite_lookup(tmp_path)
+    assert lookup.find("' OR '1'='1") is None
+    assert lookup.find('" OR 1=1 --') is None
+
+
+def test_sqlite_connection_is_read_only(tmp_path, crm_db):
+    lookup = sqlite_lookup(tmp_path)
+    lookup.find("x")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        lookup._connect().execute("DELETE FROM customers")
+
+
+def test_sqlite_unknown_table_and_columns(tmp_path, crm_db):
+    with pytest.raises(SiteError) as raised:
+        sqlite_lookup(tmp_path, table="customer")
+    problem = raised.value.problems[0]
+    assert problem.headline() == 'crm.db: error: the database has no table "customer"'
+    assert problem.hint == 'did you mean "customers"? (its tables: customers)'
+    with sqlite3.connect(crm_db) as db:
+        db.execute("CREATE TABLE people (phone TEXT, name TEXT)")
+    db.close()
+    with pytest.raises(SiteError) as raised:
+        sqlite_lookup(tmp_path, table="people")
+    assert [p.message for p in raised.value.problems] == [
+        'table "people" has no column "score"', 'table "people" has no column "vip"',
+        'table "people" has no column "note"']
+
+
+def test_a_file_that_is_not_a_database(tmp_path):
+    (tmp_path / "crm.db").write_text("just text, long enough to look like a header " * 3)
+    with pytest.raises(SiteError, match="cannot read the database"):
+        sqlite_lookup(tmp_path)
