@@ -1,0 +1,208 @@
+"""The VM and call sessions: runaway scripts, runtime errors, fallback, isolation.
+
+These run real compiled scripts through the contact centre on the simulator's
+clock (runtime.scenarios' driver), so every path here is the one live calls take.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from qscript.api import compile_text
+from runtime.center import ContactCenter, ProgramTable
+from runtime.driver import CallInfo
+from runtime.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
+from runtime.simulator.events import EventLoop
+from runtime.simulator.model import Distribution, Model
+from runtime.site.yamlmarks import Location
+from runtime.vm import Machine, Outcome, ScriptError
+
+
+def program_of(text: str):
+    result = compile_text(text, "test.qs")
+    assert result.ok, [d.render(result.source) for d in result.errors]
+    return result.program
+
+
+class FakeHost:
+    def __init__(self, **facts):
+        self.facts = facts
+
+    def fact(self, fact_id):
+        return self.facts.get(fact_id, "")
+
+    def set_fact(self, fact_id, value):
+        self.facts[fact_id] = value
+
+    def metric(self, function_id, args):
+        return 0
+
+    def clock(self):
+        return 0.0
+
+
+def run_to_end(machine: Machine, phase="inbound", answers=None):
+    gen = machine.run(phase)
+    value, effects = None, []
+    try:
+        while True:
+            effect = gen.send(value)
+            effects.append(effect)
+            value = (answers or {}).get(type(effect).__name__)
+    except StopIteration as stop:
+        return stop.value, effects
+
+
+def test_expressions_and_control_flow_compute_the_right_values():
+    program = program_of("""inbound:
+    set total = 0
+    repeat 5 times:
+        set total = total + 2
+    set label = "n=" + to_text(total) + " " + to_text(90s) + " " + to_text(08:05 + 30m)
+    if total == 10 and not (total < 3) and "n=" in label:
+        log label
+    set ok = luhn_valid("79927398713") and not luhn_valid("79927398710")
+    log to_text(ok) + " " + to_text(7 / 2) + " " + to_text(7 % 4) + " " + to_text(5 / 0)
+""")
+    outcome, effects = run_to_end(Machine(program, FakeHost()))
+    logs = [e.message for e in effects if type(e).__name__ == "Log"]
+    assert logs == ["n=10 1m30s 08:35", "true 3.5 3 0"]
+    assert outcome is Outcome.STOPPED
+
+
+def test_a_runaway_loop_is_stopped_by_the_step_budget_with_its_position():
+    # The checker refuses loops that cannot wait, so build one that waits 0s.
+    program = program_of("""inbound:
+    set n = 0
+    while n >= 0:
+        set n = n + 1
+        wait 0s
+""")
+    machine = Machine(program, FakeHost(), step_budget=5_000)
+    with pytest.raises(ScriptError) as caught:
+        run_to_end(machine)
+    error = caught.value
+    assert "5,000 steps" in error.message
+    assert error.line in (3, 4, 5)
+    assert "test.qs:" in error.render() and "runtime error" in error.render()
+
+
+def test_a_runtime_error_carries_the_call_path():
+    program = program_of("""inbound:
+    goto first
+block first:
+    goto second
+block second:
+    lookup "customers" by call.caller into customer
+    set n = to_number(customer.name) + 1
+""")
+
+    machine = Machine(program, FakeHost())
+    with pytest.raises(ScriptError) as caught:
+        # A lookup that answers garbage instead of a record of fields.
+        run_to_end(machine, answers={"Lookup": 5})
+    rendered = caught.value.render()
+    assert "TypeError" in rendered
+    assert caught.value.line == 6
+    assert "goto first (line 2)" in rendered and "goto second (line 4)" in rendered
+
+
+def _center(program, scenario: Scenario, fallback_group=None):
+    loop = EventLoop()
+    model = Model(start=__import__("datetime").datetime(2026, 12, 7, 10), duration=0, warmup=0,
+                  arrival_rate=0, profile=(), weekday_factors={},
+                  handle_time=Distribution("constant", 30.0), patience=None, agents=())
+    driver = _ScenarioDriver(loop, model, scenario, program)
+    records = {}
+    center = ContactCenter(driver, ProgramTable({"default": program}),
+                           on_record=lambda r: records.setdefault(r.call_id, r),
+                           fallback_group=fallback_group)
+    driver.center = center
+    return loop, driver, center, records
+
+
+def _call(driver, center, loop, call_id, plan):
+    call = CallInfo(call_id, plan.caller, plan.dialled, arrived_at=plan.at)
+
+    def arrive():
+        driver.add_call(call, plan)
+        center.incoming_call(call)
+    loop.call_at(plan.at, arrive)
+
+
+def test_a_failing_call_goes_to_the_fallback_group_and_others_are_unaffected():
+    program = program_of("""inbound:
+    answer
+    if call.caller == "0700000666":
+        do crm_sync(call.caller)
+    queue to "support"
+""")
+    scenario = Scenario("fallback", Location("t"), agents=[AgentPlan("alice", ["support", "rescue"])])
+    loop, driver, center, records = _center(program, scenario, fallback_group="rescue")
+
+    def failing_command(context, number):
+        raise ConnectionError("CRM is down")
+    center.commands = {"crm_sync": type("Registered", (), {"function": staticmethod(failing_command)})}
+    center.agent_login("alice", ["support", "rescue"])
+    _call(driver, center, loop, "bad", CallPlan(at=0.0, caller="0700000666"))
+    _call(driver, center, loop, "good", CallPlan(at=1.0, caller="0700000001"))
+    loop.run(until=3600)
+    bad, good = records["bad"], records["good"]
+    assert bad.error and "CRM is down" in bad.error and "test.qs:4" in bad.error
+    assert bad.agent == "alice" and bad.answered_group == "rescue"
+    assert good.error is None and good.answered_group == "support" and good.agent == "alice"
+
+
+def test_without_a_fallback_the_failing_call_is_hung_up_not_stranded():
+    program = program_of("""inbound:
+    do missing_command()
+    queue to "support"
+""")
+    scenario = Scenario("no fallback", Location("t"))
+    loop, driver, center, records = _center(program, scenario)
+    _call(driver, center, loop, "c1", CallPlan())
+    loop.run(until=60)
+    assert records["c1"].outcome == "failed"
+    assert not center.sessions  # nothing left waiting
+
+
+def test_when_empty_leaves_the_queue_once_the_last_agent_logs_out():
+    program = program_of("""inbound:
+    queue to "support" when empty goto closed
+queue:
+    every 20s:
+        announce position
+block closed:
+    voicemail to "x@example.com"
+    hangup
+""")
+    scenario = Scenario("empty", Location("t"))
+    loop, driver, center, records = _center(program, scenario)
+    center.agent_login("alice", ["support"])
+    center.agent_login("bob", ["support"])
+    loop.call_at(0.5, lambda: center.agent_pause("alice", "meeting"))
+    loop.call_at(0.6, lambda: center.agent_pause("bob", "meeting"))
+    _call(driver, center, loop, "c1", CallPlan(at=1.0))
+    loop.call_at(50.0, lambda: center.agent_logout("alice"))
+    loop.call_at(70.0, lambda: center.agent_logout("bob"))
+    loop.run(until=600)
+    record = records["c1"]
+    assert record.outcome == "voicemail"
+    assert 70 <= record.ended_at < 200
+
+
+def test_estimated_wait_is_unbounded_with_nobody_logged_in():
+    program = program_of("""inbound:
+    if estimated_wait("support") > 1h:
+        log "no estimate"
+    queue to "support"
+""")
+    scenario = Scenario("nobody", Location("t"))
+    loop, driver, center, records = _center(program, scenario)
+    center.ensure_group("support")
+    _call(driver, center, loop, "c1", CallPlan(hang_up_after=5.0))
+    loop.run(until=60)
+    assert records["c1"].log == ["no estimate"]
+    assert records["c1"].estimated_wait_at_entry == math.inf
