@@ -121,7 +121,7 @@ class ContactCenter:
 
     def ensure_group(self, name: str) -> None:
         """Define a group the site did not (simulations without a site)."""
-        if name not in self.acd.group_names:
+        if not self.acd.has_group(name):
             self.acd.define_group(AnswerGroup(name))
 
     # ------------------------------------------------------------ calls
@@ -210,7 +210,7 @@ class ContactCenter:
 
     def nobody_logged_in(self, groups: Iterable[str]) -> bool:
         return all(self.acd.agents_logged_in(g) == 0 for g in groups
-                   if g in self.acd.group_names)
+                   if self.acd.has_group(g))
 
     # ------------------------------------------------------------ metrics
 
@@ -219,7 +219,7 @@ class ContactCenter:
         name = FUNCTIONS[function_id].name
         target = args[0] if args else ""
         if name in _GROUP_METRICS:
-            if target not in self.acd.group_names:
+            if not self.acd.has_group(target):
                 return math.inf if name in ("estimated_wait",) else 0
             return _GROUP_METRICS[name](self, target)
         if name == "is_open":

@@ -285,7 +285,7 @@ class CallSession:
         return None
 
     def _on_remove_group(self, effect: fx.RemoveGroup):
-        if self._in_queue() and effect.group in self.center.acd.group_names:
+        if self._in_queue() and self.center.acd.has_group(effect.group):
             self.center.dispatch(self.center.acd.remove_group(self.call.call_id, effect.group,
                                                               self.driver.now()))
         return None

@@ -87,6 +87,10 @@ class AcdEngine(MatchingCore, AcdMetrics):
         """Names of the defined answer groups, in definition order."""
         return list(self._groups)
 
+    def has_group(self, name: str) -> bool:
+        """Is ``name`` a defined answer group? (O(1); the hot paths ask this per call)"""
+        return name in self._groups
+
     # ------------------------------------------------------------- calls
 
     def enqueue(

@@ -139,6 +139,8 @@ class Model:
 
     def rate_at(self, seconds: float) -> float:
         """Arrivals per second at ``seconds`` after the start."""
+        if not self.profile and not self.weekday_factors:
+            return self.arrival_rate / 3600.0
         moment = self.start + dt.timedelta(seconds=seconds)
         factor = self.weekday_factors.get(moment.weekday(), 1.0)
         if not self.profile:

@@ -155,6 +155,20 @@ def _compare(op: int, a, b) -> bool:
 
 _SAY_KINDS = ("number", "amount", "digits", "duration")
 
+#: Decoded queue shapes per (program, constant index): decoding one per queued
+#: call showed in simulator profiles. Programs are immutable once loaded.
+_SHAPES: dict[tuple[int, int], QueueShape] = {}
+
+
+def _queue_shape(program: Program, index: int) -> QueueShape:
+    key = (id(program), index)
+    shape = _SHAPES.get(key)
+    if shape is None or len(_SHAPES) > 10_000:
+        if len(_SHAPES) > 10_000:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = QueueShape.from_constant(program.constants[index])
+    return shape
+
 
 class Machine:
     """One call's script state: its program, variables and host."""
@@ -390,7 +404,7 @@ class Machine:
         return None
 
     def _queue_effect(self, op: int, arg: int, pc: int, stack: list):
-        shape = QueueShape.from_constant(self.program.constants[arg])
+        shape = _queue_shape(self.program, arg)
         options = dict.fromkeys(QUEUE_OPTION_ORDER)
         values = stack[len(stack) - len(shape.options):] if shape.options else []
         del stack[len(stack) - len(shape.options):]
