@@ -111,6 +111,13 @@ class LazyGroup(click.Group):
     LAZY = {
         "simulate": "runtime.simulator.cli:simulate",
         "test": "runtime.scenarios_cli:test_command",
+        "serve": "runtime.live_cli:serve",
+        "agent": "runtime.live_cli:agent",
+        "status": "runtime.live_cli:status",
+        "deploy": "runtime.live_cli:deploy",
+        "rollback": "runtime.live_cli:rollback",
+        "watch": "runtime.live_cli:watch",
+        "hot": "runtime.live_cli:hot",
     }
 
     def list_commands(self, ctx):

@@ -512,6 +512,11 @@ class CallSession:
         self.record.language = self.language
         self.center.session_ended(self)
 
+    def driver_failed(self, reason: str) -> None:
+        """A driver request for this call failed (Asterisk refused or vanished)."""
+        if self.state is not State.ENDED:
+            self._fail(reason)
+
     def _fail(self, reason: str) -> None:
         """The script or the driver failed: hand the caller to the fallback."""
         log.error("call %s: %s", self.call.call_id, reason)

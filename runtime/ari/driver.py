@@ -1,0 +1,536 @@
+"""The live driver: the runtime's Driver interface carried out over ARI.
+
+Every method turns into ARI requests through the :class:`~runtime.ari.port.AriPort`
+and completes when the matching event arrives (PlaybackFinished for a prompt,
+ChannelDtmfReceived for a key, RecordingFinished for a message, StasisStart
+of an agent's channel for an answered ring). Events are dispatched from
+:meth:`AriDriver.on_event`, which the port calls in the event loop one at a
+time; handlers do only bookkeeping and start requests as tasks, so an event
+is turned into commands in well under a millisecond of Python.
+
+Call ids are the caller's channel id. Agent legs are originated with a
+deterministic id (``<call id>-a<n>``) and bridges are named ``qs-<call id>``,
+so after a reconnect the runtime can find them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from ..driver import CallInfo, Driver, Recording
+from .latency import LatencyRecorder
+from .port import AriError, AriEvent, AriPort
+
+log = logging.getLogger("qscript.ari")
+
+#: Hangup causes that mean the agent did not take the call.
+_CAUSES = {17: "busy", 18: "no answer", 19: "no answer", 21: "rejected", 34: "congestion"}
+
+
+@dataclass
+class _Leg:
+    """What the driver tracks for one caller channel."""
+
+    call: CallInfo
+    playback: str | None = None
+    on_playback_done: Callable | None = None
+    collector: "_Collector | None" = None
+    timer: asyncio.TimerHandle | None = None
+    recording: str | None = None
+    on_recorded: Callable | None = None
+    agent_channel: str | None = None
+    bridge: str | None = None
+    moh: bool = False
+    gone: bool = False
+
+
+@dataclass
+class _Collector:
+    """Keys being collected: one key (menu) or digits (collect)."""
+
+    done: Callable
+    max_digits: int = 1
+    terminator: str = ""
+    timeout: float = 5.0
+    digits: str = ""
+    accept_key: str | None = None
+
+
+@dataclass
+class _Ring:
+    call_id: str
+    agent_id: str
+    answered: Callable
+    failed: Callable
+    timer: asyncio.TimerHandle | None = None
+    callback: bool = False
+    up: bool = False
+
+
+class AriDriver(Driver):
+    def __init__(self, port: AriPort, *, site=None, loop: asyncio.AbstractEventLoop | None = None,
+                 mailer=None, transfer_context: str = "default",
+                 callback_endpoint: str = "Local/{number}@default",
+                 fallback_context: str | None = None):
+        self.port = port
+        self.site = site
+        self.loop = loop or asyncio.get_event_loop()
+        self.mailer = mailer
+        self.center = None
+        self.transfer_context = transfer_context
+        self.callback_endpoint = callback_endpoint
+        self.fallback_context = fallback_context
+        self.legs: dict[str, _Leg] = {}
+        self.rings: dict[str, _Ring] = {}          # agent/callback channel id -> ring
+        self.agent_calls: dict[str, str] = {}      # connected agent channel -> call id
+        self.playbacks: dict[str, str] = {}        # playback id -> caller channel
+        self.recordings: dict[str, str] = {}       # recording name -> caller channel
+        self._ids = itertools.count(1)
+        timezone = getattr(site, "timezone", None) or "Europe/Stockholm"
+        self.timezone = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+        self.latency = LatencyRecorder()
+        self._event_started: float | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self.on_new_call: Callable[[CallInfo], None] | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def wall_time(self) -> dt.datetime:
+        return dt.datetime.now(self.timezone).replace(tzinfo=None)
+
+    def schedule(self, delay: float, action) -> Callable[[], None]:
+        return self.loop.call_later(max(0.0, delay), action).cancel
+
+    def _request(self, coroutine, call: CallInfo | None = None, what: str = "") -> None:
+        """Send an ARI request without waiting; a failure ends up at the call's session."""
+        if self._event_started is not None:
+            self.latency.record(time.monotonic() - self._event_started)
+            self._event_started = None  # count the first command per event
+        task = self.loop.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(lambda t: self._request_done(t, call, what))
+
+    def _request_done(self, task: asyncio.Task, call: CallInfo | None, what: str) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        if isinstance(error, AriError) and error.not_found:
+            log.debug("%s: %s (channel gone)", what, error)
+            return
+        log.warning("ARI request %s failed: %s", what, error)
+        if call is not None and self.center is not None:
+            session = self.center.sessions.get(call.call_id)
+            if session is not None:
+                session.driver_failed(f"{what} failed: {error}")
+
+    def _leg(self, call: CallInfo) -> _Leg:
+        leg = self.legs.get(call.call_id)
+        if leg is None:
+            leg = self.legs[call.call_id] = _Leg(call)
+        return leg
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids)}"
+
+    # ------------------------------------------------------------ events
+
+    def on_event(self, event: AriEvent) -> None:
+        """Dispatch one ARI event (called by the port, in order)."""
+        self._event_started = event.received_at
+        try:
+            handler = _EVENT_HANDLERS.get(event.kind)
+            if handler is not None:
+                handler(self, event)
+        except Exception:  # noqa: BLE001 - one bad event must not stop the runtime
+            log.exception("handling %s failed", event.kind)
+        finally:
+            self._event_started = None
+
+    def _on_stasis_start(self, event: AriEvent) -> None:
+        channel = event.channel_id
+        if channel in self.rings:
+            self._ring_answered(channel)
+            return
+        if event.args and event.args[0] in ("agent", "callback"):
+            return  # a leg we originated but no longer track: ignore
+        dialled = event.args[0] if event.args else event.dialled
+        call = CallInfo(channel, event.caller, dialled, arrived_at=self.now(),
+                        extra={"channel_name": event.channel_name, "state": event.state})
+        self.legs[channel] = _Leg(call)
+        if self.on_new_call is not None:
+            self.on_new_call(call)
+        self.center.incoming_call(call)
+
+    def _on_playback_finished(self, event: AriEvent) -> None:
+        leg = self.legs.get(self.playbacks.pop(event.playback_id, ""))
+        if leg is not None and leg.playback == event.playback_id:
+            leg.playback = None
+            done, leg.on_playback_done = leg.on_playback_done, None
+            if done is not None:
+                done()
+
+    def _on_dtmf(self, event: AriEvent) -> None:
+        leg = self.legs.get(event.channel_id)
+        if leg is None or leg.collector is None:
+            return
+        collector = leg.collector
+        if leg.playback is not None:  # barge-in: a key stops the prompt
+            playback, leg.playback, leg.on_playback_done = leg.playback, None, None
+            self._request(self.port.stop_playback(playback), None, "stop playback")
+        if leg.timer is not None:
+            leg.timer.cancel()
+            leg.timer = None
+        digit = event.digit
+        if collector.max_digits == 1 and not collector.terminator:
+            self._finish_collect(leg, digit)
+            return
+        if digit == collector.terminator:
+            self._finish_collect(leg, collector.digits)
+            return
+        collector.digits += digit
+        if len(collector.digits) >= collector.max_digits:
+            self._finish_collect(leg, collector.digits)
+        else:
+            leg.timer = self.loop.call_later(collector.timeout,
+                                             lambda: self._finish_collect(leg, collector.digits))
+
+    def _finish_collect(self, leg: _Leg, value: str) -> None:
+        collector, leg.collector = leg.collector, None
+        if leg.timer is not None:
+            leg.timer.cancel()
+            leg.timer = None
+        if collector is not None:
+            collector.done(value)
+
+    def _on_recording_finished(self, event: AriEvent) -> None:
+        leg = self.legs.get(self.recordings.pop(event.recording, ""))
+        if leg is not None and leg.recording == event.recording:
+            leg.recording = None
+            done, leg.on_recorded = leg.on_recorded, None
+            if done is not None:
+                self.loop.create_task(self._fetch_recording(event, done))
+
+    async def _fetch_recording(self, event: AriEvent, done) -> None:
+        try:
+            data = await self.port.stored_recording(event.recording)
+        except AriError as error:
+            log.warning("cannot fetch recording %s: %s", event.recording, error)
+            data = None
+        done(Recording(event.recording, event.duration, data=data) if data else None)
+
+    def _on_recording_failed(self, event: AriEvent) -> None:
+        leg = self.legs.get(self.recordings.pop(event.recording, ""))
+        if leg is not None and leg.recording == event.recording:
+            leg.recording = None
+            done, leg.on_recorded = leg.on_recorded, None
+            if done is not None:
+                done(None)
+
+    def _on_channel_gone(self, event: AriEvent) -> None:
+        channel = event.channel_id
+        ring = self.rings.pop(channel, None)
+        if ring is not None:
+            if ring.timer is not None:
+                ring.timer.cancel()
+            if not ring.up:
+                ring.failed(_CAUSES.get(event.cause, f"hangup cause {event.cause}"))
+                return
+        call_id = self.agent_calls.pop(channel, None)
+        if call_id is not None:
+            session = self.center.sessions.get(call_id)
+            leg = self.legs.get(call_id)
+            if leg is not None:
+                leg.agent_channel = None
+            if session is not None:
+                session.agent_leg_ended()
+            return
+        leg = self.legs.get(channel)
+        if leg is None or leg.gone:
+            return
+        leg.gone = True
+        self._cancel_pending(leg)
+        if leg.agent_channel is not None:
+            agent_channel, leg.agent_channel = leg.agent_channel, None
+            self.agent_calls.pop(agent_channel, None)
+            self._request(self.port.hangup(agent_channel), None, "hang up agent")
+        session = self.center.sessions.get(channel)
+        if session is not None:
+            session.caller_hung_up()
+        self._forget(leg)
+
+    def _forget(self, leg: _Leg) -> None:
+        self.legs.pop(leg.call.call_id, None)
+        if leg.bridge is not None:
+            self._request(self.port.destroy_bridge(leg.bridge), None, "destroy bridge")
+            leg.bridge = None
+
+    def _on_port_connected(self, event: AriEvent) -> None:
+        self.loop.create_task(self.resynchronise())
+
+    async def resynchronise(self) -> None:
+        """After a reconnect: end calls whose channels are gone, adopt nothing else."""
+        try:
+            channels = {c.get("id") for c in await self.port.list_channels()}
+        except AriError as error:
+            log.warning("resynchronising after reconnect failed: %s", error)
+            return
+        for call_id, leg in list(self.legs.items()):
+            if call_id not in channels:
+                self._on_channel_gone(AriEvent("ChannelDestroyed", call_id, cause=16))
+        for channel in list(self.rings):
+            if channel not in channels:
+                self._on_channel_gone(AriEvent("ChannelDestroyed", channel, cause=16))
+        for channel, call_id in list(self.agent_calls.items()):
+            if channel not in channels:
+                self._on_channel_gone(AriEvent("ChannelDestroyed", channel, cause=16))
+
+    # ------------------------------------------------------------ the caller's leg
+
+    def answer(self, call, done) -> None:
+        async def answer_then_done():
+            await self.port.answer(call.call_id)
+            done(None)
+        self._request(answer_then_done(), call, "answer")
+
+    def hangup(self, call) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is not None:
+            self._cancel_pending(leg)
+            leg.gone = True
+            self._forget(leg)
+        self._request(self.port.hangup(call.call_id), None, "hang up")
+
+    def _play(self, call: CallInfo, media: list[str], done, language: str | None = None) -> None:
+        leg = self._leg(call)
+        if not media:
+            self.loop.call_soon(done)
+            return
+        playback = self._new_id(f"pb-{call.call_id}")
+        leg.playback = playback
+        leg.on_playback_done = done
+        self.playbacks[playback] = call.call_id
+        self._request(self.port.play(call.call_id, media, playback, language), call, "play")
+
+    def play(self, call, media, done) -> None:
+        self._play(call, media, lambda: done(None))
+
+    def say(self, call, kind, value, currency, language, done) -> None:
+        self._play(call, say_media(kind, value, currency), lambda: done(None), language or None)
+
+    def wait(self, call, seconds, done) -> None:
+        leg = self._leg(call)
+        leg.timer = self.loop.call_later(seconds, lambda: done(None))
+
+    def music_on_hold(self, call, moh_class) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is None or leg.gone:
+            return
+        if moh_class is None:
+            if leg.moh:
+                leg.moh = False
+                self._request(self.port.stop_moh(call.call_id), None, "stop music")
+        elif not leg.moh:
+            leg.moh = True
+            self._request(self.port.start_moh(call.call_id, moh_class if moh_class != "default"
+                                              else None), call, "music on hold")
+
+    def get_key(self, call, prompt, media, timeout, done, accept_key=None) -> None:
+        self._collect(call, media, _Collector(done, 1, "", timeout, accept_key=accept_key))
+
+    def get_digits(self, call, prompt, media, min_digits, max_digits, terminator, timeout,
+                   done) -> None:
+        self._collect(call, media, _Collector(done, max_digits, terminator, timeout))
+
+    def _collect(self, call: CallInfo, media: list[str], collector: _Collector) -> None:
+        leg = self._leg(call)
+        leg.collector = collector
+
+        def start_timeout(_=None):
+            if leg.collector is collector:
+                leg.timer = self.loop.call_later(collector.timeout,
+                                                 lambda: self._finish_collect(leg, collector.digits))
+        if media:
+            self._play(call, media, start_timeout)
+        else:
+            start_timeout()
+
+    def record(self, call, media, max_seconds, done) -> None:
+        leg = self._leg(call)
+        name = f"qs-{call.call_id}-{next(self._ids)}"
+
+        def start_recording():
+            leg.recording = name
+            leg.on_recorded = done
+            self.recordings[name] = call.call_id
+            self._request(self.port.record(call.call_id, name, max_seconds), call, "record")
+        if media:
+            self._play(call, media, start_recording)
+        else:
+            start_recording()
+
+    def transfer(self, call, number) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is not None:
+            self._cancel_pending(leg)
+            leg.gone = True
+            self._forget(leg)
+        self._request(self.port.continue_in_dialplan(call.call_id, self.transfer_context, number),
+                      None, "transfer")
+
+    def stop_media(self, call) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is not None:
+            self._cancel_pending(leg)
+
+    def _cancel_pending(self, leg: _Leg) -> None:
+        if leg.playback is not None:
+            playback, leg.playback = leg.playback, None
+            self.playbacks.pop(playback, None)
+            self._request(self.port.stop_playback(playback), None, "stop playback")
+        leg.on_playback_done = None
+        leg.collector = None
+        if leg.timer is not None:
+            leg.timer.cancel()
+            leg.timer = None
+        leg.on_recorded = None
+        leg.recording = None
+
+    # ------------------------------------------------------------ agents
+
+    def _endpoint(self, agent_id: str) -> str:
+        agent = self.site.agent(agent_id) if self.site is not None else None
+        endpoint = getattr(agent, "endpoint", None)
+        return endpoint or f"PJSIP/{agent_id}"
+
+    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
+        channel = f"{call.call_id}-a{next(self._ids)}"
+        ring = _Ring(call.call_id, agent_id, answered, failed)
+        self.rings[channel] = ring
+        # Ring timeout on our side too: Asterisk's originate timeout ends the
+        # attempt, but a lost event must not leave the agent ringing forever.
+        ring.timer = self.loop.call_later(timeout + 5.0, lambda: self._ring_timeout(channel))
+        self._request(self.port.originate(self._endpoint(agent_id), channel,
+                                          ["agent", call.call_id], timeout,
+                                          caller_id=call.caller), None, "ring agent")
+
+    def _ring_timeout(self, channel: str) -> None:
+        ring = self.rings.pop(channel, None)
+        if ring is not None and not ring.up:
+            self._request(self.port.hangup(channel), None, "hang up unanswered agent")
+            ring.failed("no answer")
+
+    def _ring_answered(self, channel: str) -> None:
+        ring = self.rings.get(channel)
+        if ring is None:
+            return
+        ring.up = True
+        if ring.timer is not None:
+            ring.timer.cancel()
+        leg = self.legs.get(ring.call_id)
+        if ring.callback:
+            # The customer answered a callback: their channel is the call leg now.
+            self.rings.pop(channel, None)
+            if leg is not None:
+                leg.gone = False
+                leg.call.extra["customer_channel"] = channel
+            ring.answered()
+            return
+        self.rings.pop(channel, None)
+        if leg is None or leg.gone and not leg.call.extra.get("callback"):
+            self._request(self.port.hangup(channel), None, "hang up stray agent")
+            return
+        leg.agent_channel = channel
+        self.agent_calls[channel] = ring.call_id
+        ring.answered()
+
+    def connect(self, call, agent_id) -> None:
+        leg = self._leg(call)
+        bridge = f"qs-{call.call_id}"
+        leg.bridge = bridge
+        caller_channel = call.extra.get("customer_channel", call.call_id)
+        channels = [caller_channel] + ([leg.agent_channel] if leg.agent_channel else [])
+
+        async def bridge_them():
+            await self.port.create_bridge(bridge)
+            await self.port.add_to_bridge(bridge, channels)
+        self._request(bridge_them(), call, "bridge")
+
+    def call_back(self, call, number, answered, failed) -> None:
+        channel = f"{call.call_id}-cb{next(self._ids)}"
+        ring = _Ring(call.call_id, "", answered, failed, callback=True)
+        self.rings[channel] = ring
+        leg = self._leg(call)
+        leg.call.extra["callback"] = True
+        self._request(self.port.originate(self.callback_endpoint.format(number=number), channel,
+                                          ["callback", call.call_id], 30.0), None, "call back")
+
+    def send_voicemail(self, address, recording, call) -> None:
+        if self.mailer is None:
+            log.warning("voice message for %s not mailed: no mail settings", address)
+            return
+        self.loop.create_task(self.mailer.send_voicemail(address, recording, call))
+
+    def fallback(self, call, reason) -> bool:
+        if not self.fallback_context:
+            return False
+        leg = self.legs.get(call.call_id)
+        if leg is not None:
+            self._cancel_pending(leg)
+            leg.gone = True
+            self._forget(leg)
+        self._request(self.port.continue_in_dialplan(call.call_id, self.fallback_context,
+                                                     call.dialled or "s"), None, "fallback")
+        return True
+
+
+def say_media(kind: str, value, currency: str) -> list[str]:
+    """Asterisk media URIs that say a value."""
+    if kind == "digits":
+        digits = "".join(ch for ch in str(value) if ch.isdigit() or ch in "*#")
+        return [f"digits:{digits}"] if digits else []
+    if kind == "duration":
+        seconds = float(value)
+        if math.isinf(seconds):
+            return []
+        minutes = max(1, math.ceil(seconds / 60))
+        return [f"number:{minutes}", "sound:minutes" if minutes != 1 else "sound:minute"]
+    number = float(value)
+    if kind == "amount":
+        whole = int(number)
+        cents = int(round((number - whole) * 100))
+        media = [f"number:{whole}"]
+        if currency:
+            media.append(f"sound:currency-{currency.lower()}")
+        if cents:
+            media += ["sound:and", f"number:{cents}"]
+        return media
+    if number.is_integer():
+        return [f"number:{int(number)}"]
+    whole, fraction = str(number).split(".", 1)
+    return [f"number:{whole}", "sound:point", f"digits:{fraction}"]
+
+
+_EVENT_HANDLERS = {
+    "StasisStart": AriDriver._on_stasis_start,
+    "PlaybackFinished": AriDriver._on_playback_finished,
+    "ChannelDtmfReceived": AriDriver._on_dtmf,
+    "RecordingFinished": AriDriver._on_recording_finished,
+    "RecordingFailed": AriDriver._on_recording_failed,
+    "StasisEnd": AriDriver._on_channel_gone,
+    "ChannelDestroyed": AriDriver._on_channel_gone,
+    "PortConnected": AriDriver._on_port_connected,
+}

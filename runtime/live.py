@@ -1,0 +1,243 @@
+"""The live runtime behind ``qscript serve``: ARI, the contact centre, the database.
+
+:class:`LiveRuntime` wires the pieces: the ARI port (asyncari adapter), the
+:class:`~runtime.ari.driver.AriDriver`, the shared
+:class:`~runtime.center.ContactCenter`, the :class:`~runtime.store.Store`
+and the control API (runtime/control.py). It owns deployment: scripts are
+compiled, stored as numbered versions and activated atomically — calls in
+progress keep the program they started with, new calls get the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qscript.api import check_source
+from qscript.bytecode import Program, read_program
+from qscript.source import Source
+
+from .ari.driver import AriDriver
+from .ari.port import AriPort
+from .center import CallHistory, ContactCenter, ProgramTable
+from .mailer import Mailer
+from .records import CallRecord
+from .store import Store
+
+log = logging.getLogger("qscript.live")
+
+
+@dataclass
+class DeployResult:
+    ok: bool
+    name: str
+    version: int | None = None
+    diagnostics: list[dict] | None = None
+    source_hash: str = ""
+
+
+class LiveRuntime:
+    def __init__(self, site, port: AriPort, store: Store, *, loop=None):
+        self.site = site
+        self.port = port
+        self.store = store
+        self.loop = loop or asyncio.get_event_loop()
+        fallback = getattr(site, "fallback", None)
+        dialplan = getattr(fallback, "dialplan", None) if fallback else None
+        self.driver = AriDriver(port, site=site, loop=self.loop, mailer=Mailer.from_site(site),
+                                fallback_context=getattr(dialplan, "context", None),
+                                transfer_context=getattr(getattr(site, "ari", None),
+                                                         "transfer_context", None) or "default")
+        self.programs = ProgramTable()
+        self.history = CallHistory()
+        self.center = ContactCenter(self.driver, self.programs, site=site, history=self.history,
+                                    on_record=self._record,
+                                    fallback_group=getattr(fallback, "group", None))
+        self.driver.center = self.center
+        if getattr(site, "commands", None):
+            self.center.commands = site.commands
+        self.versions: dict[str, int] = {}           # script name -> active version
+        self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
+        self.started_at = time.monotonic()
+        self._cpu_started = time.process_time()
+
+    # ------------------------------------------------------------ start and stop
+
+    async def start(self) -> None:
+        self._load_scripts()
+        self._restore_state()
+        await self.port.start(self.driver.on_event)
+
+    async def close(self) -> None:
+        await self.port.close()
+        for task in list(self.driver.tasks):
+            task.cancel()
+
+    def _restore_state(self) -> None:
+        for name, active in self.store.hot_prompts().items():
+            self.center.set_hot_prompt(name, active)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
+        for row in reversed(self.store.calls(limit=5000)):
+            if row.agent and row.caller and row.ended_at is not None:
+                ended = row.ended_at if row.ended_at.tzinfo else row.ended_at.replace(tzinfo=dt.timezone.utc)
+                if ended >= since:
+                    seconds_ago = (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()
+                    self.history.remember(row.caller, row.agent, self.loop.time() - seconds_ago)
+        import json
+        for row in self.store.agents():
+            if row.logged_in:
+                groups = json.loads(row.groups or "{}")
+                self.center.agent_login(row.agent_id, groups, ready=row.ready)
+                if not row.ready and row.pause_reason:
+                    self.center.agent_pause(row.agent_id, row.pause_reason)
+
+    # ------------------------------------------------------------ scripts
+
+    def _script_names(self) -> dict[str, list[str]]:
+        """Script name (file stem) -> the dialled numbers it answers."""
+        routes: dict[str, list[str]] = {}
+        for route in getattr(self.site, "numbers", ()):
+            routes.setdefault(Path(route.script).stem, []).append(route.number)
+        return routes
+
+    def _load_scripts(self) -> None:
+        """Activate the stored versions; store a first version of scripts never deployed."""
+        stored = {v.name: v for v in self.store.active_versions()}
+        for route in getattr(self.site, "numbers", ()):
+            name = Path(route.script).stem
+            if name in stored:
+                continue
+            result = self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
+                                        str(route.script), comment="initial version from the site")
+            if not result.ok:
+                raise RuntimeError(f"{route.script} does not compile; fix it before serving:\n"
+                                   + "\n".join(d["message"] for d in result.diagnostics or []))
+            stored = {v.name: v for v in self.store.active_versions()}
+        for name, version in stored.items():
+            self._activate(name, read_program(version.bytecode), version.version)
+
+    def _activate(self, name: str, program: Program, version: int) -> None:
+        for number in self._script_names().get(name, []):
+            self.programs.set(number, program)
+        self.versions[name] = version
+        log.info("script %s version %d active (%s)", name, version, program.hash_hex[:12])
+
+    def deploy_source(self, name: str, source_text: str, source_name: str | None = None,
+                      comment: str = "") -> DeployResult:
+        """Compile and activate a new version; a script with errors is refused."""
+        symbols = self.site.symbols() if self.site is not None else None
+        result = check_source(Source(source_text, source_name or f"{name}.qs"), symbols, compile=True)
+        if result.program is None:
+            return DeployResult(False, name, diagnostics=[
+                dict(d.to_json(), rendered=d.render(result.source)) for d in result.diagnostics])
+        program = result.program
+        stored = self.store.add_version(name, source_text, program.to_bytes(), program.hash_hex,
+                                        comment=comment)
+        self._activate(name, program, stored.version)
+        return DeployResult(True, name, stored.version,
+                            [d.to_json() for d in result.diagnostics], program.hash_hex)
+
+    def rollback(self, name: str, version: int | None = None) -> DeployResult:
+        versions = self.store.versions(name)
+        if not versions:
+            return DeployResult(False, name, diagnostics=[{"message": f"no versions of {name}"}])
+        current = self.versions.get(name)
+        if version is None:
+            earlier = [v for v in versions if current is None or v.version < current]
+            if not earlier:
+                return DeployResult(False, name, diagnostics=[
+                    {"message": f"version {current} is the first version of {name}"}])
+            version = earlier[-1].version
+        target = self.store.activate(name, version)
+        if target is None:
+            return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
+        self._activate(name, read_program(target.bytecode), target.version)
+        return DeployResult(True, name, target.version, [], target.source_hash)
+
+    # ------------------------------------------------------------ records and agents
+
+    def _record(self, record: CallRecord) -> None:
+        epoch, mono = self._epoch
+        task = self.loop.create_task(asyncio.to_thread(self.store.add_call, record, epoch, mono))
+        self.driver.tasks.add(task)
+        task.add_done_callback(self.driver.tasks.discard)
+
+    def agent_action(self, agent_id: str, action: str, groups=None, reason: str = "") -> None:
+        center = self.center
+        if action == "login":
+            center.agent_login(agent_id, groups or self._site_groups(agent_id))
+        elif action == "logout":
+            center.agent_logout(agent_id)
+        elif action == "ready":
+            center.agent_ready(agent_id)
+        elif action == "pause":
+            center.agent_pause(agent_id, reason or "pause")
+        elif action == "groups":
+            center.dispatch(center.acd.set_groups(agent_id, groups or {}, self.driver.now()))
+        else:
+            raise ValueError(f"unknown agent action {action!r}")
+        info = center.acd.agent_info(agent_id)
+        from .acd import AgentState
+        self.loop.create_task(asyncio.to_thread(
+            self.store.save_agent, agent_id, info.state is not AgentState.LOGGED_OUT,
+            info.state is AgentState.READY, info.pause_reason or "", dict(info.groups)))
+
+    def _site_groups(self, agent_id: str) -> dict[str, int]:
+        agent = self.site.agent(agent_id) if self.site is not None else None
+        return dict(agent.groups) if agent is not None else {}
+
+    def set_hot_prompt(self, name: str, active: bool) -> None:
+        self.center.set_hot_prompt(name, active)
+        self.loop.create_task(asyncio.to_thread(self.store.save_hot_prompt, name, active))
+
+    # ------------------------------------------------------------ status
+
+    def status(self) -> dict:
+        from .acd import AgentState
+        acd, now = self.center.acd, self.driver.now()
+        groups = []
+        for name in acd.group_names:
+            waiting = []
+            for session in self.center.sessions.values():
+                if acd.has_call(session.call.call_id) and \
+                        name in acd.call_info(session.call.call_id).groups:
+                    waiting.append({"call_id": session.call.call_id, "caller": session.call.caller,
+                                    "digits": session.digits, "waited_s": round(session._waited(), 1),
+                                    "position": acd.position(session.call.call_id),
+                                    "language": session.language})
+            groups.append({"name": name, "calls_waiting": acd.calls_waiting(name),
+                           "agents_logged_in": acd.agents_logged_in(name),
+                           "agents_ready": acd.agents_ready(name),
+                           "agents_busy": acd.agents_busy(name),
+                           "oldest_wait_s": round(acd.oldest_wait(name, now), 1),
+                           "service_level": acd.service_level(name), "waiting": waiting})
+        agents = []
+        for agent in getattr(self.site, "agents", ()):
+            info = acd.agent_info(agent.id) if _known(acd, agent.id) else None
+            agents.append({"id": agent.id, "name": agent.name,
+                           "state": info.state.name.lower() if info else "logged_out",
+                           "pause_reason": info.pause_reason if info else None,
+                           "groups": dict(info.groups) if info else {},
+                           "call": info.call_id if info else None})
+        return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
+                "calls": len(self.center.sessions), "groups": groups, "agents": agents,
+                "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts)}
+
+    def metrics(self) -> dict:
+        elapsed = time.monotonic() - self.started_at
+        cpu = time.process_time() - self._cpu_started
+        return {"latency": self.driver.latency.summary(), "calls": len(self.center.sessions),
+                "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),
+                "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None}
+
+
+def _known(acd, agent_id: str) -> bool:
+    try:
+        acd.agent_info(agent_id)
+        return True
+    except LookupError:
+        return False

@@ -1,0 +1,164 @@
+"""The live runtime's own logic, against an in-process fake of the ARI port.
+
+These check the driver's translation of script effects into ARI requests and
+of ARI events into script progress (menus by DTMF, agents by originate and
+bridge, hang-ups, fallback). The same flows run against a real Asterisk in
+tests/live; these are the fast unit tests of our code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from runtime.live import LiveRuntime
+from runtime.site import load_site_text
+from runtime.store import Store
+
+from fake_ari import FakeAri
+
+SCRIPT = """inbound:
+    answer
+    menu "main-menu" timeout 2s retries 0:
+        key 1:
+            queue to "support"
+        key 2:
+            do explode()
+    hangup
+queue:
+    every 10s:
+        announce position
+"""
+
+SITE = """site: Test
+languages: [en]
+groups:
+  support: {}
+  rescue: {}
+agents:
+  - {id: alice, name: Alice, endpoint: PJSIP/alice, groups: [support, rescue]}
+prompts:
+  main-menu: en/main-menu
+numbers:
+  default: test.qs
+fallback: {group: rescue}
+commands: {modules: [qs_unit_commands]}
+"""
+
+COMMANDS = """from qscript.extensions import command
+
+
+@command
+def explode(call) -> None:
+    raise RuntimeError("the CRM is down")
+"""
+
+
+def make_runtime(tmp_path: Path, fake: FakeAri, script: str = SCRIPT) -> LiveRuntime:
+    (tmp_path / "test.qs").write_text(script)
+    (tmp_path / "qs_unit_commands.py").write_text(COMMANDS)
+    site = load_site_text(SITE, "site.yaml", tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    return LiveRuntime(site, fake, store, loop=asyncio.get_running_loop())
+
+
+async def settle(seconds: float = 0.1) -> None:
+    await asyncio.sleep(seconds)
+
+
+
+def test_menu_queue_agent_and_hangup(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        runtime.agent_action("alice", "login", {"support": 0})
+        fake.new_call("c1")
+        await settle(0.05)
+        fake.press("c1", "1")
+        await settle(0.2)
+        kinds = [r[0] for r in fake.requests]
+        assert "answer" in kinds and "originate" in kinds
+        assert fake.bridges.get("qs-c1") and "c1" in fake.bridges["qs-c1"]
+        agent_channel = [r[2] for r in fake.requests if r[0] == "originate"][0]
+        fake.agent_hangs_up(agent_channel)
+        await settle(0.1)
+        assert "c1" not in runtime.center.sessions
+        assert ("hangup", "c1") in fake.requests
+        await asyncio.sleep(0.2)  # let the record reach the database
+        rows = runtime.store.calls()
+        assert rows and rows[0].outcome == "answered" and rows[0].agent == "alice"
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_a_failing_script_goes_to_the_fallback_group(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        runtime.agent_action("alice", "login", {"rescue": 0})
+        fake.new_call("c2")
+        await settle(0.05)
+        fake.press("c2", "2")
+        await settle(0.2)
+        session = runtime.center.sessions.get("c2")
+        assert session is not None and "the CRM is down" in session.record.error
+        assert any(r[0] == "originate" for r in fake.requests), "the fallback group rang alice"
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_caller_hangup_while_queued_is_an_abandon(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.new_call("c3")
+        await settle(0.05)
+        fake.press("c3", "1")
+        await settle(0.05)
+        assert runtime.center.acd.calls_waiting("support") == 1
+        fake.caller_hangs_up("c3")
+        await settle(0.05)
+        assert runtime.center.acd.calls_waiting("support") == 0
+        assert "c3" not in runtime.center.sessions
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_deploy_is_atomic_and_refuses_broken_scripts(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        first = runtime.versions["test"]
+        broken = runtime.deploy_source("test", "inbound:\n    queue to \"nowhere\"\n")
+        assert not broken.ok and any("Q1003" == d["code"] for d in broken.diagnostics)
+        assert runtime.versions["test"] == first
+        good = runtime.deploy_source("test", SCRIPT.replace("every 10s", "every 20s"))
+        assert good.ok and runtime.versions["test"] == first + 1
+        back = runtime.rollback("test")
+        assert back.ok and runtime.versions["test"] == first
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_agent_busy_on_ring_goes_to_the_next_agent(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.agent_behaviour["PJSIP/alice"] = "busy"
+        runtime.agent_action("alice", "login", {"support": 0})
+        fake.new_call("c4")
+        await settle(0.05)
+        fake.press("c4", "1")
+        await settle(0.2)
+        info = runtime.center.acd.agent_info("alice")
+        assert info.state.name == "PAUSED"
+        assert runtime.center.acd.calls_waiting("support") == 1
+        await runtime.close()
+    asyncio.run(scenario())
