@@ -32,6 +32,8 @@ import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from .source import MAX_SOURCE_BYTES
+
 MAGIC = b"QSBC"
 FORMAT_VERSION = 1
 
@@ -317,12 +319,18 @@ def read_program(data: bytes) -> Program:
         raise BytecodeError("Q5003", f"the file is damaged ({type(error).__name__})") from None
 
 
+def _variable(value) -> Variable:
+    if not (isinstance(value, tuple) and len(value) == 3):
+        raise BytecodeError("Q5003", "a variable entry is malformed")
+    return Variable(*value)
+
+
 def _decode_sections(sections: dict[bytes, bytes], source_hash: bytes) -> Program:
     name = sections[b"NAME"].decode("utf-8")
     reader = _Reader(sections[b"CNST"])
     constants = tuple(reader.value() for _ in range(reader.u32()))
     reader = _Reader(sections[b"VARS"])
-    variables = tuple(Variable(*reader.value()) for _ in range(reader.u32()))
+    variables = tuple(_variable(reader.value()) for _ in range(reader.u32()))
     reader = _Reader(sections[b"CODE"])
     count = reader.u32()
     valid_ops = {int(op) for op in Op}
@@ -336,7 +344,14 @@ def _decode_sections(sections: dict[bytes, bytes], source_hash: bytes) -> Progra
     blocks = _read_dict(_Reader(sections[b"BLKS"]))
     reader = _Reader(sections[b"SMAP"])
     source_map = [reader.unpack("<III") for _ in range(reader.u32())]
-    text = zlib.decompress(sections[b"SRCZ"]).decode("utf-8")
+    # Bounded: a damaged or hand-made SRCZ could otherwise inflate to gigabytes.
+    inflater = zlib.decompressobj()
+    source = inflater.decompress(sections[b"SRCZ"], MAX_SOURCE_BYTES + 1)
+    if len(source) > MAX_SOURCE_BYTES or inflater.unconsumed_tail:
+        raise BytecodeError("Q5003", "the embedded source is larger than a script can be")
+    if not inflater.eof:
+        raise BytecodeError("Q5003", "the embedded source is truncated")
+    text = source.decode("utf-8")
     program = Program(code, constants, variables, entries, blocks,
                       [tuple(e) for e in source_map], name, source_hash, text)
     _validate(program)
@@ -344,19 +359,73 @@ def _decode_sections(sections: dict[bytes, bytes], source_hash: bytes) -> Progra
 
 
 def _validate(program: Program) -> None:
-    """Refuse programs whose arguments point outside their tables."""
+    """Refuse programs whose arguments point outside their tables or have the wrong shape.
+
+    A file with a correct checksum can still be damaged (or hand-made); the
+    VM and the disassembler index tables with these arguments and unpack
+    these constants, so anything they could trip over is refused here.
+    """
+    from .builtins import FACTS, FUNCTIONS  # builtins does not import this module
+
     size = len(program.code)
+    constants = program.constants
+
+    def damaged(message: str) -> BytecodeError:
+        return BytecodeError("Q5003", message)
+
+    for index, variable in enumerate(program.variables):
+        if not isinstance(variable.name, str) or variable.type not in TYPE_TAGS:
+            raise damaged(f"variable {index} is malformed")
     for pc, (op, arg) in enumerate(program.code):
         if op in JUMPS and not 0 <= arg <= size:
-            raise BytecodeError("Q5003", f"instruction {pc} jumps outside the program")
-        if op in (Op.CONST, Op.FIELD, Op.LOOKUP, Op.COMMAND, Op.QUEUE, Op.REQUEUE,
-                  Op.ADD_GROUP) and not 0 <= arg < len(program.constants):
-            raise BytecodeError("Q5003", f"instruction {pc} refers to a missing constant")
-        if op in (Op.LOAD, Op.STORE) and not 0 <= arg < len(program.variables):
-            raise BytecodeError("Q5003", f"instruction {pc} refers to a missing variable")
+            raise damaged(f"instruction {pc} jumps outside the program")
+        if op in _CONSTANT_ARGUMENT:
+            if not 0 <= arg < len(constants):
+                raise damaged(f"instruction {pc} refers to a missing constant")
+            if not _CONSTANT_ARGUMENT[op](constants[arg], size):
+                raise damaged(f"instruction {pc} refers to a constant of the wrong kind")
+        elif op in (Op.LOAD, Op.STORE) and not 0 <= arg < len(program.variables):
+            raise damaged(f"instruction {pc} refers to a missing variable")
+        elif op == Op.FACT and not 0 <= arg < len(FACTS):
+            raise damaged(f"instruction {pc} refers to an unknown fact")
+        elif op == Op.SET_FACT and not (0 <= arg < len(FACTS) and FACTS[arg].settable):
+            raise damaged(f"instruction {pc} sets a fact that cannot be set")
+        elif op == Op.CALL:
+            function_id, count = divmod(arg, 256)
+            if not (0 <= function_id < len(FUNCTIONS)
+                    and count == len(FUNCTIONS[function_id].params)):
+                raise damaged(f"instruction {pc} calls an unknown function")
+        elif op in _SMALL_ARGUMENT and not 0 <= arg <= _SMALL_ARGUMENT[op]:
+            raise damaged(f"instruction {pc} has an invalid argument")
+    if set(program.entries) != {"inbound", "queue", "after"}:
+        raise damaged("the entry points are not inbound, queue and after")
     for phase, pc in program.entries.items():
         if not -1 <= pc < size:
-            raise BytecodeError("Q5003", f"the {phase} entry point is outside the program")
+            raise damaged(f"the {phase} entry point is outside the program")
+    for name, pc in program.blocks.items():
+        if not 0 <= pc < size:
+            raise damaged(f"block {name} is outside the program")
+
+
+def _is_queue_shape(value, size: int) -> bool:
+    return (isinstance(value, tuple) and len(value) == 4 and value[0] == "queue"
+            and type(value[1]) is int and value[1] >= 0
+            and isinstance(value[2], tuple) and all(o in QUEUE_OPTION_ORDER for o in value[2])
+            and type(value[3]) is int and -1 <= value[3] < size)
+
+
+_CONSTANT_ARGUMENT = {
+    Op.CONST: lambda value, size: True,
+    Op.FIELD: lambda value, size: isinstance(value, str),
+    Op.LOOKUP: lambda value, size: isinstance(value, str),
+    Op.COMMAND: lambda value, size: (isinstance(value, tuple) and len(value) == 2
+                                     and isinstance(value[0], str) and type(value[1]) is int
+                                     and value[1] >= 0),
+    Op.QUEUE: _is_queue_shape, Op.REQUEUE: _is_queue_shape, Op.ADD_GROUP: _is_queue_shape,
+}
+#: Opcodes whose argument is a count or a selector, with its largest valid value.
+_SMALL_ARGUMENT = {Op.LIST: 2**31 - 1, Op.PLAY: 2**31 - 1, Op.SAY: 3, Op.ANNOUNCE: 1,
+                   Op.FORMAT: max(TYPE_TAGS.values())}
 
 
 def source_hash(text: str) -> bytes:

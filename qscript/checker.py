@@ -70,6 +70,7 @@ class Checker:
         self._first_assignment: dict[str, ast.Node] = {}
         self._quiet = False
         self._loop_depth = 0
+        self._fold_memo: dict[int, tuple[object, bool]] | None = None
 
     # ---------------------------------------------------------------- driver
 
@@ -119,9 +120,11 @@ class Checker:
                 self.report(codes.DUPLICATE_SECTION, f"constant {_q(const.name)} is defined twice",
                             const.name_span)
                 continue
+            reported = len(self.bag.items)
             type_ = self.type_of(const.value)
             value = self.constant_value(const.value)
-            if value is _NOT_CONSTANT:
+            # An ill-typed value is not folded; its type error is enough.
+            if value is _NOT_CONSTANT and len(self.bag.items) == reported:
                 self.report(codes.TYPE_MISMATCH, f"the value of constant {_q(const.name)} is not "
                             "known before the call starts", const.value.span,
                             help="a constant may use literals, other constants and operators")
@@ -131,32 +134,65 @@ class Checker:
 
     def constant_value(self, expr: ast.Expr):
         """The value of an expression computable at compile time, or _NOT_CONSTANT."""
+        return self._fold(expr)[0]
+
+    def _fold(self, expr: ast.Expr) -> tuple[object, bool]:
+        memo = self._fold_memo
+        if memo is None:
+            return self._fold_node(expr)
+        # The compiler asks about every subexpression of every expression;
+        # without the memo a long sum a + b + ... costs quadratic time.
+        folded = memo.get(id(expr))
+        if folded is None:
+            folded = memo[id(expr)] = self._fold_node(expr)
+        return folded
+
+    def _fold_node(self, expr: ast.Expr) -> tuple[object, bool]:
+        """(value or _NOT_CONSTANT, whether the value is a time of day).
+
+        Only well-typed operations are folded: folding runs before (and
+        regardless of) type errors, and Python would raise on ``-"a"`` or
+        build a gigabyte for ``"a" * 999999999``. A time of day is minutes
+        since midnight and a duration is seconds, so time arithmetic needs to
+        know which operand is a time; that is why the flag is carried along
+        (the compiler lowers the same operations in ``Compiler._binary``).
+        """
         if isinstance(expr, (ast.NumberLit, ast.StringLit, ast.BoolLit)):
-            return expr.value
+            return expr.value, False
         if isinstance(expr, ast.DurationLit):
-            return float(expr.seconds)
+            return float(expr.seconds), False
         if isinstance(expr, ast.TimeLit):
-            return expr.minutes
+            return expr.minutes, True
         if isinstance(expr, ast.Name) and expr.id in self.result.consts:
-            return self.result.consts[expr.id]
+            return self.result.consts[expr.id], self.result.const_types.get(expr.id) == TIME
         if isinstance(expr, ast.ListLit):
-            items = [self.constant_value(i) for i in expr.items]
-            return _NOT_CONSTANT if _NOT_CONSTANT in items else tuple(items)
+            items = tuple(self._fold(i)[0] for i in expr.items)
+            return (_NOT_CONSTANT if _NOT_CONSTANT in items else items), False
         if isinstance(expr, ast.Unary):
-            operand = self.constant_value(expr.operand)
-            if operand is _NOT_CONSTANT or operand is None:
-                return _NOT_CONSTANT
-            return (not operand) if expr.op == "not" else -operand
+            operand, is_time = self._fold(expr.operand)
+            if expr.op == "not":
+                return (not operand, False) if isinstance(operand, bool) else _NOT_FOLDED
+            return (-operand, False) if _is_number(operand) and not is_time else _NOT_FOLDED
         if isinstance(expr, ast.Binary) and expr.op in ("+", "-", "*"):
-            left, right = self.constant_value(expr.left), self.constant_value(expr.right)
-            if _NOT_CONSTANT in (left, right) or None in (left, right):
-                return _NOT_CONSTANT
-            try:
-                return {"+": lambda: left + right, "-": lambda: left - right,
-                        "*": lambda: left * right}[expr.op]()
-            except TypeError:
-                return _NOT_CONSTANT
-        return _NOT_CONSTANT
+            (left, left_time), (right, right_time) = self._fold(expr.left), \
+                self._fold(expr.right)
+            if expr.op == "+" and isinstance(left, str) and isinstance(right, str):
+                return left + right, False
+            if not (_is_number(left) and _is_number(right)):
+                return _NOT_FOLDED
+            if left_time and right_time and expr.op == "-":
+                return (left - right) * 60.0, False          # time - time: a duration
+            if left_time and not right_time and expr.op in ("+", "-"):
+                shift = right / 60                            # time ± duration, wrapping at midnight
+                return (left + shift if expr.op == "+" else left - shift) % MINUTES_PER_DAY, True
+            if left_time or right_time:
+                return _NOT_FOLDED                            # ill-typed; the checker reports it
+            value = left + right if expr.op == "+" else left - right if expr.op == "-" \
+                else left * right
+            if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+                value = float(value)  # the bytecode stores integers in 64 bits
+            return value, False
+        return _NOT_FOLDED
 
     def static_string(self, expr: ast.Expr) -> str | None:
         """A string known at compile time (a literal or a string constant), else None."""
@@ -254,6 +290,13 @@ class Checker:
             self.report(codes.TYPE_MISMATCH, f"{_q(name)} is a function; call it with "
                         f"{name}(...)", expr.span)
             return ANY
+        later = next((c for c in self.script.consts if c.name == name), None)
+        if later is not None:
+            # Constants are evaluated in order; saying "unknown" would mislead.
+            self.report(codes.UNKNOWN_VARIABLE, f"constant {_q(name)} is used before its "
+                        "definition", expr.span, help=f"it is defined at line {later.span.line}; "
+                        "a constant can only use the constants above it")
+            return ANY
         known = list(self.variables) + list(self.result.consts)
         self.report(codes.UNKNOWN_VARIABLE, f"unknown variable {_q(name)}", expr.span,
                     help=did_you_mean(name, known) or
@@ -335,8 +378,15 @@ class Checker:
             self.expect(expr.right, right, BOOLEAN, f'"{op}"')
             return BOOLEAN
         if left is ANY or right is ANY:
-            return BOOLEAN if op in _COMPARISONS or op in _EQUALITY or op.endswith("in") \
-                else (left if right is ANY else right)
+            if op in _COMPARISONS or op in _EQUALITY or op.endswith("in"):
+                return BOOLEAN
+            # The result type follows from the known operand only when one
+            # rule fits it: an unknown value minus a time is a duration, but
+            # a time minus an unknown value may be a time or a duration.
+            known, side = (left, 0) if right is ANY else (right, 1)
+            results = {result for operands, result in _ARITHMETIC[op].items()
+                       if operands[side] == known}
+            return results.pop() if len(results) == 1 else ANY
         if op in _EQUALITY:
             if not compatible(left, right):
                 self._mismatch(expr, left, right)
@@ -509,8 +559,10 @@ class Checker:
         self.check_value(stmt.number, STRING, "transfer to")
 
     def _check_lookup(self, stmt: ast.Lookup) -> None:
-        self.check_value(stmt.lookup, STRING, "lookup")
-        if self.static_string(stmt.lookup) is None and self.type_of(stmt.lookup) is STRING:
+        # Typed once: typing again would report an unknown name in it twice.
+        lookup_type = self.type_of(stmt.lookup)
+        self.expect(stmt.lookup, lookup_type, STRING, "lookup")
+        if self.static_string(stmt.lookup) is None and lookup_type is STRING:
             self.report(codes.TYPE_MISMATCH, "the lookup must be named by a string literal or "
                         "constant", stmt.lookup.span)
         self.check_resource("lookup", stmt.lookup)
@@ -654,8 +706,10 @@ class Checker:
             rule(self, option)
 
     def _option_duration(self, option: ast.Option, low: float = 0, high: float = 86400 * 30):
-        self.check_value(option.value, DURATION, option.name.replace("_", " "))
-        self._check_range(option.value, low, high, f"the {option.name.replace('_', ' ')}", unit="s")
+        # Named as written in the script ("prefer previous agent within", not "prefer previous").
+        label = _OPTION_WORDS.get(option.name, option.name)
+        self.check_value(option.value, DURATION, label)
+        self._check_range(option.value, low, high, f"the {label}", unit="s")
 
     def _option_prompt(self, option: ast.Option) -> None:
         self.check_value(option.value, STRING, "prompt")
@@ -698,6 +752,9 @@ class Checker:
                         f"{_fmt(high, unit)}, not {_fmt(value, unit)}", expr.span)
 
 
+_OPTION_WORDS = {"prefer_previous": "prefer previous agent within", "max": "max duration"}
+
+
 def _fmt(value, unit: str) -> str:
     if isinstance(value, float) and value == int(value):
         value = int(value)
@@ -710,6 +767,14 @@ class _NotConstant:
 
 
 _NOT_CONSTANT = _NotConstant()
+_NOT_FOLDED = (_NOT_CONSTANT, False)
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+#: A time of day is stored as minutes since midnight.
+MINUTES_PER_DAY = 1440
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 _LITERAL_TYPES = {ast.NumberLit: NUMBER, ast.StringLit: STRING, ast.DurationLit: DURATION,
                   ast.TimeLit: TIME, ast.BoolLit: BOOLEAN}
@@ -763,6 +828,7 @@ def quiet_typer(result: CheckResult, bag: DiagnosticBag) -> Checker:
     checker.result = result
     checker.variables = result.variables
     checker._quiet = True
+    checker._fold_memo = {}  # the AST no longer changes: fold each node once
     return checker
 
 

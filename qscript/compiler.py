@@ -15,11 +15,11 @@ from __future__ import annotations
 from . import ast
 from .builtins import FACTS_BY_NAME, FUNCTIONS_BY_NAME
 from .bytecode import QUEUE_OPTION_ORDER, TYPE_TAGS, Op, Program, QueueShape, Variable, source_hash
-from .checker import _NOT_CONSTANT, CheckResult, quiet_typer
+from .checker import _NOT_CONSTANT, MINUTES_PER_DAY, CheckResult, quiet_typer
 from .diagnostics import DiagnosticBag
 from .flow import body_completes
 from .source import Source
-from .types import zero_value
+from .types import TIME, zero_value
 
 DEFAULT_MENU_TIMEOUT = 5.0
 DEFAULT_RETRIES = 2
@@ -61,6 +61,7 @@ class Compiler:
         self.block_labels = {name: _Label() for name in checked.blocks}
         self.loop_ends: list[_Label] = []
         self._hidden = 0
+        self._time_memo: dict[int, bool] = {}
 
     # ---------------------------------------------------------------- emitting
 
@@ -201,7 +202,34 @@ class Compiler:
             return
         self.expr(expr.left)
         self.expr(expr.right)
+        if expr.op in ("+", "-") and self._is_time(expr.left):
+            # A time of day is minutes since midnight, a duration seconds (the
+            # VM's ADD/SUB are plain arithmetic), so convert here, exactly as
+            # the checker's constant folding (Checker._fold) does.
+            if self._is_time(expr.right):           # time - time → duration in seconds
+                self.emit(Op.SUB)
+                self.emit_const(60.0)
+                self.emit(Op.MUL)
+            else:                                   # time ± duration → time, wrapping at midnight
+                self.emit_const(60.0)
+                self.emit(Op.DIV)
+                self.emit(_BINARY_OPS[expr.op])
+                self.emit_const(MINUTES_PER_DAY)
+                self.emit(Op.MOD)
+            return
         self.emit(_BINARY_OPS[expr.op])
+
+    def _is_time(self, expr: ast.Expr) -> bool:
+        """Is the static type of ``expr`` a time of day? (memoised: sums can be long)"""
+        if isinstance(expr, ast.Binary):
+            if expr.op not in ("+", "-"):
+                return False
+            cached = self._time_memo.get(id(expr))
+            if cached is None:
+                cached = self._is_time(expr.left) and not self._is_time(expr.right)
+                self._time_memo[id(expr)] = cached
+            return cached
+        return self.typer.type_of(expr) == TIME
 
     def _type_tag(self, expr: ast.Expr) -> int:
         return TYPE_TAGS.get(self.typer.type_of(expr).name, TYPE_TAGS["any"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -44,7 +45,7 @@ class Diagnostic:
         location = self.source_name
         if self.span.line:
             location += f":{self.span.line}:{self.span.column}"
-        return f"{location}: {self.severity.value}[{self.code.code}]: {self.message}"
+        return _printable(f"{location}: {self.severity.value}[{self.code.code}]: {self.message}")
 
     def render(self, source: Source | None = None) -> str:
         """The diagnostic as text: headline, source line with carets, hints."""
@@ -52,9 +53,9 @@ class Diagnostic:
         if source is not None and self.span.line:
             out.extend(_excerpt(source, self.span))
         if self.help:
-            out.append(f"   = help: {self.help}")
+            out.append(_printable(f"   = help: {self.help}"))
         for note in self.notes:
-            out.append(f"   = note: {note}")
+            out.append(_printable(f"   = note: {note}"))
         return "\n".join(out)
 
     def to_json(self) -> dict:
@@ -72,8 +73,23 @@ class Diagnostic:
         }
 
 
+#: Control characters (and line/paragraph separators) in a script or a name.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown as U+FFFD, one for one.
+
+    Rendered diagnostics go to a terminal: a script's escape sequences (in a
+    string, or a stray byte the lexer complains about) must not reach it, and
+    a vertical tab or form feed would break the excerpt's layout. One
+    character for one keeps the carets under the right column.
+    """
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
 def _excerpt(source: Source, span: Span) -> list[str]:
-    text = source.line_text(span.line).expandtabs(1)
+    text = _printable(source.line_text(span.line).expandtabs(1))
     if not text and span.line > len(source.lines):
         return []
     gutter = len(str(span.line))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .builtins import FACTS, FUNCTIONS
 from .bytecode import JUMPS, Op, Program, QueueShape
+from .source import Source
 
 
 def describe_argument(program: Program, op: Op, arg: int) -> str:
@@ -64,7 +65,7 @@ _TAKES_ARGUMENT = {Op.CONST, Op.LOAD, Op.STORE, Op.FACT, Op.SET_FACT, Op.FIELD, 
 
 def disassemble(program: Program) -> str:
     """The whole program as text, with each source line before its instructions."""
-    lines_of_source = program.source_text.splitlines()
+    lines_of_source = Source(program.source_text).lines  # numbered as the lexer numbers them
     labels = {pc: f"{phase}:" if phase != "after" else "after call:"
               for phase, pc in program.entries.items() if pc >= 0}
     labels.update({pc: f"block {name}:" for name, pc in program.blocks.items()})

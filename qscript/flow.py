@@ -6,7 +6,7 @@ These run after :mod:`qscript.checker` on the same AST:
   completes normally (``goto``, ``hangup``, ``stop``, ``transfer``, ``queue
   to``, ``requeue``, an ``every`` loop without ``break``, an ``if`` whose
   branches all end so).
-* **Loops that can spin** (error Q4002): a ``while`` or ``repeat`` body with a
+* **Loops that can spin** (error Q4002): a ``while`` body (``repeat`` is bounded by its count) with a
   path back to its start that neither plays, waits nor asks the caller
   anything, and cycles of ``goto`` between blocks with such a path. Without
   a wait such a loop would run the call's whole step budget in an instant.
@@ -22,7 +22,9 @@ from . import ast, codes
 from .diagnostics import DiagnosticBag, quote as _q
 
 INBOUND, QUEUED, AFTER = "inbound", "queue", "after"
-_PHASE_WORDS = {INBOUND: "the inbound phase", QUEUED: "the queue phase", AFTER: "after the call"}
+# With their preposition: "not allowed after the call", not "in after the call".
+_PHASE_WORDS = {INBOUND: "in the inbound phase", QUEUED: "in the queue phase",
+                AFTER: "after the call"}
 
 #: Statements legal only in some phases (all others are legal everywhere).
 ALLOWED_PHASES: dict[type, frozenset[str]] = {
@@ -147,7 +149,8 @@ class FlowChecker:
         for index, stmt in enumerate(body):
             for nested in ast.children(stmt):
                 self._check_unreachable(nested)
-            if isinstance(stmt, (ast.While, ast.Repeat)) and body_without_waiting(stmt.body) \
+            # `repeat N times` is bounded by its count, so only `while` can spin.
+            if isinstance(stmt, ast.While) and body_without_waiting(stmt.body) \
                     and not _body_always_leaves(stmt.body):
                 self.bag.report(codes.SPIN_LOOP, "this loop can go round without waiting",
                                 stmt.span, help="add a wait (e.g. wait 5s) or a prompt to the "
@@ -205,6 +208,9 @@ class FlowChecker:
             if no_wait and target in self.blocks:
                 graph.setdefault(source, []).append((target, node))
         reported: set[int] = set()
+        # A cycle is found once from each block on it; report it only the first
+        # time (a <-> b is one loop, not one error per goto on it).
+        cycles: set[frozenset[str]] = set()
         for start in graph:
             # Depth-first search for a path of no-wait gotos from start back to start.
             stack = [(start, iter(graph.get(start, ())))]
@@ -216,11 +222,14 @@ class FlowChecker:
                     stack.pop()
                     continue
                 target, goto = step
-                if target == start and id(goto) not in reported and start in self.blocks:
-                    reported.add(id(goto))
-                    self.bag.report(codes.SPIN_LOOP, f"this goto closes a loop through block "
-                                    f"{_q(start)} that never waits", goto.span,
-                                    help="add a wait or a prompt somewhere on the loop")
+                if target == start:
+                    cycle = frozenset(name for name, _ in stack)
+                    if id(goto) not in reported and start in self.blocks and cycle not in cycles:
+                        reported.add(id(goto))
+                        cycles.add(cycle)
+                        self.bag.report(codes.SPIN_LOOP, f"this goto closes a loop through block "
+                                        f"{_q(start)} that never waits", goto.span,
+                                        help="add a wait or a prompt somewhere on the loop")
                 elif target not in visited:
                     visited.add(target)
                     stack.append((target, iter(graph.get(target, ()))))
@@ -234,8 +243,8 @@ class FlowChecker:
                 bad = sorted(phases - allowed)
                 where = " and ".join(_PHASE_WORDS[p] for p in bad)
                 name = _statement_name(stmt)
-                via = "" if section.kind != "block" else f" (block {_q(section.name)} is reached in {where})"
-                self.bag.report(codes.WRONG_PHASE, f"{name} is not allowed in {where}{via}",
+                via = "" if section.kind != "block" else f" (block {_q(section.name)} is reached {where})"
+                self.bag.report(codes.WRONG_PHASE, f"{name} is not allowed {where}{via}",
                                 stmt.span, help=_phase_hint(stmt))
             for nested in ast.children(stmt):
                 self._check_phases(section, nested, phases)
@@ -255,6 +264,8 @@ def _statement_name(stmt: ast.Stmt) -> str:
 def _phase_hint(stmt: ast.Stmt) -> str:
     if isinstance(stmt, ast.Queue) and not stmt.requeue:
         return 'a queued call changes groups with "add group" / "remove group", or "requeue to"'
+    if isinstance(stmt, ast.Queue):
+        return 'a call that is not queued yet joins queues with "queue to"'
     if isinstance(stmt, ast.Answer):
         return "the call is already answered once it is queued"
     if isinstance(stmt, (ast.AddGroup, ast.RemoveGroup, ast.Announce, ast.OfferCallback)):

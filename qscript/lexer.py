@@ -34,6 +34,7 @@ TAB_WIDTH = 8
 
 _OPEN = {"(": 1, "[": 1}
 _CLOSE = {")": 1, "]": 1}
+_MATCHING = {"(": ")", "[": "]"}
 
 
 class LexError(Exception):
@@ -81,10 +82,16 @@ class QScriptLexer(Lexer):
         keywords = self._keywords
         indents = [0]
         brackets = 0
+        open_brackets: list[tuple[str, int, int]] = []
         position, line, line_start = 0, 1, 0
         length = len(text)
         last_line = 1
         after_dot = False
+        # The first line's indentation counts like any other line's (no newline
+        # token comes before it): "  inbound:" is as wrong as "\n  inbound:".
+        first = skip_whitespace(text, 0).end()
+        if first and first < length and text[first] not in "\r\n#":
+            yield from self._indentation("\n" + text[:first], indents, 0, 1, first)
         while True:
             match = match_token(text, position)
             if match is None:
@@ -127,11 +134,20 @@ class QScriptLexer(Lexer):
                 if brackets > MAX_NESTING:
                     raise LexError(codes.TOO_DEEP, "brackets are nested too deeply",
                                    Span(line, column, line, column + 1))
+                open_brackets.append((value, line, column))
             elif value in _CLOSE and brackets:
                 brackets -= 1
+                open_brackets.pop()
             after_dot = value == "."
             yield _new_token(kind, value, start, line, column, line, column + len(value), end)
             position = end
+        if open_brackets:
+            # Newlines inside brackets are ignored, so without this the parser
+            # would only see the file end somewhere after the last line.
+            char, open_line, open_column = open_brackets[-1]
+            raise LexError(codes.UNEXPECTED_END, f'the file ends before this "{char}" is closed',
+                           Span(open_line, open_column, open_line, open_column + 1),
+                           help=f'close it with "{_MATCHING[char]}"')
         while len(indents) > 1:
             indents.pop()
             yield Token("_DEDENT", "", length, last_line, 1, last_line, 1, length)

@@ -680,8 +680,12 @@ _KEYWORD_TYPOS = {"elseif": "elif", "else_if": "elif", "goto_": "goto", "then": 
 
 
 def _report_syntax(bag: DiagnosticBag, error: UnexpectedInput, source: Source) -> None:
-    if isinstance(error, UnexpectedEOF) or (
-            isinstance(error, UnexpectedToken) and error.token.type == "$END"):
+    # The lexer closes open blocks with _DEDENT tokens placed after the last
+    # line; one of those being unexpected means the file ended too early
+    # (e.g. after "if x:"), and its position is past the end of the file.
+    at_end = isinstance(error, UnexpectedToken) and (error.token.type == "$END" or (
+        error.token.type == "_DEDENT" and (error.token.start_pos or 0) >= len(source.text)))
+    if isinstance(error, UnexpectedEOF) or at_end:
         line = max(1, len(source.lines))
         bag.report(codes.UNEXPECTED_END, "the file ends in the middle of a statement",
                    Span.point(line, len(source.line_text(line)) + 1),

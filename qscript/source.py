@@ -51,7 +51,13 @@ class Source:
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            # Split at "\n" only, as the lexer counts lines: str.splitlines()
+            # also splits at \f, \v, \x1c-\x1e, \x85, \u2028 and \u2029, and a
+            # diagnostic would then show a different line than it points at.
+            lines = self.text.split("\n")
+            if lines[-1] == "":
+                lines.pop()
+            self._lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         return self._lines
 
     def line_text(self, line: int) -> str:

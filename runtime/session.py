@@ -586,7 +586,8 @@ class CallSession:
                 # a site's catalogue; Asterisk's own sounds of that name play.
                 media = None
             if media:
-                return media
+                # A bare sound name (sv/welcome) becomes a media URI.
+                return media if ":" in media.split("/", 1)[0] else f"sound:{media}"
         return f"sound:{name}"
 
     def _media(self, prompt: str) -> list[str]:

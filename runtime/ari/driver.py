@@ -99,6 +99,9 @@ class AriDriver(Driver):
         self.latency = LatencyRecorder()
         self._event_started: float | None = None
         self.tasks: set[asyncio.Task] = set()
+        #: Channel variables set on an agent's leg when it is rung (per agent id),
+        #: e.g. auto-answer headers for SIP phones.
+        self.agent_variables: dict[str, dict[str, str]] = {}
         self.on_new_call: Callable[[CallInfo], None] | None = None
 
     # ------------------------------------------------------------ plumbing
@@ -425,7 +428,9 @@ class AriDriver(Driver):
         ring.timer = self.loop.call_later(timeout + 5.0, lambda: self._ring_timeout(channel))
         self._request(self.port.originate(self._endpoint(agent_id), channel,
                                           ["agent", call.call_id], timeout,
-                                          caller_id=call.caller), None, "ring agent")
+                                          caller_id=call.caller,
+                                          variables=self.agent_variables.get(agent_id)),
+                      None, "ring agent")
 
     def _ring_timeout(self, channel: str) -> None:
         ring = self.rings.pop(channel, None)

@@ -1,0 +1,306 @@
+"""The ``qscript`` command line, through click's CliRunner.
+
+Exit codes (qscript/cli.py): 0 success (warnings allowed), 1 errors in the
+input or a refused file, 2 usage errors, 123 an internal error caught by the
+console entry point ``qscript.cli.run``. Whatever the input, no command
+prints a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from qscript import cli
+from qscript.bytecode import FORMAT_VERSION
+
+OK_SCRIPT = 'inbound:\n    answer\n    queue to "support"\n'
+WARNING_SCRIPT = 'inbound:\n    hangup\n    play "never"\n'
+ERROR_SCRIPT = 'inbound:\n    wait 30\n    goto nowhere\n'
+JSON_KEYS = {"file", "line", "column", "end_line", "end_column", "severity", "code", "message",
+             "help", "notes"}
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli.main, list(args))
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    return result
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    def write(name: str, content: str | bytes):
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return str(path)
+    return write
+
+
+# ------------------------------------------------------------------ check
+
+
+def test_check_ok_exits_0(scripts):
+    result = invoke("check", scripts("ok.qs", OK_SCRIPT))
+    assert result.exit_code == 0
+    assert "ok: 1 script checked" in result.output
+
+
+def test_check_warnings_exit_0_and_strict_exits_1(scripts):
+    path = scripts("warn.qs", WARNING_SCRIPT)
+    result = invoke("check", path)
+    assert result.exit_code == 0
+    assert "warning[Q4001]" in result.output
+    assert invoke("check", "--strict", path).exit_code == 1
+
+
+def test_check_errors_exit_1_with_rendered_diagnostics(scripts):
+    path = scripts("bad.qs", ERROR_SCRIPT)
+    result = invoke("check", path)
+    assert result.exit_code == 1
+    assert f"{path}:2:10: error[Q2001]: wait needs a duration" in result.output
+    assert "2 |     wait 30" in result.output
+    assert "^^" in result.output
+    assert "= help: durations need a unit" in result.output
+    assert "error[Q1002]" in result.output
+    assert "2 errors, 0 warnings in 1 file" in result.output
+
+
+def test_check_several_files_exits_1_if_any_has_errors(scripts):
+    result = invoke("check", scripts("a.qs", OK_SCRIPT), scripts("b.qs", ERROR_SCRIPT))
+    assert result.exit_code == 1
+    assert "in 2 files" in result.output
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--bogus", "x.qs"], ["compile"],
+                                  ["disasm"], ["nosuchcommand"], ["check", "--format", "xml",
+                                                                  "x.qs"]])
+def test_usage_errors_exit_2(args):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert "Usage:" in result.output
+
+
+def test_help_and_version():
+    assert invoke("--help").exit_code == 0
+    result = invoke("--version")
+    assert result.exit_code == 0 and "qscript" in result.output
+
+
+def test_json_format_is_valid_json_with_the_documented_keys(scripts):
+    result = invoke("check", "--format", "json", scripts("bad.qs", ERROR_SCRIPT))
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert isinstance(payload, list) and len(payload) == 2
+    for entry in payload:
+        assert set(entry) == JSON_KEYS
+        assert entry["severity"] in ("error", "warning")
+        assert entry["code"].startswith("Q")
+    assert payload[0]["line"] == 2 and payload[0]["column"] == 10
+    assert payload[0]["end_column"] == 12 and payload[0]["code"] == "Q2001"
+
+
+def test_json_format_of_a_clean_script_is_an_empty_list(scripts):
+    result = invoke("check", "--format", "json", scripts("ok.qs", OK_SCRIPT))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+# ------------------------------------------------------------------ unreadable input
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x00\x01\x02binary", "binary file"),
+    (b'inbound:\n    play "\xff\xfe"\n', "not valid UTF-8"),
+    (b"inbound:\n    hangup\n" + b"#" * 6_000_000, "limited to 5,000,000 bytes"),
+])
+def test_unreadable_scripts_are_q0001(scripts, content, message):
+    result = invoke("check", scripts("x.qs", content))
+    assert result.exit_code == 1
+    assert "error[Q0001]" in result.output
+    assert message in result.output
+
+
+def test_empty_file_is_checked_not_refused(scripts):
+    result = invoke("check", scripts("empty.qs", b""))
+    assert result.exit_code == 1
+    assert "error[Q0106]" in result.output
+
+
+def test_utf8_bom_is_accepted(scripts):
+    assert invoke("check", scripts("bom.qs", b"\xef\xbb\xbf" + OK_SCRIPT.encode())).exit_code == 0
+
+
+def test_directory_is_q0001(tmp_path):
+    for command in ("check", "compile"):
+        result = invoke(command, str(tmp_path))
+        assert result.exit_code == 1
+        assert "error[Q0001]" in result.output and "is a directory" in result.output
+
+
+def test_nonexistent_path_is_q0001(tmp_path):
+    result = invoke("check", str(tmp_path / "missing.qs"))
+    assert result.exit_code == 1
+    assert "error[Q0001]: no such file" in result.output
+
+
+def test_unreadable_file_in_json_format(scripts):
+    result = invoke("check", "--format", "json", scripts("bin.qs", b"\x00"))
+    assert result.exit_code == 1
+    (entry,) = json.loads(result.stdout)
+    assert entry["code"] == "Q0001" and entry["line"] == 0
+
+
+def test_control_characters_do_not_reach_the_terminal(scripts, monkeypatch):
+    text = 'inbound:\n    play "\x1b[31mred" $\n'
+    result = invoke("check", scripts("esc.qs", text))
+    assert result.exit_code == 1
+    assert "error[Q0100]" in result.output
+    assert "\x1b" not in result.output
+    # The excerpt keeps its layout: the escape is one replacement character.
+    assert '2 |     play "\ufffd[31mred" $' in result.output
+    # ... and the message names the character readably.
+    result = invoke("check", scripts("esc2.qs", "inbound:\n    play \x1b\n"))
+    assert "unexpected character '\\x1b'" in result.output and "\x1b" not in result.output
+
+
+# ------------------------------------------------------------------ compile and disasm
+
+
+def test_compile_writes_qsc_and_disasm_reads_it(scripts, tmp_path):
+    path = scripts("ok.qs", OK_SCRIPT)
+    result = invoke("compile", path)
+    assert result.exit_code == 0
+    qsc = tmp_path / "ok.qsc"
+    assert qsc.read_bytes()[:4] == b"QSBC"
+    shown = invoke("disasm", str(qsc))
+    assert shown.exit_code == 0
+    assert "ANSWER" in shown.output and "QUEUE" in shown.output
+    assert '2 |     answer' in shown.output
+    # Disassembling the source gives the same listing.
+    assert invoke("disasm", path).output == shown.output
+
+
+def test_compile_to_an_explicit_output(scripts, tmp_path):
+    target = tmp_path / "out" / "x.qsc"
+    target.parent.mkdir()
+    assert invoke("compile", scripts("ok.qs", OK_SCRIPT), "-o", str(target)).exit_code == 0
+    assert target.exists()
+
+
+def test_compile_into_a_missing_directory_exits_1(scripts, tmp_path):
+    result = invoke("compile", scripts("ok.qs", OK_SCRIPT), "-o", str(tmp_path / "no" / "x.qsc"))
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+
+
+def test_compile_with_errors_exits_1_and_writes_nothing(scripts, tmp_path):
+    result = invoke("compile", scripts("bad.qs", ERROR_SCRIPT))
+    assert result.exit_code == 1
+    assert not (tmp_path / "bad.qsc").exists()
+
+
+def test_compile_with_warnings_writes_the_file(scripts, tmp_path):
+    assert invoke("compile", scripts("warn.qs", WARNING_SCRIPT)).exit_code == 0
+    assert (tmp_path / "warn.qsc").exists()
+
+
+def test_disasm_of_another_format_version_exits_1_with_the_message(scripts, tmp_path):
+    assert invoke("compile", scripts("ok.qs", OK_SCRIPT)).exit_code == 0
+    qsc = tmp_path / "ok.qsc"
+    data = bytearray(qsc.read_bytes())
+    data[4:6] = struct.pack("<H", FORMAT_VERSION + 1)
+    qsc.write_bytes(bytes(data))
+    result = invoke("disasm", str(qsc))
+    assert result.exit_code == 1
+    assert "error[Q5002]" in result.output
+    assert f"version {FORMAT_VERSION + 1}" in result.output
+    assert f"version {FORMAT_VERSION}" in result.output
+
+
+@pytest.mark.parametrize("content, code", [(b"QSBC\x01\x00", "Q5003"), (b"", "Q5001"),
+                                           (b"not bytecode at all", "Q5001")])
+def test_disasm_of_a_broken_qsc_exits_1(scripts, content, code):
+    result = invoke("disasm", scripts("broken.qsc", content))
+    assert result.exit_code == 1
+    assert f"error[{code}]" in result.output
+
+
+def test_disasm_of_a_script_with_errors_exits_1(scripts):
+    result = invoke("disasm", scripts("bad.qs", ERROR_SCRIPT))
+    assert result.exit_code == 1
+    assert "error[Q2001]" in result.output
+
+
+def test_disasm_of_missing_file_and_directory_exit_1(tmp_path):
+    assert invoke("disasm", str(tmp_path / "none.qsc")).exit_code == 1
+    assert invoke("disasm", str(tmp_path)).exit_code == 1
+
+
+# ------------------------------------------------------------------ explain
+
+
+def test_explain_a_code():
+    result = invoke("explain", "Q1003")
+    assert result.exit_code == 0
+    assert result.output.startswith("Q1003 (error): unknown answer group")
+
+
+def test_explain_is_case_insensitive():
+    assert invoke("explain", "q4001").output.startswith("Q4001 (warning)")
+
+
+def test_explain_unknown_code_exits_2():
+    result = invoke("explain", "BOGUS")
+    assert result.exit_code == 2
+    assert "unknown code BOGUS" in result.output
+
+
+def test_explain_lists_every_code():
+    from qscript.codes import all_codes
+    result = invoke("explain")
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.output.splitlines()]
+    assert listed == [c.code for c in all_codes()]
+
+
+# ------------------------------------------------------------------ internal errors
+
+
+def test_internal_compiler_error_becomes_q9000(scripts, monkeypatch):
+    """A crash inside the pipeline is reported as diagnostic Q9000, exit 1."""
+    def crash(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+    monkeypatch.setattr("qscript.api.check_flow", crash)
+    result = invoke("check", scripts("ok.qs", OK_SCRIPT))
+    assert result.exit_code == 1
+    assert "error[Q9000]: internal compiler error: ZeroDivisionError: boom" in result.output
+
+
+def test_run_turns_unexpected_exceptions_into_exit_123(scripts, monkeypatch, capsys):
+    def crash(*args, **kwargs):
+        raise RuntimeError("kaput")
+    monkeypatch.setattr(cli, "load_source", crash)
+    monkeypatch.setattr(sys, "argv", ["qscript", "check", scripts("ok.qs", OK_SCRIPT)])
+    monkeypatch.delenv("QSCRIPT_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == cli.EXIT_INTERNAL == 123
+    captured = capsys.readouterr()
+    assert "internal error" in captured.err and "RuntimeError: kaput" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_run_passes_normal_exit_codes_through(scripts, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["qscript", "check", scripts("bad.qs", ERROR_SCRIPT)])
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == 1
