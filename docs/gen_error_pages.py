@@ -604,6 +604,25 @@ CASES: dict[str, Case] = {
                         play "invalid-number"
                 queue to "support"
         """)),
+    "Q3008": Case(
+        _s("""
+            inbound:
+                queue to "support"
+            queue:
+                every 60s:
+                    if call.waited > 2m:
+                        add group "overflow" priority 2 target 30s
+        """),
+        "Give `add group` only `priority` and `credit`; the call's other queue options "
+        "stay as they were set by `queue to`.",
+        _s("""
+            inbound:
+                queue to "support"
+            queue:
+                every 60s:
+                    if call.waited > 2m:
+                        add group "overflow" priority 2
+        """)),
     "Q4001": Case(
         _s("""
             inbound:

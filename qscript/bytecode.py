@@ -47,7 +47,7 @@ class Op(IntEnum):
     SET_FACT = 5       # value →            (settable call fact number arg)
     POP = 6            # value →
     DUP = 7            # value → value value
-    FIELD = 8          # record → record[constants[arg]]
+    FIELD = 8          # record → record[name]   (constants[arg] is (name, value when missing))
     LIST = 9           # item1 … itemN → list      (N = arg)
     FORMAT = 10        # value → text      (arg: type tag, see TYPE_TAGS)
     CLOCK = 11         # → seconds since the call started
@@ -416,7 +416,8 @@ def _is_queue_shape(value, size: int) -> bool:
 
 _CONSTANT_ARGUMENT = {
     Op.CONST: lambda value, size: True,
-    Op.FIELD: lambda value, size: isinstance(value, str),
+    Op.FIELD: lambda value, size: (isinstance(value, tuple) and len(value) == 2
+                                   and isinstance(value[0], str)),
     Op.LOOKUP: lambda value, size: isinstance(value, str),
     Op.COMMAND: lambda value, size: (isinstance(value, tuple) and len(value) == 2
                                      and isinstance(value[0], str) and type(value[1]) is int

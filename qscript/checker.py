@@ -539,14 +539,18 @@ class Checker:
     def _check_add_group(self, stmt: ast.AddGroup) -> None:
         self.check_value(stmt.group, STRING, "an answer group")
         self.check_resource("group", stmt.group)
-        self._check_options(stmt.options, _ADD_GROUP_OPTIONS)
+        self._check_options(stmt.options, _ADD_GROUP_OPTIONS, '"add group"')
 
     def _check_remove_group(self, stmt: ast.RemoveGroup) -> None:
         self.check_value(stmt.group, STRING, "an answer group")
         self.check_resource("group", stmt.group)
 
     def _check_callback(self, stmt: ast.OfferCallback) -> None:
-        self._check_options(stmt.options, _CALLBACK_OPTIONS)
+        self._check_options(stmt.options, _CALLBACK_OPTIONS, '"offer callback"')
+        if not any(o.name == "prompt" for o in stmt.options):
+            # Without a prompt the caller hears nothing and cannot know a key accepts.
+            self.report(codes.MISPLACED_OPTION, '"offer callback" needs a prompt',
+                        stmt.span, help='e.g. offer callback prompt "cb-offer" key 1')
 
     def _check_voicemail(self, stmt: ast.Voicemail) -> None:
         self.check_value(stmt.address, STRING, "voicemail to")
@@ -695,14 +699,21 @@ class Checker:
 
     # ---------------------------------------------------------------- options
 
-    def _check_options(self, options: tuple[ast.Option, ...], allowed: dict) -> None:
+    def _check_options(self, options: tuple[ast.Option, ...], allowed: dict,
+                       statement: str = "") -> None:
         seen: dict[str, ast.Option] = {}
         for option in options:
             if option.name in seen:
                 self.report(codes.DUPLICATE_OPTION, f"option {_q(option.name.replace('_', ' '))} "
                             "is given twice", option.span)
             seen[option.name] = option
-            rule = allowed[option.name]
+            rule = allowed.get(option.name)
+            if rule is None:
+                names = ", ".join(_OPTION_WORDS.get(n, n) for n in allowed)
+                self.report(codes.MISPLACED_OPTION, f"{statement} does not take the option "
+                            f"{_q(_OPTION_WORDS.get(option.name, option.name))}", option.span,
+                            help=f"its options are: {names}")
+                continue
             rule(self, option)
 
     def _option_duration(self, option: ast.Option, low: float = 0, high: float = 86400 * 30):
@@ -811,7 +822,9 @@ _QUEUE_OPTIONS = {
     "prefer_previous": lambda self, o: Checker._option_duration(self, o, 1, 86400 * 365),
     "when_empty": Checker._option_when_empty,
 }
-_ADD_GROUP_OPTIONS = _QUEUE_OPTIONS
+_ADD_GROUP_OPTIONS = {"priority": _QUEUE_OPTIONS["priority"], "credit": _QUEUE_OPTIONS["credit"]}
+_OPTION_WORDS = {"prefer_previous": "prefer previous agent within", "when_empty": "when empty goto",
+                 "valid": "valid if", "max": "max"}
 _CALLBACK_OPTIONS = {"prompt": Checker._option_prompt, "key": Checker._option_key,
                      "timeout": _TIMEOUT}
 _VOICEMAIL_OPTIONS = {"prompt": Checker._option_prompt,

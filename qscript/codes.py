@@ -109,8 +109,8 @@ CONFLICTING_TYPES = _define("Q2003", E, "variable used with two types",
     "A variable is assigned values of different types in different places. A "
     "variable has one type for the whole script.")
 BAD_VALUE = _define("Q2004", E, "invalid value",
-    "A value is out of range for where it is used: a negative timeout, zero "
-    "retries, a digit count over 32, a priority outside 0–99.")
+    "A value is out of range for where it is used: a negative timeout, more "
+    "than 20 retries, a digit count over 32, a priority outside 0–99.")
 
 # -- menus and input -------------------------------------------------------------
 DUPLICATE_KEY = _define("Q3001", E, "duplicate menu key",
@@ -129,6 +129,10 @@ EMPTY_MENU = _define("Q3006", E, "menu without keys",
 SURPLUS_HANDLER = _define("Q3007", W, "handler can never run",
     "An `invalid:` handler on a `collect` without a `valid if` or digit range, "
     "or similar, can never run.")
+MISPLACED_OPTION = _define("Q3008", E, "option not allowed here",
+    "The statement does not take this option. `add group` takes only `priority` "
+    "and `credit` (the call keeps its other queue options); `offer callback` "
+    "needs a `prompt` that tells the caller which key accepts.")
 
 # -- control flow and phases ------------------------------------------------------
 UNREACHABLE = _define("Q4001", W, "unreachable code",

@@ -176,7 +176,10 @@ class Compiler:
             self.emit(Op.FACT, FACTS_BY_NAME[(expr.value.id, expr.name)].id)
             return
         self.expr(expr.value)
-        self.emit(Op.FIELD, self.constant(expr.name))
+        # A lookup that found nothing has no fields: each reads as its type's
+        # zero value (0, "", false, ...), so `customer.balance > 100` is safe.
+        missing = zero_value(self.typer.type_of(expr))
+        self.emit(Op.FIELD, self.constant((expr.name, "" if missing is None else missing)))
 
     def _call(self, expr: ast.Call) -> None:
         function = FUNCTIONS_BY_NAME[expr.function]

@@ -20,7 +20,9 @@ from .source import Source
 def describe_argument(program: Program, op: Op, arg: int) -> str:
     """A human reading of an instruction's argument, for the comment column."""
     constants = program.constants
-    if op in (Op.CONST, Op.FIELD, Op.LOOKUP):
+    if op == Op.FIELD:
+        return constants[arg][0]
+    if op in (Op.CONST, Op.LOOKUP):
         return _show(constants[arg])
     if op in (Op.LOAD, Op.STORE):
         return program.variables[arg].name

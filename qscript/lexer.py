@@ -106,7 +106,8 @@ class QScriptLexer(Lexer):
                                    Span(line, column, line, column + (end - position)),
                                    help='end the string with a closing " on the same line')
                 raise LexError(codes.UNEXPECTED_CHARACTER,
-                               f"unexpected character {char!r}",
+                               f'unexpected character "{char}"' if char.isprintable()
+                               else f"unexpected character U+{ord(char):04X}",
                                Span(line, column, line, column + 1),
                                help=_character_hint(char))
             kind = match.lastgroup

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Scripts larger than this are refused before parsing (see error Q0003).
+#: Scripts larger than this are refused before parsing (error Q0001).
 MAX_SOURCE_BYTES = 5_000_000
 
 

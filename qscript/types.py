@@ -20,7 +20,7 @@ class Type:
 
     def __str__(self) -> str:
         if self.name == "list":
-            return f"list of {self.element}" if self.element is not ANY else "list"
+            return f"list of {self.element}s" if self.element is not ANY else "list"
         if self.name == "record":
             return f"record from lookup {self.lookup!r}" if self.lookup else "record"
         return self.name

@@ -531,7 +531,7 @@ def branch_points(program: Program) -> list[tuple[int, int, int]]:
 
 def uncovered_branches(program: Program, coverage: dict[int, int]) -> list[tuple[int, str]]:
     """(line, description) of every branch no scenario took."""
-    lines = program.source_text.splitlines()
+    lines = program.source_text.split("\n")  # lines as the lexer counts them
     missing = []
     for pc, taken, through in branch_points(program):
         op = program.code[pc][0]

@@ -203,8 +203,8 @@ def test_option_ranges(template, ok, bad):
 
 
 def test_offer_callback_timeout_range():
-    assert found("queue:\n    offer callback timeout 0s\ninbound:\n    hangup\n") == ["Q2004"]
-    assert found("queue:\n    offer callback timeout 10s\ninbound:\n    hangup\n") == []
+    assert found("queue:\n    offer callback prompt \"p\" timeout 0s\ninbound:\n    hangup\n") == ["Q2004"]
+    assert found("queue:\n    offer callback prompt \"p\" timeout 10s\ninbound:\n    hangup\n") == []
 
 
 def test_every_interval_under_a_second_is_q4006():

@@ -169,7 +169,7 @@ def test_control_characters_do_not_reach_the_terminal(scripts, monkeypatch):
     assert '2 |     play "\ufffd[31mred" $' in result.output
     # ... and the message names the character readably.
     result = invoke("check", scripts("esc2.qs", "inbound:\n    play \x1b\n"))
-    assert "unexpected character '\\x1b'" in result.output and "\x1b" not in result.output
+    assert "unexpected character U+001B" in result.output and "\x1b" not in result.output
 
 
 # ------------------------------------------------------------------ compile and disasm

@@ -139,7 +139,7 @@ def _branches(replications: list[Replication], program) -> list[dict]:
     for r in replications:
         for pc, count in r.coverage.get(program.hash_hex, {}).items():
             counts[pc] = counts.get(pc, 0) + count
-    lines = program.source_text.splitlines()
+    lines = program.source_text.split("\n")  # lines as the lexer counts them
     by_line: dict[int, int] = {}
     for pc, count in counts.items():
         line, _ = program.position(pc)

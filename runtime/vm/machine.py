@@ -59,7 +59,7 @@ class ScriptError(Exception):
         self.message, self.pc, self.line, self.column = message, pc, line, column
         self.trail = trail
         self.source_name = program.source_name
-        text = program.source_text.splitlines()
+        text = program.source_text.split("\n")  # lines as the lexer counts them
         self.source_line = text[line - 1] if 0 < line <= len(text) else ""
         super().__init__(self.render())
 
@@ -308,11 +308,11 @@ class Machine:
                 host.set_fact(arg, pop())
             elif op == Op.FIELD:
                 record = pop()
-                name = constants[arg]
+                name, missing = constants[arg]
                 if record:
-                    push(record.get(name, ""))
+                    push(record.get(name, missing))
                 else:
-                    push(False if name == "found" else "")
+                    push(False if name == "found" else missing)
             elif op == Op.LIST:
                 items = tuple(stack[-arg:]) if arg else ()
                 del stack[len(stack) - arg:]

@@ -10,7 +10,7 @@ queue:
         if call.waited > 5m:
             remove group "sales"
         if call.waited > 10m:
-            offer callback
+            offer callback prompt "cb-offer"
         if call.waited > 20m:
             requeue to "backup" priority 9 target 10s when empty goto nobody
         if call.waited > 30m:

@@ -86,7 +86,7 @@ inbound:
     announce position
     add group "sales"
     remove group "support"
-    offer callback
+    offer callback prompt "cb-offer"
     requeue to "sales"
 ---
 # Q4004: voicemail and transfer after the call

@@ -79,3 +79,15 @@ inbound:
         failed:
             hangup
     queue to "support"
+---
+# Q3008: add group takes only priority and credit
+inbound:
+    queue to "support"
+queue:
+    add group "sales" priority 2 target 30s
+---
+# Q3008: offer callback without a prompt
+inbound:
+    queue to "support"
+queue:
+    offer callback key 1
