@@ -36,6 +36,9 @@ class CallRecord:
     agent: str | None = None
     language: str = ""
     priority: int = 0
+    #: The call's service-level target (`queue to ... target 20s`), when set;
+    #: it replaces the group's threshold in the service-level figures.
+    target: float | None = None
     digits: str = ""
     #: Estimated wait when the call joined the queue (for estimator accuracy).
     estimated_wait_at_entry: float | None = None

@@ -264,7 +264,10 @@ class CallSession:
         offers = self.center.acd.enqueue(
             self.call.call_id, groups, now, priority=self.priority,
             credit=float(effect.credit or 0.0), preferred_agent=preferred,
-            preference_deadline=deadline, arrival=arrival)
+            preference_deadline=deadline, arrival=arrival,
+            service_level_threshold=float(effect.target) if effect.target else None)
+        if effect.target:
+            self.record.target = float(effect.target)
         if self.record.estimated_wait_at_entry is None:
             self.record.estimated_wait_at_entry = self.center.acd.estimated_wait(
                 self.call.call_id, now) if not offers else 0.0

@@ -102,6 +102,7 @@ class AcdEngine(MatchingCore, AcdMetrics):
         priority: int = 0,
         credit: float = 0.0,
         kind: str = CALL,
+        service_level_threshold: float | None = None,
         preferred_agent: str | None = None,
         preference_deadline: float | None = None,
         arrival: float | None = None,
@@ -112,8 +113,9 @@ class AcdEngine(MatchingCore, AcdMetrics):
         priority. ``arrival`` defaults to ``now`` (pass an earlier time to let a
         caller rejoin at an old place). ``preferred_agent`` is the only agent
         allowed to take the call before ``preference_deadline`` (None: no
-        deadline), if logged into one of its groups. Returns the offer if an
-        agent can take it now.
+        deadline), if logged into one of its groups. ``service_level_threshold``
+        (the script's ``target``) replaces the group's threshold for this call
+        in the service-level figures. Returns the offer if an agent can take it now.
         """
         if call_id in self._calls:
             raise AcdStateError(f"call {call_id!r} is already queued")
@@ -126,6 +128,7 @@ class AcdEngine(MatchingCore, AcdMetrics):
         seq = self._take_seq()
         arrival = now if arrival is None else arrival
         entry = QueueEntry(call_id, group_list, priority, float(credit), arrival, seq, kind)
+        entry.service_level_threshold = service_level_threshold
         self._calls[call_id] = entry
         if preferred_agent is not None:
             self._set_preference(entry, preferred_agent, preference_deadline)
@@ -251,7 +254,8 @@ class AcdEngine(MatchingCore, AcdMetrics):
         agent.calls_answered += 1
         group = self._groups[agent.call_group]
         waited = now - entry.arrival
-        within = waited <= group.config.service_level_threshold
+        threshold = entry.service_level_threshold
+        within = waited <= (group.config.service_level_threshold if threshold is None else threshold)
         for stats in (group.stats, self.total_stats):
             stats.offered += 1
             stats.answered += 1

@@ -145,6 +145,7 @@ class QueueEntry:
         "last_group",
         "announced_wait",
         "announced_position",
+        "service_level_threshold",
     )
 
     def __init__(
@@ -172,6 +173,7 @@ class QueueEntry:
         self.last_group = groups[0] if groups else ""
         self.announced_wait: float | None = None
         self.announced_position: int | None = None
+        self.service_level_threshold: float | None = None  # the call's own target
 
     def rerank(self) -> None:
         self.rank = (-self.priority, self.arrival - self.credit, self.seq)

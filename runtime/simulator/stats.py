@@ -46,7 +46,7 @@ class Counters:
             self.answered += 1
             wait = record.waited or 0.0
             self.total_wait_answered += wait
-            if wait <= threshold:
+            if wait <= (threshold if record.target is None else record.target):
                 self.answered_in_threshold += 1
             self.talk_time += talk
         elif record.outcome == ABANDONED:
