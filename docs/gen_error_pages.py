@@ -760,11 +760,12 @@ SPECIAL: dict[str, tuple[str, str]] = {
 
 #: Codes without an example, with what to say instead.
 NO_EXAMPLE: dict[str, str] = {
-    "Q5004": "No command of this version reports this code yet: it is reserved for "
-             "tools that load a bytecode file next to its source. Until then, compare by "
-             "hand: the first line of `qscript disasm support.qsc` shows the start of the "
-             "SHA-256 hash of the source the file was compiled from (`sha256:...`), and "
-             "`sha256sum support.qs` the hash of the source as it is now.\n\n"
+    "Q5004": "Commands that load a bytecode file (`qscript disasm`, `qscript simulate`, "
+             "`qscript test` when given a `.qsc`) compare the SHA-256 hash recorded in it "
+             "with the script next to it and warn when they differ:\n\n"
+             "```\nsupport.qsc: warning[Q5004]: support.qs changed since this file was "
+             "compiled\n   = help: recompile with `qscript compile support.qs`\n```\n\n"
+             "The file still loads: it is the program as it was compiled.\n\n"
              "## How to fix it\n\nCompile the script again: `qscript compile support.qs`.\n",
     "Q9000": "There is no example: an input that produced this code would be a bug, and "
              "is fixed as soon as it is found.\n\n"

@@ -183,6 +183,23 @@ def compile(script: str, output: str | None, site_path: str | None, output_forma
     sys.exit(EXIT_OK)
 
 
+def _warn_if_stale(path: str, program) -> None:
+    """Warn (Q5004) when the script a .qsc was compiled from has changed since."""
+    from .codes import STALE_BYTECODE
+    from .bytecode import source_hash
+    source_path = Path(program.source_name)
+    if not source_path.is_absolute():
+        source_path = Path(path).parent / source_path.name
+    try:
+        current = source_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return  # the source is not here: nothing to compare with
+    if source_hash(current) != program.source_hash:
+        _stderr.print(f"{escape(path)}: [bold yellow]warning[{STALE_BYTECODE.code}][/]: "
+                      f"{escape(str(source_path))} changed since this file was compiled\n"
+                      f"   = help: recompile with `qscript compile {escape(str(source_path))}`")
+
+
 def load_program_or_exit(path: str, site=None):
     """A Program from a .qsc file or by compiling a .qs file; exit 1 with a message on failure."""
     try:
@@ -192,10 +209,12 @@ def load_program_or_exit(path: str, site=None):
         sys.exit(EXIT_FINDINGS)
     if data[:4] == b"QSBC" or path.endswith(".qsc"):
         try:
-            return read_program(data)
+            program = read_program(data)
         except BytecodeError as error:
             _stderr.print(f"{escape(path)}: [bold red]error[{error.code}][/]: {escape(error.message)}")
             sys.exit(EXIT_FINDINGS)
+        _warn_if_stale(path, program)
+        return program
     result = compile_file(path, site)
     if result.program is None:
         _report([result], "text")

@@ -244,16 +244,21 @@ def test_truncated_compressed_source_is_q5003():
     assert load_error(_assemble(sections)).code == "Q5003"
 
 
-def test_nothing_reports_stale_bytecode_yet():
-    """Q5004 is reserved: no command compares a .qsc file's source hash with its source.
+def test_stale_bytecode_is_warned_about(tmp_path):
+    """Q5004: disassembling a .qsc whose source changed since it was compiled."""
+    from click.testing import CliRunner
 
-    When one does, replace this test with one of the warning.
-    """
-    import qscript
-    source_dir = Path(qscript.__file__).parent
-    users = [p.name for p in source_dir.glob("*.py")
-             if "STALE_BYTECODE" in p.read_text(encoding="utf-8") and p.name != "codes.py"]
-    assert users == []
+    from qscript.cli import main
+    script = tmp_path / "s.qs"
+    script.write_text('inbound:\n    queue to "support"\n')
+    runner = CliRunner()
+    assert runner.invoke(main, ["compile", str(script)]).exit_code == 0
+    fresh = runner.invoke(main, ["disasm", str(tmp_path / "s.qsc")])
+    assert fresh.exit_code == 0 and "Q5004" not in fresh.output
+    script.write_text('inbound:\n    queue to "sales"\n')
+    stale = runner.invoke(main, ["disasm", str(tmp_path / "s.qsc")])
+    assert stale.exit_code == 0
+    assert "warning[Q5004]" in stale.output and "changed since" in stale.output
 
 
 # ------------------------------------------------------------------ hypothesis
