@@ -763,7 +763,7 @@ NO_EXAMPLE: dict[str, str] = {
     "Q5004": "Commands that load a bytecode file (`qscript disasm`, `qscript simulate`, "
              "`qscript test` when given a `.qsc`) compare the SHA-256 hash recorded in it "
              "with the script next to it and warn when they differ:\n\n"
-             "```\nsupport.qsc: warning[Q5004]: support.qs changed since this file was "
+             "```text\nsupport.qsc: warning[Q5004]: support.qs changed since this file was "
              "compiled\n   = help: recompile with `qscript compile support.qs`\n```\n\n"
              "The file still loads: it is the program as it was compiled.\n\n"
              "## How to fix it\n\nCompile the script again: `qscript compile support.qs`.\n",
