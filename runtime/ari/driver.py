@@ -419,6 +419,12 @@ class AriDriver(Driver):
         endpoint = getattr(agent, "endpoint", None)
         return endpoint or f"PJSIP/{agent_id}"
 
+    def _agent_variables(self, agent_id: str) -> dict[str, str] | None:
+        agent = self.site.agent(agent_id) if self.site is not None else None
+        variables = dict(getattr(agent, "variables", None) or {})
+        variables.update(self.agent_variables.get(agent_id, {}))
+        return variables or None
+
     def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
         channel = f"{call.call_id}-a{next(self._ids)}"
         ring = _Ring(call.call_id, agent_id, answered, failed)
@@ -429,7 +435,7 @@ class AriDriver(Driver):
         self._request(self.port.originate(self._endpoint(agent_id), channel,
                                           ["agent", call.call_id], timeout,
                                           caller_id=call.caller,
-                                          variables=self.agent_variables.get(agent_id)),
+                                          variables=self._agent_variables(agent_id)),
                       None, "ring agent")
 
     def _ring_timeout(self, channel: str) -> None:

@@ -77,9 +77,12 @@ agents:
     groups: {support: 0, sales: 1}   # group -> penalty, 0 best; a list means penalty 0
     wrap_up: 5s               # overrides the groups' wrap_up
     active: true              # false: the agent cannot log in (kept for statistics)
+    variables: {PJSIP_HEADER(add,Alert-Info): auto-answer}   # set on the agent's leg when rung
 ```
 
-``endpoint`` may be left out for sites that are only simulated.
+``endpoint`` may be left out for sites that are only simulated. ``variables``
+are channel variables the live runtime sets on the agent's leg when it rings
+them (auto-answer headers, account codes).
 
 ### calendars
 

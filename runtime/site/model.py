@@ -53,6 +53,9 @@ class Agent:
     groups: Mapping[str, int] = field(default_factory=dict)  # group -> penalty (0 is best)
     wrap_up: float | None = None                     # None: the group's wrap-up
     active: bool = True                              # deactivated agents cannot log in
+    #: Channel variables set on the agent's leg when it is rung (auto-answer
+    #: headers for SIP phones, or a simulated agent's behaviour in tests).
+    variables: Mapping[str, str] = field(default_factory=dict)
 
     def wrap_up_in(self, group: Group) -> float:
         return group.wrap_up if self.wrap_up is None else self.wrap_up

@@ -83,7 +83,7 @@ def read_languages(reader: Reader, node: Node | None) -> tuple[str, ...]:
 
 GROUP_KEYS = ("description", "service_level_threshold", "service_level_target", "wrap_up",
               "ring_timeout")
-AGENT_KEYS = ("id", "name", "endpoint", "groups", "wrap_up", "active")
+AGENT_KEYS = ("id", "name", "endpoint", "groups", "wrap_up", "active", "variables")
 
 
 def read_groups(reader: Reader, node: Node | None) -> Mapping[str, Group]:
@@ -129,10 +129,24 @@ def read_agents(reader: Reader, node: Node | None, groups: Mapping[str, Group]) 
             groups=_agent_groups(reader, fields.get("groups"), join_path(path, "groups"), groups),
             wrap_up=reader.value(fields, "wrap_up", path, parse_duration, None),
             active=reader.value(fields, "active", path, parse_bool, True),
+            variables=_agent_variables(reader, fields.get("variables"),
+                                       join_path(path, "variables")),
         )
         if not duplicate:  # still read in full above, so its other mistakes are reported too
             agents.append(agent)
     return tuple(agents)
+
+
+def _agent_variables(reader: Reader, node: Node | None, path: str) -> Mapping[str, str]:
+    """Channel variables set on the agent's leg when it is rung (e.g. auto-answer headers)."""
+    if node is None:
+        return MappingProxyType({})
+    values = {}
+    for entry in reader.entries(node, path):
+        text = reader.text(entry.value, join_path(path, entry.key))
+        if text is not None:
+            values[entry.key] = text
+    return MappingProxyType(values)
 
 
 def parse_endpoint(text: str) -> str:
