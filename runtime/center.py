@@ -20,6 +20,7 @@ from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
 
 from .acd import AcdEngine, AnswerGroup, Offer
+from .latency import LatencyRecorder
 from .driver import CallInfo, Driver
 from .records import CallRecord
 from .session import CallSession
@@ -97,6 +98,10 @@ class ContactCenter:
         #: every call, when set: `qscript test`, debugging and the differential
         #: tests of simulator against live read the script's path from it.
         self.tracer = None
+        #: Seconds from an agent becoming free (their call ended, wrap-up
+        #: done) to the next caller being connected to them.
+        self.handoff = LatencyRecorder()
+        self._free_since: dict[str, float] = {}
         self._preference_timer = None
 
     # ------------------------------------------------------------ setup
@@ -195,10 +200,19 @@ class ContactCenter:
         wrap_up = self.acd.wrap_up_seconds(agent_id)
         if wrap_up > 0 and not offers:
             self.driver.schedule(wrap_up, lambda: self._wrap_up_done(agent_id))
+        else:
+            self._free_since[agent_id] = now
         self.dispatch(offers)
+
+    def agent_connected(self, agent_id: str) -> None:
+        """A caller was connected to the agent: record the hand-off time."""
+        free_since = self._free_since.pop(agent_id, None)
+        if free_since is not None:
+            self.handoff.record(self.driver.now() - free_since)
 
     def _wrap_up_done(self, agent_id: str) -> None:
         try:
+            self._free_since[agent_id] = self.driver.now()
             self.dispatch(self.acd.wrap_up_done(agent_id, self.driver.now()))
         except Exception:  # noqa: BLE001 - the agent changed state meanwhile (logged out)
             log.debug("wrap-up of %s ended after a state change", agent_id)

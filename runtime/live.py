@@ -230,7 +230,8 @@ class LiveRuntime:
     def metrics(self) -> dict:
         elapsed = time.monotonic() - self.started_at
         cpu = time.process_time() - self._cpu_started
-        return {"latency": self.driver.latency.summary(), "calls": len(self.center.sessions),
+        return {"latency": self.driver.latency.summary(), "handoff": self.center.handoff.summary(),
+                "calls": len(self.center.sessions),
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),
                 "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None}
 

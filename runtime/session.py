@@ -443,6 +443,7 @@ class CallSession:
             self.center.tracer(self, ("connected", agent_id))
         self.driver.music_on_hold(self.call, None)
         self.driver.connect(self.call, agent_id)
+        self.center.agent_connected(agent_id)
 
     def agent_leg_ended(self) -> None:
         """The agent hung up (or their leg failed): after-call phase, or the end."""

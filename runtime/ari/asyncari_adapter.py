@@ -402,6 +402,7 @@ class _PooledHttpClient(_SwaggerHttpClient):
         self._connect_timeout = connect_timeout
         self._transport = transport
         self._retired: list[tuple[float, httpx.AsyncClient]] = []
+        self._closing_tasks: set[asyncio.Task] = set()
         self._closed = False
         self.session = self._new_session()
         self.sessions_created = 1
@@ -409,6 +410,11 @@ class _PooledHttpClient(_SwaggerHttpClient):
     def _new_session(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(auth=self._auth, limits=self._limits, timeout=self._timeout,
                                  transport=self._transport)
+
+    def reset(self) -> None:
+        """Use new connections from now on (after the event connection died: the pooled
+        ones may be as dead as it was)."""
+        self._replace_session(self.session)
 
     def _replace_session(self, broken: httpx.AsyncClient) -> None:
         """Start a new httpx client; the old one is closed a little later, so requests that
@@ -422,7 +428,9 @@ class _PooledHttpClient(_SwaggerHttpClient):
         old = [s for t, s in self._retired if now - t > 2 * self._timeout.read]
         self._retired = [(t, s) for t, s in self._retired if now - t <= 2 * self._timeout.read]
         for s in old:
-            asyncio.get_running_loop().create_task(s.aclose())
+            task = asyncio.get_running_loop().create_task(s.aclose())
+            self._closing_tasks.add(task)  # asyncio keeps only weak references to tasks
+            task.add_done_callback(self._closing_tasks.discard)
 
     async def close(self) -> None:
         self._closed = True
@@ -691,6 +699,7 @@ class AsyncariAdapter(AriPort):
             if up_since is not None:
                 log.warning("ARI event connection lost after %.1fs: %s; reconnecting",
                             time.monotonic() - up_since, reason)
+                self._http.reset()
                 if time.monotonic() - up_since >= self.backoff.stable_after:
                     attempt = 0
             else:
@@ -719,6 +728,7 @@ class AsyncariAdapter(AriPort):
             up_since = time.monotonic()
             self._emit(PORT_CONNECTED, {})
             self._connected_event.set()
+            self._first_attempt.set()
             log.info("ARI event connection up (app %s)", self.config.app)
             reason = await self._run_ws(ws)
             return up_since, reason

@@ -26,7 +26,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from ..driver import CallInfo, Driver, Recording
-from .latency import LatencyRecorder
+from ..latency import LatencyRecorder
 from .port import AriError, AriEvent, AriPort
 
 log = logging.getLogger("qscript.ari")

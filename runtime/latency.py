@@ -1,4 +1,4 @@
-"""Event-to-command latency: how long after an ARI event the runtime reacts.
+"""Latency percentiles: event-to-command in the ARI driver, agent hand-off in the centre.
 
 The driver records, for each event that leads to a command, the time from
 the event's arrival at the port (``AriEvent.received_at``, taken when the
