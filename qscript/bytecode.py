@@ -161,7 +161,11 @@ class Program:
 
     @property
     def hash_hex(self) -> str:
-        return self.source_hash.hex()
+        # Asked for every call a session starts; computed once.
+        cached = self.__dict__.get("_hash_hex")
+        if cached is None:
+            cached = self.__dict__["_hash_hex"] = self.source_hash.hex()
+        return cached
 
     def to_bytes(self) -> bytes:
         return write_program(self)
