@@ -61,7 +61,7 @@ import re
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import anyio
 import httpx
@@ -523,12 +523,14 @@ class _SessionClient(_AsyncariClient):
         return ws
 
     async def close(self) -> None:
-        # asyncari's close() would also close the HTTP client, which outlives this client
-        for ws in list(getattr(self, "websockets", ())):
+        # asyncari's close() would also close the HTTP client, which outlives this client.
+        # Look in __dict__: before _init() has run, Client.__getattr__ recurses forever
+        # (websockets -> get_repo -> repositories -> get_repo ...).
+        websockets = self.__dict__.get("websockets") or set()
+        for ws in list(websockets):
             with contextlib.suppress(Exception):
                 await ws.close()
-        with contextlib.suppress(Exception):
-            self.websockets.clear()
+        websockets.clear()
 
     async def process_ws(self, msg):  # pragma: no cover - never called
         raise RuntimeError("asyncari's event dispatch is not used by the adapter")
@@ -617,6 +619,8 @@ class AsyncariAdapter(AriPort):
         self._connected_event: asyncio.Event | None = None
         self._drop_requested: str | None = None
         self._session_scope: anyio.CancelScope | None = None
+        #: warn when more events than this wait for on_event
+        self.backlog_warning = 1000
         #: counters for tests and monitoring
         self.stats = {"connects": 0, "disconnects": 0, "failed_attempts": 0, "events": 0,
                       "skipped": 0, "handler_errors": 0}
@@ -655,15 +659,17 @@ class AsyncariAdapter(AriPort):
         if self._closing:
             return
         self._closing = True
-        for task in (self._supervisor, self._consumer):
-            if task is not None:
-                task.cancel()
-        for task in (self._supervisor, self._consumer):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        current = asyncio.current_task()
+        tasks = [t for t in (self._supervisor, self._consumer) if t is not None and t is not current]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self._connected = False
         await self._http.close()
+        if current is not None and current is self._consumer:
+            current.cancel()  # close() called from on_event: stop at the handler's next await
 
     @property
     def connected(self) -> bool:
@@ -802,6 +808,7 @@ class AsyncariAdapter(AriPort):
 
     async def _consume(self) -> None:
         queue = self._queue
+        backlog_warned = 0.0
         while True:
             item = await queue.get()
             if isinstance(item, AriEvent):
@@ -812,6 +819,13 @@ class AsyncariAdapter(AriPort):
                     self.stats["skipped"] += 1
                     continue
             self.stats["events"] += 1
+            if queue.qsize() > self.backlog_warning and time.monotonic() - backlog_warned > 10:
+                backlog_warned = time.monotonic()
+                log.warning("%d ARI events waiting for on_event (the oldest arrived %.2fs ago)",
+                            queue.qsize(), time.monotonic() - event.received_at)
+            if event.kind == "ApplicationReplaced":
+                log.error("another ARI client registered the app %s: this adapter gets no more "
+                          "events until it reconnects", self.config.app)
             t0 = time.monotonic()
             try:
                 result = self._on_event(event)
