@@ -14,8 +14,10 @@ It writes:
 * the generated sections (between ``<!-- generated: NAME -->`` and
   ``<!-- end generated: NAME -->``) of ``docs/reference/lexical.md`` (the
   keywords, from the grammar), ``docs/reference/facts-and-functions.md``
-  (from :mod:`qscript.builtins`) and ``docs/bytecode.md`` (the instruction
-  set, from the ``Op`` enum's comments in :mod:`qscript.bytecode`);
+  (from :mod:`qscript.builtins`), ``docs/bytecode.md`` (the instruction
+  set, from the ``Op`` enum's comments in :mod:`qscript.bytecode`) and
+  ``docs/site.md`` (the site file format, from the module docstring of
+  ``runtime/site/config.py``);
 * ``docs/examples.md``, from the ``examples/`` folders.
 
 ``tests/test_docs.py`` checks that the committed pages equal this output, so
@@ -970,6 +972,21 @@ def opcode_tables() -> str:
     return "\n".join(out).strip("\n")
 
 
+SITE_CONFIG_MODULE = ROOT / "runtime" / "site" / "config.py"
+
+
+def site_format() -> str:
+    """The site file format: the Markdown docstring of runtime/site/config.py, less its
+    summary line (the page has its own title). Read with :mod:`ast`, not imported."""
+    import ast
+    tree = ast.parse(SITE_CONFIG_MODULE.read_text(encoding="utf-8"))
+    docstring = ast.get_docstring(tree, clean=True) or ""
+    _summary, _, body = docstring.partition("\n")
+    if not body.strip():
+        raise SystemExit(f"{GENERATOR}: {SITE_CONFIG_MODULE} has no documentation to publish")
+    return body.strip("\n")
+
+
 GENERATED_SECTIONS = {
     "docs/reference/lexical.md": {"keywords": keywords_list},
     "docs/reference/facts-and-functions.md": {
@@ -978,6 +995,7 @@ GENERATED_SECTIONS = {
         "functions": functions_table,
     },
     "docs/bytecode.md": {"opcodes": opcode_tables},
+    "docs/site.md": {"site-format": site_format},
 }
 
 
