@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--agents", type=int, default=40)
     parser.add_argument("--talk", type=float, default=10.0)
+    parser.add_argument("--profile", help="write a py-spy profile of the runtime to this file")
     args = parser.parse_args()
     harness = AsteriskHarness()
     harness.start()
@@ -144,7 +145,15 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(server.pid),
+                                    "--duration", str(int(args.seconds)), "--format", "raw",
+                                    "-o", args.profile, "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = asyncio.run(load(args, control, token, harness))
+        if spy is not None:
+            spy.wait(timeout=60)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=15)

@@ -68,8 +68,14 @@ class AriError(Exception):
 
     @property
     def not_found(self) -> bool:
-        """The channel/bridge/playback is gone (404), or not in Stasis any more (409/422)."""
-        return self.status in (404, 409, 422)
+        """The channel/bridge/playback is gone (404), or not in Stasis any more (409/422).
+
+        ``POST /bridges/{id}/addChannel`` answers 400 "Channel not found" when a
+        caller hung up a moment before: that is a vanished channel too.
+        """
+        if self.status in (404, 409, 422):
+            return True
+        return self.status == 400 and "not found" in str(self).lower()
 
 
 EventHandler = Callable[[AriEvent], Any]
