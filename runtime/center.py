@@ -102,6 +102,8 @@ class ContactCenter:
         #: done) to the next caller being connected to them.
         self.handoff = LatencyRecorder()
         self._free_since: dict[str, float] = {}
+        #: Seconds after a missed ring until the agent is ready again (None: never by itself).
+        self.no_answer_pause: float | None = None
         self._preference_timer = None
 
     # ------------------------------------------------------------ setup
@@ -203,6 +205,24 @@ class ContactCenter:
         else:
             self._free_since[agent_id] = now
         self.dispatch(offers)
+
+    def agent_missed_ring(self, call_id: str, agent_id: str) -> None:
+        """The agent did not answer: the call goes back to its place, the agent is paused.
+
+        With ``no_answer_pause`` set, the agent becomes ready again after that
+        many seconds (the simulator's model sets it; live, by default, the
+        agent makes themselves ready, as in most ACDs).
+        """
+        self.dispatch(self.acd.offer_failed(call_id, agent_id, self.driver.now(),
+                                            make_agent_unready=True))
+        if self.no_answer_pause is not None:
+            self.driver.schedule(self.no_answer_pause, lambda: self._ready_after_miss(agent_id))
+
+    def _ready_after_miss(self, agent_id: str) -> None:
+        from .acd import AgentState
+        info = self.acd.agent_info(agent_id)
+        if info.state is AgentState.PAUSED and info.pause_reason == "no answer":
+            self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
 
     def agent_connected(self, agent_id: str) -> None:
         """A caller was connected to the agent: record the hand-off time."""

@@ -31,6 +31,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .acd import AcdError
+
 log = logging.getLogger("qscript.control")
 
 MAX_BODY = 2_000_000
@@ -67,7 +69,9 @@ def build_app(runtime, token: str) -> web.Application:
         except web.HTTPException:
             raise
         except (ValueError, LookupError) as error:
-            return web.json_response({"error": str(error)}, status=400)
+            return web.json_response({"error": str(error).strip('"')}, status=400)
+        except AcdError as error:  # e.g. changing groups of a logged-out agent
+            return web.json_response({"error": str(error)}, status=409)
         except Exception as error:  # noqa: BLE001 - the API must answer, never crash
             log.exception("control API %s %s failed", request.method, request.path)
             return web.json_response({"error": f"internal error: {error}"}, status=500)

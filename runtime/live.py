@@ -50,6 +50,8 @@ class LiveRuntime:
         dialplan = getattr(fallback, "dialplan", None) if fallback else None
         self.driver = AriDriver(port, site=site, loop=self.loop, mailer=Mailer.from_site(site),
                                 fallback_context=getattr(dialplan, "context", None),
+                                fallback_extension=getattr(dialplan, "extension", None),
+                                fallback_priority=getattr(dialplan, "priority", 1),
                                 transfer_context=getattr(getattr(site, "ari", None),
                                                          "transfer_context", None) or "default")
         self.programs = ProgramTable()
@@ -167,7 +169,16 @@ class LiveRuntime:
         task.add_done_callback(self.driver.tasks.discard)
 
     def agent_action(self, agent_id: str, action: str, groups=None, reason: str = "") -> None:
+        """Change an agent's state; ValueError/LookupError for requests that cannot be done."""
         center = self.center
+        agent = self.site.agent(agent_id) if self.site is not None else None
+        if self.site is not None and agent is None:
+            raise LookupError(f'unknown agent "{agent_id}"; agents are defined in the site file')
+        if agent is not None and not agent.active and action == "login":
+            raise ValueError(f'agent "{agent_id}" is deactivated in the site file')
+        for group in (groups or {}):
+            if self.site is not None and group not in self.site.groups:
+                raise LookupError(f'unknown answer group "{group}"')
         if action == "login":
             center.agent_login(agent_id, groups or self._site_groups(agent_id))
         elif action == "logout":
@@ -191,6 +202,8 @@ class LiveRuntime:
         return dict(agent.groups) if agent is not None else {}
 
     def set_hot_prompt(self, name: str, active: bool) -> None:
+        if self.site is not None and name not in self.site.hot_prompts:
+            raise LookupError(f'unknown hot prompt "{name}"')
         self.center.set_hot_prompt(name, active)
         self.loop.create_task(asyncio.to_thread(self.store.save_hot_prompt, name, active))
 
@@ -214,7 +227,7 @@ class LiveRuntime:
                            "agents_ready": acd.agents_ready(name),
                            "agents_busy": acd.agents_busy(name),
                            "oldest_wait_s": round(acd.oldest_wait(name, now), 1),
-                           "service_level": acd.service_level(name), "waiting": waiting})
+                           "service_level_percent": acd.service_level(name), "waiting": waiting})
         agents = []
         for agent in getattr(self.site, "agents", ()):
             info = acd.agent_info(agent.id) if _known(acd, agent.id) else None

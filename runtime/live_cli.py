@@ -38,6 +38,10 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
     """Run scripts on live calls from Asterisk (ARI)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The HTTP and websocket libraries log every request at INFO: at a few
+    # hundred calls that is thousands of lines a second and a third of the CPU.
+    for noisy in ("httpx", "httpcore", "asyncari", "asyncswagger11", "websockets", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     from .simulator.cli import load_site_or_exit
     site = load_site_or_exit(site_path, _err)
     from .ari.asyncari_adapter import AsyncariAdapter
@@ -174,7 +178,7 @@ def render_status(data: dict, console: Console) -> None:
         callers = ", ".join(f"{w['caller'] or 'withheld'}"
                             + (f" [{w['digits']}]" if w['digits'] else "") + f" {w['waited_s']:.0f}s"
                             for w in group["waiting"])
-        level = group["service_level"]
+        level = group["service_level_percent"]
         groups.add_row(group["name"], str(group["calls_waiting"]), f"{group['oldest_wait_s']:.0f}s",
                        str(group["agents_logged_in"]), str(group["agents_ready"]),
                        str(group["agents_busy"]), "—" if level is None else f"{level:.0f}%",

@@ -24,8 +24,10 @@ log = logging.getLogger("qscript.mail")
 class Mailer:
     def __init__(self, host: str = "127.0.0.1", port: int = 25, sender: str = "qscript@localhost",
                  starttls: bool = False, username: str | None = None,
-                 password_env: str | None = None, timeout: float = 10.0, attempts: int = 3):
+                 password_env: str | None = None, timeout: float = 10.0, attempts: int = 3,
+                 ssl: bool = False):
         self.host, self.port, self.sender = host, port, sender
+        self.ssl = ssl
         self.starttls, self.username = starttls, username
         self.password_env, self.timeout, self.attempts = password_env, timeout, attempts
         self.sent = 0
@@ -41,7 +43,9 @@ class Mailer:
                    or "qscript@localhost",
                    starttls=bool(getattr(mail, "starttls", False)),
                    username=getattr(mail, "username", None),
-                   password_env=getattr(mail, "password_env", None))
+                   password_env=getattr(mail, "password_env", None),
+                   timeout=float(getattr(mail, "timeout", 10.0)),
+                   ssl=bool(getattr(mail, "ssl", False)))
 
     def build_message(self, address: str, recording: Recording, call: CallInfo) -> EmailMessage:
         message = EmailMessage()
@@ -59,7 +63,8 @@ class Mailer:
         return message
 
     def _send_now(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        connection = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
+        with connection(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls()
             if self.username:

@@ -29,6 +29,7 @@ class CallRecord:
     arrived_at: float = 0.0
     queued_at: float | None = None
     answered_at: float | None = None  # when an agent was connected
+    agent_ended_at: float | None = None  # when the agent's part of the call ended
     ended_at: float | None = None
     outcome: str = HUNG_UP
     groups: list[str] = field(default_factory=list)   # groups joined, in order

@@ -297,6 +297,9 @@ class CallSession:
         if not self._in_queue():
             return None
         acd, now = self.center.acd, self.driver.now()
+        settings = getattr(self.center.site, "announcements", None)
+        if settings is not None and not getattr(settings, effect.what, True):
+            return None  # the site switched this announcement off
         done = self._done()
         if effect.what == "position":
             position = acd.announced_position(self.call.call_id)
@@ -309,8 +312,7 @@ class CallSession:
         if wait == math.inf:
             self.driver.play(self.call, self._media("queue-wait-unknown"), done)
         else:
-            # Announce whole minutes, rounded up: "less than N minutes".
-            minutes = max(1, math.ceil(wait / 60.0))
+            minutes = announced_minutes(wait, getattr(settings, "wait_style", "approximate"))
             self.driver.play(self.call, self._media("queue-wait"), lambda _=None: self.driver.say(
                 self.call, "duration", minutes * 60.0, "", self.language, done))
         return _PENDING
@@ -393,6 +395,7 @@ class CallSession:
         """The ACD chose an agent for this call: ring them."""
         self.state = State.RINGING if self.state is State.QUEUED else self.state
         self.agent_ringing = agent_id
+        self.call.extra["offer_group"] = group
         token = self._token
 
         def answered():
@@ -404,8 +407,7 @@ class CallSession:
                 self.agent_ringing = None
                 if self.state is State.RINGING:
                     self.state = State.QUEUED
-                self.center.dispatch(self.center.acd.offer_failed(
-                    self.call.call_id, agent_id, self.driver.now(), make_agent_unready=True))
+                self.center.agent_missed_ring(self.call.call_id, agent_id)
         del token
         if self.state is State.CALLBACK:
             self._ring_for_callback(agent_id, group, answered, failed)
@@ -449,6 +451,7 @@ class CallSession:
         """The agent hung up (or their leg failed): after-call phase, or the end."""
         if self.state is not State.CONNECTED or self.agent is None:
             return
+        self.record.agent_ended_at = self.driver.now()
         self.center.agent_call_ended(self.agent)
         if self.program.entries.get("after", -1) >= 0 and not self.call.extra.get("caller_gone"):
             self.state = State.AFTER
@@ -466,6 +469,7 @@ class CallSession:
             self._leave_queue(ABANDONED)
             self._end(ABANDONED)
         elif self.state is State.CONNECTED:
+            self.record.agent_ended_at = self.driver.now()
             self.center.agent_call_ended(self.agent)
             self._end(ANSWERED)
         else:
@@ -608,6 +612,23 @@ class CallSession:
             return 0.0
         end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
         return round(end - self.record.queued_at, 3)  # see clock()
+
+
+def announced_minutes(wait: float, style: str) -> int:
+    """The whole minutes to say for an estimated wait, by the site's wait style.
+
+    ``approximate``: the nearest minute; ``less-than``: rounded up ("less than
+    N minutes"); ``padded``: 20 % more, rounded up (Avaya's advice: half of
+    waits exceed an unpadded estimate). Never less than one minute.
+    """
+    minutes = wait / 60.0
+    if style == "less-than":
+        value = math.ceil(minutes)
+    elif style == "padded":
+        value = math.ceil(minutes * 1.2)
+    else:
+        value = round(minutes)
+    return max(1, int(value))
 
 
 def _wall(session: CallSession):

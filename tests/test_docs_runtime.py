@@ -168,13 +168,7 @@ def test_site_example_loads(block: Block):
 #: Problems of the YAML examples in runtime/site/config.py's docstring when they
 #: are read together as one site. Each is a mistake in the docstring, to be
 #: fixed there (then its entry here can go); a new problem fails the test.
-KNOWN_SITE_DOC_PROBLEMS = (
-    # `variables: {PJSIP_HEADER(add,Alert-Info): auto-answer}`: in a flow
-    # mapping the comma ends the key; the key needs quotes.
-    "agents.alice.variables.PJSIP_HEADER(add: missing value",
-    # the hot_prompts example plays "outage-msg", which the prompts example lacks
-    'hot_prompts.outage: plays the prompt "outage-msg", which the catalogue does not define',
-)
+KNOWN_SITE_DOC_PROBLEMS: tuple[str, ...] = ()
 
 
 def test_site_reference_examples_load_together(tmp_path: Path):
@@ -215,10 +209,7 @@ def test_the_support_site_is_what_site_md_says():
 #: the page: ``arrivals.profile`` entries, written as its docstring says, are
 #: rejected (runtime/simulator/model.py passes the entry's mapping to
 #: ``reader.parse``, which wants a scalar). Remove when fixed.
-KNOWN_MODEL_PROBLEMS = (
-    "expected a single value, not a mapping",
-    "arrivals: give rate_per_hour or a profile",
-)
+KNOWN_MODEL_PROBLEMS: tuple[str, ...] = ()
 
 
 @pytest.mark.parametrize("block", whole("simulation.md"), ids=lambda b: b.id)

@@ -79,7 +79,8 @@ class AriDriver(Driver):
     def __init__(self, port: AriPort, *, site=None, loop: asyncio.AbstractEventLoop | None = None,
                  mailer=None, transfer_context: str = "default",
                  callback_endpoint: str = "Local/{number}@default",
-                 fallback_context: str | None = None):
+                 fallback_context: str | None = None, fallback_extension: str | None = None,
+                 fallback_priority: int = 1):
         self.port = port
         self.site = site
         self.loop = loop or asyncio.get_event_loop()
@@ -88,6 +89,8 @@ class AriDriver(Driver):
         self.transfer_context = transfer_context
         self.callback_endpoint = callback_endpoint
         self.fallback_context = fallback_context
+        self.fallback_extension = fallback_extension  # None: the dialled number
+        self.fallback_priority = fallback_priority
         self.legs: dict[str, _Leg] = {}
         self.rings: dict[str, _Ring] = {}          # agent/callback channel id -> ring
         self.agent_calls: dict[str, str] = {}      # connected agent channel -> call id
@@ -426,6 +429,7 @@ class AriDriver(Driver):
         return variables or None
 
     def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
+        timeout = self._ring_timeout_for(call, timeout)
         channel = f"{call.call_id}-a{next(self._ids)}"
         ring = _Ring(call.call_id, agent_id, answered, failed)
         self.rings[channel] = ring
@@ -437,6 +441,12 @@ class AriDriver(Driver):
                                           caller_id=call.caller,
                                           variables=self._agent_variables(agent_id)),
                       None, "ring agent")
+
+    def _ring_timeout_for(self, call: CallInfo, default: float) -> float:
+        """The ring timeout of the group the call is offered for (site ``ring_timeout``)."""
+        group_name = call.extra.get("offer_group")
+        group = self.site.groups.get(group_name) if (self.site is not None and group_name) else None
+        return float(getattr(group, "ring_timeout", default) or default)
 
     def _ring_timeout(self, channel: str) -> None:
         ring = self.rings.pop(channel, None)
@@ -503,8 +513,10 @@ class AriDriver(Driver):
             self._cancel_pending(leg)
             leg.gone = True
             self._forget(leg)
+        extension = self.fallback_extension or call.dialled or "s"
         self._request(self.port.continue_in_dialplan(call.call_id, self.fallback_context,
-                                                     call.dialled or "s"), None, "fallback")
+                                                     extension, self.fallback_priority),
+                      None, "fallback")
         return True
 
 

@@ -22,13 +22,16 @@ Optional keys:
   called before (for "prefer previous agent"); ``{withheld_share: 0.05}``.
 * ``menus``: per prompt, the probability of each key; ``none`` is the
   probability of pressing nothing: ``{main-menu: {"1": 0.6, "2": 0.3, none: 0.1}}``.
-  Menus not listed get a uniformly chosen valid digit 1.
+  For menus not listed the caller presses 1.
 * ``digits``: per prompt, what callers key in: ``{enter-number: {values: ["4711", "1234"],
-  timeout: 0.05}}``; by default a random 6-digit number.
+  timeout: 0.05}}`` (``timeout``: the probability of entering nothing); by
+  default a random 6-digit number.
 * ``callback_acceptance``: probability a caller accepts an offered callback (default 0.3).
-* ``times``: ``{prompt: 3s, say: 1.5s, think: 2s, ring: 0s, callback_ring: 5s,
+* ``times``: ``{prompt: 3s, say: 1500ms, think: 2s, ring: 0s, callback_ring: 5s,
   voicemail: 20s, prompts: {welcome: 6s}}`` — how long things take.
-* ``no_answer_rate``: probability an agent does not answer a ring (default 0).
+* ``no_answer_rate``: probability an agent does not answer a ring (default 0);
+  ``no_answer_pause``: how long an agent who missed a ring stays paused before
+  becoming ready again (default 60s).
 * ``hot_prompts``: ``{outage: true}`` — hot prompt states for the run.
 * ``estimator``: ``erlang`` (default) or ``asterisk`` — the wait estimator used.
 * ``interval``: length of the report's intervals (default 30m).
@@ -133,6 +136,7 @@ class Model:
     callback_ring_seconds: float = 5.0
     voicemail_seconds: float = 20.0
     no_answer_rate: float = 0.0
+    no_answer_pause: float = 60.0
     hot_prompts: dict[str, bool] = field(default_factory=dict)
     estimator: str = "erlang"
     interval: float = 1800.0
@@ -183,8 +187,8 @@ def load_model(path: str | Path) -> Model:
 
 _KEYS = ("start", "duration", "warmup", "arrivals", "handle_time", "patience", "agents",
          "service_level_threshold", "dialled", "callers", "menus", "digits",
-         "callback_acceptance", "times", "no_answer_rate", "hot_prompts", "estimator",
-         "interval")
+         "callback_acceptance", "times", "no_answer_rate", "no_answer_pause", "hot_prompts",
+         "estimator", "interval")
 
 
 def load_model_text(text: str, name: str = "<model>") -> Model:
@@ -227,9 +231,9 @@ def _positive_number(text: str) -> float:
 
 
 def _build(reader: Reader, fields) -> Model:
-    start = reader.value(fields, "start", "start", _start, dt.datetime(2026, 1, 5, 8))
-    duration = reader.value(fields, "duration", "duration", parse_duration, 3600.0)
-    warmup = reader.value(fields, "warmup", "warmup", parse_duration, 0.0)
+    start = reader.value(fields, "start", "", _start, dt.datetime(2026, 1, 5, 8))
+    duration = reader.value(fields, "duration", "", parse_duration, 3600.0)
+    warmup = reader.value(fields, "warmup", "", parse_duration, 0.0)
     if warmup >= duration and "warmup" in fields:
         reader.report(fields.get("warmup"), "warmup: the warm-up must be shorter than the duration")
     rate, profile, weekdays = _arrivals(reader, fields.get("arrivals"))
@@ -242,18 +246,18 @@ def _build(reader: Reader, fields) -> Model:
     return Model(
         start=start, duration=duration, warmup=warmup, arrival_rate=rate, profile=profile,
         weekday_factors=weekdays, handle_time=handle, patience=patience, agents=agents,
-        service_level_threshold=reader.value(fields, "service_level_threshold",
-                                             "service_level_threshold", parse_duration, 20.0),
+        service_level_threshold=reader.value(fields, "service_level_threshold", "",
+                                             parse_duration, 20.0),
         dialled=_weights(reader, fields.get("dialled"), "dialled") or {"default": 1.0},
         **_callers(reader, fields.get("callers")),
         menus=_menus(reader, fields.get("menus")),
         digits=_digits(reader, fields.get("digits")),
-        callback_acceptance=reader.value(fields, "callback_acceptance", "callback_acceptance",
-                                         _probability, 0.3),
-        no_answer_rate=reader.value(fields, "no_answer_rate", "no_answer_rate", _probability, 0.0),
+        callback_acceptance=reader.value(fields, "callback_acceptance", "", _probability, 0.3),
+        no_answer_rate=reader.value(fields, "no_answer_rate", "", _probability, 0.0),
+        no_answer_pause=reader.value(fields, "no_answer_pause", "", parse_duration, 60.0),
         hot_prompts=_hot_prompts(reader, fields.get("hot_prompts")),
-        estimator=reader.value(fields, "estimator", "estimator", _estimator, "erlang"),
-        interval=reader.value(fields, "interval", "interval", parse_duration, 1800.0),
+        estimator=reader.value(fields, "estimator", "", _estimator, "erlang"),
+        interval=reader.value(fields, "interval", "", parse_duration, 1800.0),
         **times,
     )
 
@@ -276,9 +280,13 @@ def _arrivals(reader: Reader, node):
         period = reader.fields(item, path, ("from", "to", "rate_per_hour"),
                                required=("from", "to", "rate_per_hour"))
         span = None
-        if "from" in period and "to" in period:
-            span = reader.parse(item, path, lambda _: parse_time_range(
-                f"{period.get('from').value}-{period.get('to').value}"))
+        begin = reader.text(period.get("from"), f"{path}.from") if "from" in period else None
+        end = reader.text(period.get("to"), f"{path}.to") if "to" in period else None
+        if begin is not None and end is not None:
+            try:
+                span = parse_time_range(f"{begin}-{end}")
+            except BadValue as error:
+                reader.report(period.get("from"), f"{path}: {error.message}", error.hint)
         per_hour = reader.value(period, "rate_per_hour", path, _positive_number, 0.0)
         if span is not None:
             profile.append(ArrivalPeriod(span.start, span.end, per_hour))
@@ -423,7 +431,7 @@ def _times(reader: Reader, node) -> dict:
                            ("callback_ring", "callback_ring_seconds"),
                            ("voicemail", "voicemail_seconds")):
         if key in fields:
-            result[attribute] = reader.value(fields, key, f"times.{key}", parse_duration, 0.0)
+            result[attribute] = reader.value(fields, key, "times", parse_duration, 0.0)
     overrides = {}
     for entry in reader.entries(fields.get("prompts"), "times.prompts") \
             if fields.get("prompts") is not None else []:

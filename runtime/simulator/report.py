@@ -46,8 +46,8 @@ def _figures(counters: list[Counters], agent_seconds: float) -> dict:
     pooled = _pool(counters)
     figures = pooled.summary()
     n = len(counters) or 1
-    for key in ("calls_offered", "calls_answered", "calls_abandoned", "voicemails", "transfers",
-                "callbacks_pending", "failed"):
+    for key in ("calls_arrived", "calls_not_queued", "calls_offered", "calls_answered",
+                "calls_abandoned", "voicemails", "transfers", "callbacks_pending", "failed"):
         value = figures[key] / n
         figures[key] = int(value) if n == 1 else round(value, 1)
     figures["occupancy"] = (pooled.talk_time / (agent_seconds * n)) if agent_seconds else None
@@ -181,8 +181,8 @@ def render(report: dict, console: Console) -> None:
                   _pct(totals["abandon_rate"]) + _ci(report, "abandon_rate"),
                   _pct(totals["occupancy"]))
     console.print(table)
-    other = {k: totals[k] for k in ("voicemails", "transfers", "callbacks_pending", "failed")
-             if totals[k]}
+    other = {k: totals[k] for k in ("calls_not_queued", "voicemails", "transfers",
+                                     "callbacks_pending", "failed") if totals[k]}
     if other:
         console.print("Other outcomes: " + ", ".join(f"{k} {v}" for k, v in other.items()))
     if report["intervals"]:

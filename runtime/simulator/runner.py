@@ -88,13 +88,16 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
         estimator = AsteriskEstimator() if model.estimator == "asterisk" else \
             ErlangMedianEstimator(default_handle_time=model.handle_time.mean or 180.0)
     acd = AcdEngine(_agent_groups(model, site), estimator=estimator)
-    stats = RunStats(model.warmup, model.service_level_threshold, model.interval)
+    stats = RunStats(model.warmup, model.service_level_threshold, model.interval,
+                     {name: group.service_level_threshold
+                      for name, group in getattr(site, "groups", {}).items()})
     coverage: dict[str, dict[int, int]] = {}
     center = ContactCenter(driver, programs, site=site, acd=acd, on_record=stats.add,
                            coverage=coverage)
     if site is not None and getattr(site, "commands", None):
         center.commands = site.commands
     center.hot_prompts.update(model.hot_prompts)
+    center.no_answer_pause = model.no_answer_pause
     driver.center = center
     _Roster(center, loop, model).start()
     calls = _Arrivals(model, rng, loop, driver, center, on_progress)

@@ -2,17 +2,23 @@
 
 Definitions (the same for every figure, per group and in total):
 
-* **offered** — calls that arrived after the warm-up (per group: calls whose
-  first answer group was that group).
+* **offered** — calls that arrived after the warm-up and joined a queue
+  (per group: calls answered by that group, else calls whose first answer
+  group it was). Calls that never queued (they hung up in a menu, left a
+  voice message when closed, ...) are counted apart as ``calls_not_queued``;
+  ``calls_arrived`` counts everything.
 * **answered** — connected to an agent (a callback counts when the customer
   was called back and connected).
 * **abandoned** — the caller hung up while waiting in the queue.
 * **service level** — answered within the threshold ÷ offered. Abandons and
-  calls that never reached an agent (voicemail, transfer) count as misses.
+  queued calls that never reached an agent (voicemail, transfer) count as
+  misses. The threshold is the group's (``service_level_threshold`` in the
+  site, else the model's), or the call's own ``target`` when the script set one.
 * **ASA** — mean wait of answered calls, from joining the queue to an agent
   answering.
 * **abandon rate** — abandoned ÷ offered.
-* **occupancy** — agents' talk time ÷ agents' logged-in time, during the
+* **occupancy** — agents' talk time (answer to the agent's hang-up; an
+  after-call survey is not agent time) ÷ agents' logged-in time, during the
   measured period.
 * **estimated-wait error** — for answered callers who waited, the mean
   absolute difference between the wait estimated when they joined the queue
@@ -39,8 +45,12 @@ class Counters:
     transferred: int = 0
     callback: int = 0
     failed: int = 0
+    not_queued: int = 0
 
     def add(self, record: CallRecord, threshold: float, talk: float) -> None:
+        if record.queued_at is None:
+            self.not_queued += 1
+            return
         self.offered += 1
         if record.outcome == ANSWERED or record.answered_at is not None:
             self.answered += 1
@@ -63,6 +73,8 @@ class Counters:
     def summary(self) -> dict:
         offered = self.offered
         return {
+            "calls_arrived": offered + self.not_queued,
+            "calls_not_queued": self.not_queued,
             "calls_offered": offered,
             "calls_answered": self.answered,
             "calls_abandoned": self.abandoned,
@@ -105,6 +117,7 @@ class RunStats:
     warmup: float
     threshold: float
     interval: float
+    group_thresholds: dict[str, float] = field(default_factory=dict)
     totals: Counters = field(default_factory=Counters)
     groups: dict[str, Counters] = field(default_factory=dict)
     intervals: dict[int, Counters] = field(default_factory=dict)
@@ -116,14 +129,16 @@ class RunStats:
     def add(self, record: CallRecord) -> None:
         if record.arrived_at < self.warmup:
             return
-        talk = (record.ended_at - record.answered_at) if (record.answered_at is not None
-                                                          and record.ended_at is not None) else 0.0
-        self.totals.add(record, self.threshold, talk)
+        end = record.agent_ended_at if record.agent_ended_at is not None else record.ended_at
+        talk = (end - record.answered_at) if (record.answered_at is not None
+                                              and end is not None) else 0.0
         group = record.answered_group or (record.groups[0] if record.groups else None)
+        threshold = self.group_thresholds.get(group, self.threshold)
+        self.totals.add(record, threshold, talk)
         if group is not None:
-            self.groups.setdefault(group, Counters()).add(record, self.threshold, talk)
+            self.groups.setdefault(group, Counters()).add(record, threshold, talk)
         slot = int(record.arrived_at // self.interval)
-        self.intervals.setdefault(slot, Counters()).add(record, self.threshold, talk)
+        self.intervals.setdefault(slot, Counters()).add(record, threshold, talk)
         if record.answered_at is not None and record.queued_at is not None:
             waited = record.answered_at - record.queued_at
             if waited > 0 and record.estimated_wait_at_entry is not None:

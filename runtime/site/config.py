@@ -77,7 +77,7 @@ agents:
     groups: {support: 0, sales: 1}   # group -> penalty, 0 best; a list means penalty 0
     wrap_up: 5s               # overrides the groups' wrap_up
     active: true              # false: the agent cannot log in (kept for statistics)
-    variables: {PJSIP_HEADER(add,Alert-Info): auto-answer}   # set on the agent's leg when rung
+    variables: {"PJSIP_HEADER(add,Alert-Info)": auto-answer}   # set on the agent's leg when rung
 ```
 
 ``endpoint`` may be left out for sites that are only simulated. ``variables``
@@ -135,6 +135,7 @@ prompts:
   welcome: {sv: sv/welcome, en: en/welcome}   # per language
   hold: custom/hold                           # one for every language
   legal: {sv: sv/legal, any: common/legal}    # "any": for the other languages
+  outage-msg: {sv: sv/outage, en: en/outage}
 hot_prompts:
   outage: {prompt: outage-msg, active: false}
 ```
