@@ -63,15 +63,28 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
     token = resolve_token(site)
 
     async def run() -> None:
-        store = Store(database or site.database)
+        url = database or site.database
+        try:
+            store = Store(url)
+        except Exception as error:  # noqa: BLE001 - any database failure, said plainly
+            _err.print(f"[red]error[/]: cannot open the database {escape(_redact(url))}: "
+                       f"{escape(str(error).splitlines()[0])}")
+            raise SystemExit(EXIT_FINDINGS) from None
         runtime = LiveRuntime(site, AsyncariAdapter(config), store)
         try:
             await runtime.start()
         except Exception as error:  # noqa: BLE001 - report, do not trace back
             _err.print(f"[red]error[/]: cannot start: {escape(str(error))}")
             raise SystemExit(EXIT_FINDINGS) from None
-        runner = await start_control(runtime, host, port, token)
-        state = write_state(site_path, f"http://{host}:{port}", token)
+        try:
+            runner = await start_control(runtime, host, port, token)
+        except OSError as error:
+            _err.print(f"[red]error[/]: cannot listen on {escape(host)}:{port} for the control "
+                       f"API: {escape(error.strerror or str(error))}")
+            await runtime.close()
+            raise SystemExit(EXIT_FINDINGS) from None
+        shown_host = f"[{host}]" if ":" in host else host
+        state = write_state(site_path, f"http://{shown_host}:{port}", token)
         _err.print(f"[green]serving[/] {escape(site.name)}: ARI {escape(config.url)} app "
                    f"{escape(config.app)}; control API http://{host}:{port} (token in {state})")
         stop = asyncio.Event()
@@ -84,6 +97,15 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
         store.close()
 
     asyncio.run(run())
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given, minus nothing secret
+        return url.split("@")[-1]
 
 
 # ------------------------------------------------------------------ control client

@@ -381,6 +381,11 @@ class Machine:
             timeout, key, prompt = pop(), pop(), pop()
             accepted = bool((yield fx.OfferCallback(pc, prompt, key, timeout)))
             if accepted:
+                if self.coverage is not None:
+                    # The compiled `JUMP_IF_FALSE; STOP` after the offer is not
+                    # run when accepted; count its "accepted" branch here.
+                    continuation = pc + 2
+                    self.coverage[continuation] = self.coverage.get(continuation, 0) + 1
                 return Outcome.CALLBACK
             stack.append(False)
         elif op == Op.VOICEMAIL:

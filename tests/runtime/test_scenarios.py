@@ -109,3 +109,32 @@ def test_cli_exit_codes_and_summary(tmp_path):
     assert result.exit_code == 1
     assert 'unknown outcome "exploded"' in result.output
     assert "Traceback" not in result.output
+
+
+def test_coverage_counts_an_accepted_callback_and_has_no_retry_branch_for_retries_0(tmp_path):
+    script = """inbound:
+    menu "main-menu" retries 0:
+        key 1:
+            queue to "sales"
+queue:
+    offer callback prompt "cb-offer"
+"""
+    path = _write(tmp_path, script, """  - name: accepts
+    agents: [{id: a, groups: [sales], at: 1m}]
+    caller: [{press: "1"}, {accept_callback: true}]
+    expect: {callback: true, agent: a}
+  - name: declines
+    caller: [{press: "1"}, {accept_callback: false}]
+    hang_up_after: 20s
+  - name: no key
+    caller: [{press: none}]
+""")
+    suite = load_scenarios(path)
+    program = compile_file(suite.script).program
+    merged: dict[int, int] = {}
+    for scenario in suite.scenarios:
+        result = run_scenario(scenario, program)
+        assert result.passed, result.failures
+        for pc, count in result.coverage.items():
+            merged[pc] = merged.get(pc, 0) + count
+    assert uncovered_branches(program, merged) == []
