@@ -128,6 +128,8 @@ queue:
     hang_up_after: 20s
   - name: no key
     caller: [{press: none}]
+  - name: a key the menu does not have
+    caller: [{press: "9"}]
 """)
     suite = load_scenarios(path)
     program = compile_file(suite.script).program
