@@ -4,7 +4,7 @@ A small JSON-over-HTTP API, bound to the loopback interface by default and
 protected by a bearer token (``Authorization: Bearer <token>``). The token
 comes from the environment variable named in the site (``control.token_env``,
 default ``QSCRIPT_CONTROL_TOKEN``) or is generated at start; either way
-``qscript serve`` writes the URL and token to ``.qscript/control.json`` next
+``qscript serve`` writes the URL and token to ``.qscript/<site>.control.json`` next
 to the site file (readable by its owner only), where the CLI finds them.
 
 Routes:
@@ -39,7 +39,8 @@ MAX_BODY = 2_000_000
 
 
 def state_file(site_path: str | Path) -> Path:
-    return Path(site_path).resolve().parent / ".qscript" / "control.json"
+    site = Path(site_path).resolve()
+    return site.parent / ".qscript" / f"{site.stem}.control.json"
 
 
 def write_state(site_path: str | Path, url: str, token: str) -> Path:
@@ -69,7 +70,9 @@ def build_app(runtime, token: str) -> web.Application:
         except web.HTTPException:
             raise
         except (ValueError, LookupError) as error:
-            return web.json_response({"error": str(error).strip('"')}, status=400)
+            # KeyError's str() adds quotes around its message; show the message itself.
+            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            return web.json_response({"error": str(message)}, status=400)
         except AcdError as error:  # e.g. changing groups of a logged-out agent
             return web.json_response({"error": str(error)}, status=409)
         except Exception as error:  # noqa: BLE001 - the API must answer, never crash

@@ -1,0 +1,179 @@
+"""The control API and the CLI commands that use it (agent, status, deploy, rollback, hot).
+
+A LiveRuntime runs in a background thread with its own event loop, against
+the in-process ARI fake (Asterisk itself is exercised in tests/live); the
+commands run through click's CliRunner and talk HTTP to it, as they would to
+a real `qscript serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from qscript.cli import main
+from runtime.control import start_control, write_state
+from runtime.live import LiveRuntime
+from runtime.site import load_site_text
+from runtime.store import Store
+
+from fake_ari import FakeAri
+
+SITE = """site: Control test
+languages: [en]
+groups:
+  support: {}
+  sales: {}
+agents:
+  - {id: alice, name: Alice, endpoint: PJSIP/alice, groups: [support]}
+  - {id: bob, name: Bob, endpoint: PJSIP/bob, groups: [sales], active: false}
+prompts:
+  outage-msg: beep
+hot_prompts:
+  outage: {prompt: outage-msg}
+numbers:
+  default: main.qs
+"""
+SCRIPT = 'inbound:\n    answer\n    queue to "support"\n'
+TOKEN = "secret-token-for-tests"
+
+
+class Server:
+    def __init__(self, tmp_path: Path):
+        (tmp_path / "main.qs").write_text(SCRIPT)
+        (tmp_path / "site.yaml").write_text(SITE)
+        self.site_path = tmp_path / "site.yaml"
+        self.site = load_site_text(SITE, str(self.site_path), tmp_path)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.tmp_path = tmp_path
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+
+        async def start():
+            self.fake = FakeAri()
+            self.runtime = LiveRuntime(self.site, self.fake,
+                                       Store(f"sqlite:///{self.tmp_path / 'c.db'}"), loop=self.loop)
+            await self.runtime.start()
+            self.runner = await start_control(self.runtime, "127.0.0.1", self.port, TOKEN)
+            self.ready.set()
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        async def stop():
+            await self.runner.cleanup()
+            await self.runtime.close()
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def call(self, function):
+        """Run a function in the runtime's thread and return its result."""
+        async def run():
+            return function()
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with Server(tmp_path) as running:
+        yield running
+
+
+def cli(server, *args):
+    result = CliRunner().invoke(main, [*args, "--url", server.url, "--token", TOKEN])
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_the_token_is_required(server):
+    assert httpx.get(server.url + "/status").status_code == 401
+    assert httpx.get(server.url + "/status",
+                     headers={"Authorization": "Bearer wrong"}).status_code == 401
+    result = CliRunner().invoke(main, ["status", "--url", server.url, "--token", "wrong"])
+    assert result.exit_code == 1 and "refused the token" in result.output
+
+
+def test_agents_log_in_pause_and_show_in_status(server):
+    assert cli(server, "agent", "login", "alice").exit_code == 0
+    status = json.loads(cli(server, "status", "--json").output)
+    alice = next(a for a in status["agents"] if a["id"] == "alice")
+    assert alice["state"] == "ready" and alice["groups"] == {"support": 0}
+    assert cli(server, "agent", "pause", "alice", "--reason", "lunch").exit_code == 0
+    status = json.loads(cli(server, "status", "--json").output)
+    alice = next(a for a in status["agents"] if a["id"] == "alice")
+    assert alice["state"] == "paused" and alice["pause_reason"] == "lunch"
+    table = cli(server, "status").output
+    assert "paused (lunch)" in table and "support" in table
+    # the state is stored for a restart
+    rows = server.call(lambda: server.runtime.store.agents())
+    assert rows and rows[0].agent_id == "alice"
+
+
+def test_unknown_or_deactivated_agents_and_groups_are_refused(server):
+    result = cli(server, "agent", "login", "nobody")
+    assert result.exit_code == 1 and 'unknown agent "nobody"' in result.output
+    result = cli(server, "agent", "login", "bob")
+    assert result.exit_code == 1 and "deactivated" in result.output
+    result = cli(server, "agent", "login", "alice", "--group", "nosuch")
+    assert result.exit_code == 1 and 'unknown answer group "nosuch"' in result.output
+    result = cli(server, "agent", "groups", "alice", "--group", "sales")
+    assert result.exit_code == 1  # alice is logged out: a clear 409, not a crash
+
+
+def test_deploy_rollback_and_refusal(server, tmp_path):
+    script = tmp_path / "main.qs"
+    script.write_text('inbound:\n    answer\n    queue to "sales"\n')
+    result = cli(server, "deploy", str(script))
+    assert result.exit_code == 0 and "version 2" in result.output
+    script.write_text('inbound:\n    queue to "nowhere"\n')
+    result = cli(server, "deploy", str(script))
+    assert result.exit_code == 1 and "Q1003" in result.output and "running version stays" in result.output
+    assert server.call(lambda: server.runtime.versions["main"]) == 2
+    result = cli(server, "rollback", "main")
+    assert result.exit_code == 0 and "version 1" in result.output
+    assert server.call(lambda: server.runtime.versions["main"]) == 1
+
+
+def test_hot_prompts_switch_at_run_time(server):
+    assert cli(server, "hot", "outage", "on").exit_code == 0
+    assert server.call(lambda: server.runtime.center.hot_prompts["outage"]) is True
+    result = cli(server, "hot", "nosuch", "on")
+    assert result.exit_code == 1 and "unknown hot prompt" in result.output
+
+
+def test_clients_find_the_runtime_through_the_site_file(server):
+    write_state(server.site_path, server.url, TOKEN)
+    result = CliRunner().invoke(main, ["status", "--site", str(server.site_path), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["site"] == "Control test"
+    missing = CliRunner().invoke(main, ["status", "--site", str(server.tmp_path / "nowhere.yaml")])
+    assert missing.exit_code == 1 and "no running runtime" in missing.output
+
+
+def test_bad_requests_get_clear_errors(server):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = httpx.post(server.url + "/scripts/main", headers=headers, content=b"not json")
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]
+    response = httpx.post(server.url + "/scripts/main", headers=headers, json={"nosource": 1})
+    assert response.status_code == 400
+    response = httpx.post(server.url + "/agents/alice/dance", headers=headers, json={})
+    assert response.status_code == 404
