@@ -72,35 +72,45 @@ def describe(function: Callable, name: str | None = None) -> CommandInfo:
                        inspect.getdoc(function) or "")
 
 
-_REGISTRY: dict[str, RegisteredCommand] = {}
+#: The attribute the decorator puts on a command function.
+_MARK = "__qscript_command__"
 
 
 def command(function: Callable | None = None, *, name: str | None = None):
-    """Decorator registering a custom command (usable as ``@command`` or ``@command(name=...)``)."""
+    """Decorator marking a custom command (usable as ``@command`` or ``@command(name=...)``).
+
+    The signature is read and checked at once; the function is only marked,
+    not put in a global table, so two sites in one process (tests, a
+    simulator beside a live runtime) can each have a command of the same name.
+    """
 
     def register(fn: Callable) -> Callable:
-        info = describe(fn, name)
-        existing = _REGISTRY.get(info.name)
-        if existing is not None and existing.function is not fn:
-            raise CommandError(f"command {info.name!r} is defined twice")
-        _REGISTRY[info.name] = RegisteredCommand(info, fn)
+        setattr(fn, _MARK, RegisteredCommand(describe(fn, name), fn))
         return fn
 
     return register(function) if function is not None else register
 
 
 def load_modules(modules: list[str]) -> dict[str, RegisteredCommand]:
-    """Import the named modules and return the commands they register."""
-    before = set(_REGISTRY)
+    """Import the named modules and return the commands they define, by name.
+
+    Two commands of the same name in these modules are an error.
+    """
     found: dict[str, RegisteredCommand] = {}
+    where: dict[str, str] = {}
     for module in modules:
         try:
             imported = importlib.import_module(module)
         except Exception as error:  # noqa: BLE001 - report any import failure clearly
             raise CommandError(f"cannot import command module {module!r}: {error}") from None
         for value in vars(imported).values():
-            for registered in _REGISTRY.values():
-                if registered.function is value:
-                    found[registered.info.name] = registered
-    found.update({n: _REGISTRY[n] for n in set(_REGISTRY) - before})
+            registered = getattr(value, _MARK, None)
+            if not isinstance(registered, RegisteredCommand):
+                continue
+            name = registered.info.name
+            if name in found and found[name].function is not value:
+                raise CommandError(f"command {name!r} is defined twice: in {where[name]} "
+                                   f"and in {module}")
+            found[name] = registered
+            where[name] = module
     return found

@@ -53,7 +53,10 @@ class LiveRuntime:
                                 fallback_extension=getattr(dialplan, "extension", None),
                                 fallback_priority=getattr(dialplan, "priority", 1),
                                 transfer_context=getattr(getattr(site, "ari", None),
-                                                         "transfer_context", None) or "default")
+                                                         "transfer_context", None) or "default",
+                                callback_endpoint=getattr(getattr(site, "ari", None),
+                                                          "callback_endpoint", None)
+                                or "Local/{number}@default")
         self.programs = ProgramTable()
         self.history = CallHistory()
         self.center = ContactCenter(self.driver, self.programs, site=site, history=self.history,

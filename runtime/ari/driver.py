@@ -96,6 +96,7 @@ class AriDriver(Driver):
         self.agent_calls: dict[str, str] = {}      # connected agent channel -> call id
         self.playbacks: dict[str, str] = {}        # playback id -> caller channel
         self.recordings: dict[str, str] = {}       # recording name -> caller channel
+        self.aliases: dict[str, str] = {}          # callback customer channel -> call id
         self._ids = itertools.count(1)
         timezone = getattr(site, "timezone", None) or "Europe/Stockholm"
         self.timezone = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
@@ -247,7 +248,7 @@ class AriDriver(Driver):
                 done(None)
 
     def _on_channel_gone(self, event: AriEvent) -> None:
-        channel = event.channel_id
+        channel = self.aliases.pop(event.channel_id, event.channel_id)
         ring = self.rings.pop(channel, None)
         if ring is not None:
             if ring.timer is not None:
@@ -318,6 +319,10 @@ class AriDriver(Driver):
             self._cancel_pending(leg)
             leg.gone = True
             self._forget(leg)
+        customer = call.extra.get("customer_channel")
+        if customer:  # a callback: the customer's channel is the caller's leg now
+            self.aliases.pop(customer, None)
+            self._request(self.port.hangup(customer), None, "hang up customer")
         self._request(self.port.hangup(call.call_id), None, "hang up")
 
     def _play(self, call: CallInfo, media: list[str], done, language: str | None = None) -> None:
@@ -468,6 +473,7 @@ class AriDriver(Driver):
             if leg is not None:
                 leg.gone = False
                 leg.call.extra["customer_channel"] = channel
+                self.aliases[channel] = ring.call_id
             ring.answered()
             return
         self.rings.pop(channel, None)
@@ -494,7 +500,8 @@ class AriDriver(Driver):
         channel = f"{call.call_id}-cb{next(self._ids)}"
         ring = _Ring(call.call_id, "", answered, failed, callback=True)
         self.rings[channel] = ring
-        leg = self._leg(call)
+        # The caller's first leg is gone; the customer's new channel becomes the call's leg.
+        leg = self.legs[call.call_id] = _Leg(call)
         leg.call.extra["callback"] = True
         self._request(self.port.originate(self.callback_endpoint.format(number=number), channel,
                                           ["callback", call.call_id], 30.0), None, "call back")

@@ -123,6 +123,8 @@ class AriConfig:
     url: str = DEFAULT_ARI_URL
     app: str = DEFAULT_ARI_APP
     password_env: str = DEFAULT_ARI_PASSWORD_ENV
+    transfer_context: str = "default"                   # where `transfer to NUMBER` continues
+    callback_endpoint: str = "Local/{number}@default"   # how a callback dials the customer
 
     def password(self) -> str | None:
         return _secret(self.password_env)

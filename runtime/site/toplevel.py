@@ -292,15 +292,27 @@ def parse_address(text: str) -> str:
 def read_ari(reader: Reader, node: Node | None) -> AriConfig | None:
     if node is None:
         return None
-    fields = reader.fields(node, "ari", ("url", "user", "app", "password_env"), required=("user",),
-                           hints=_secret_hints("ari", "password"))
+    fields = reader.fields(node, "ari", ("url", "user", "app", "password_env",
+                                         "transfer_context", "callback_endpoint"),
+                           required=("user",), hints=_secret_hints("ari", "password"))
     return AriConfig(
         user=reader.value(fields, "user", "ari", str.strip, ""),
         url=reader.value(fields, "url", "ari", parse_http_url, DEFAULT_ARI_URL),
         app=reader.value(fields, "app", "ari", parse_name, DEFAULT_ARI_APP),
         password_env=reader.value(fields, "password_env", "ari", parse_env_name,
                                   DEFAULT_ARI_PASSWORD_ENV),
+        transfer_context=reader.value(fields, "transfer_context", "ari", str.strip, "default"),
+        callback_endpoint=reader.value(fields, "callback_endpoint", "ari", _callback_endpoint,
+                                       "Local/{number}@default"),
     )
+
+
+def _callback_endpoint(text: str) -> str:
+    if "{number}" not in text or "/" not in text:
+        raise BadValue(f'"{text}" is not a callback endpoint',
+                       "write TECHNOLOGY/resource with {number} where the number goes, "
+                       "e.g. PJSIP/{number}@trunk")
+    return text.strip()
 
 
 def parse_http_url(text: str) -> str:
