@@ -492,6 +492,7 @@ class CallSession:
     def _become_callback(self) -> None:
         """The caller accepted a callback: keep the place, release the line."""
         self.callback_accepted = True
+        self.call.extra["callback"] = True
         self.record.outcome = CALLBACK
         if self.center.tracer is not None:
             self.center.tracer(self, ("callback", "accepted"))

@@ -66,6 +66,7 @@ class _Collector:
 
 @dataclass
 class _Ring:
+    call: CallInfo
     call_id: str
     agent_id: str
     answered: Callable
@@ -436,7 +437,7 @@ class AriDriver(Driver):
     def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
         timeout = self._ring_timeout_for(call, timeout)
         channel = f"{call.call_id}-a{next(self._ids)}"
-        ring = _Ring(call.call_id, agent_id, answered, failed)
+        ring = _Ring(call, call.call_id, agent_id, answered, failed)
         self.rings[channel] = ring
         # Ring timeout on our side too: Asterisk's originate timeout ends the
         # attempt, but a lost event must not leave the agent ringing forever.
@@ -477,7 +478,12 @@ class AriDriver(Driver):
             ring.answered()
             return
         self.rings.pop(channel, None)
-        if leg is None or leg.gone and not leg.call.extra.get("callback"):
+        if ring.call.extra.get("callback"):
+            # A callback's agent: the caller's first leg is gone by design; the
+            # customer is called once the agent is on the line.
+            leg = self.legs.get(ring.call_id) or self.legs.setdefault(ring.call_id, _Leg(ring.call))
+            leg.gone = False
+        elif leg is None or leg.gone:
             self._request(self.port.hangup(channel), None, "hang up stray agent")
             return
         leg.agent_channel = channel
@@ -498,11 +504,10 @@ class AriDriver(Driver):
 
     def call_back(self, call, number, answered, failed) -> None:
         channel = f"{call.call_id}-cb{next(self._ids)}"
-        ring = _Ring(call.call_id, "", answered, failed, callback=True)
+        ring = _Ring(call, call.call_id, "", answered, failed, callback=True)
         self.rings[channel] = ring
         # The caller's first leg is gone; the customer's new channel becomes the call's leg.
-        leg = self.legs[call.call_id] = _Leg(call)
-        leg.call.extra["callback"] = True
+        leg = self.legs.get(call.call_id) or self.legs.setdefault(call.call_id, _Leg(call))
         self._request(self.port.originate(self.callback_endpoint.format(number=number), channel,
                                           ["callback", call.call_id], 30.0), None, "call back")
 

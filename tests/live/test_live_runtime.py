@@ -340,3 +340,109 @@ def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
     live_path, record = run(scenario())
     assert record.saved == {"survey.q1": "4"}
     assert live_path == sim_path, f"simulator: {sim_path}\nlive:      {live_path}"
+
+
+CALLBACK_SCRIPT = """inbound:
+    answer
+    queue to "sales"
+queue:
+    wait 1s
+    offer callback prompt "cb-offer" key 1 timeout 8s
+"""
+
+
+def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path):
+    async def scenario():
+        async with Live(tmp_path, CALLBACK_SCRIPT) as live:
+            live.runtime.driver.callback_endpoint = "Local/{number}@qtest-agent"
+            caller = await live.callers.call("5000", caller="0708888888")
+            await live.callers.answered(caller)
+            await asyncio.sleep(1.5)
+            await live.callers.press(caller, "1")
+            await live.callers.ended(caller, 10)  # the runtime released the line
+            assert live.runtime.center.acd.calls_waiting("sales") == 1  # the place is kept
+            live.agent("bob", ["sales"], answer_after=0.2, talk=1.5)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0708888888"),
+                                    20, what="the callback to be made and finished")
+            assert record.agent == "bob" and record.outcome == "answered"
+            steps = [s.kind for s in live.tracer.path(record.call_id)]
+            assert "callback" in steps and "connected" in steps
+    run(scenario())
+
+
+def test_an_agent_who_does_not_answer_is_skipped_and_paused(tmp_path):
+    async def scenario():
+        async with Live(tmp_path, MENU_SCRIPT) as live:
+            live.agent("alice", ["support"], AGENT_NOANSWER="1")
+            live.agent("carol", ["support"], answer_after=0.2, talk=1.0)
+            live.runtime.driver.site = live.site
+            caller = await live.callers.call("5000", caller="0709999999")
+            await live.callers.answered(caller)
+            await asyncio.sleep(0.3)
+            await live.callers.press(caller, "1")
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0709999999"),
+                                    40, what="the call to be answered by the next agent")
+            assert record.agent == "carol"
+    run(scenario())
+
+
+def test_a_websocket_drop_with_a_call_in_flight(tmp_path):
+    async def scenario():
+        async with Live(tmp_path, MENU_SCRIPT) as live:
+            caller = await live.callers.call("5000", caller="0701010101")
+            await live.callers.answered(caller)
+            await asyncio.sleep(0.3)
+            await live.callers.press(caller, "2")
+            await wait_for(lambda: live.runtime.center.acd.calls_waiting("sales") == 1, 10,
+                           what="the call to queue")
+            live.port.drop_connection("test")
+            await wait_for(lambda: not live.port.connected, 5, what="the drop to be noticed")
+            await wait_for(lambda: live.port.connected, 20, what="the reconnect")
+            # The channel stayed in Stasis through the drop: the call is still ours.
+            assert live.runtime.center.acd.calls_waiting("sales") == 1
+            live.agent("bob", ["sales"], answer_after=0.2, talk=1.0)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0701010101"),
+                                    20, what="the call to be answered after the reconnect")
+            assert record.agent == "bob"
+    run(scenario())
+
+
+def _free_udp_port(even: bool = False) -> int:
+    import socket
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if not even or port % 2 == 0:
+            return port
+
+
+def test_a_sip_call_from_sipp_through_the_menu_to_an_agent(tmp_path, asterisk):
+    """A real SIP call (SIPp over PJSIP) presses 1 with RFC 4733 DTMF and reaches an agent."""
+    import subprocess
+
+    from tests.live.asterisk_harness import ensure_sipp
+
+    sipp = ensure_sipp()
+    scenario_file = Path(__file__).parent / "sipp" / "uac-dtmf.xml"
+
+    async def scenario():
+        async with Live(tmp_path, MENU_SCRIPT) as live:
+            live.agent("alice", ["support"], answer_after=0.2, talk=1.0)
+            process = await asyncio.create_subprocess_exec(
+                sipp, "-sf", str(scenario_file), "-s", "s", "-i", "127.0.0.1",
+                "-p", str(_free_udp_port()), "-mi", "127.0.0.1",
+                "-mp", str(_free_udp_port(even=True)), "-m", "1", "-nostdin",
+                "-timeout", "40s", "-timeout_error", f"{asterisk.sip_host}:{asterisk.sip_port}",
+                cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE)
+            try:
+                record = await wait_for(lambda: live.record_for(
+                    lambda r: r.agent == "alice"), 30, what="the SIP caller to reach alice")
+                assert record.groups == ["support"]
+                assert (await asyncio.wait_for(process.wait(), 20)) == 0  # we sent the BYE
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+    run(scenario())
