@@ -47,7 +47,8 @@ prompts:
   queue-wait-unknown: beep
 numbers:
   default: {script}
-ari: {{url: "http://127.0.0.1:8088", user: qtest, app: qtest, password_env: QSCRIPT_TEST_ARI_PASSWORD}}
+ari: {{url: "http://127.0.0.1:8088", user: qtest, app: qtest, password_env: QSCRIPT_TEST_ARI_PASSWORD,
+      transfer_context: qtest-fallback}}
 mail: {{from: qscript@example.com, smtp_host: 127.0.0.1, smtp_port: {smtp_port}}}
 fallback: {{dialplan: {{context: qtest-fallback, extension: s}}}}
 commands: {{modules: [qs_live_commands]}}
@@ -445,4 +446,47 @@ def test_a_sip_call_from_sipp_through_the_menu_to_an_agent(tmp_path, asterisk):
                 if process.returncode is None:
                     process.kill()
                     await process.wait()
+    run(scenario())
+
+
+INPUT_SCRIPT = """inbound:
+    answer
+    collect account prompt "welcome" digits 4 terminator "#" timeout 6s retries 1 valid if starts_with(account, "47"):
+        invalid:
+            play "main-menu"
+    if account == "":
+        transfer to "7777"
+    queue to "support"
+"""
+
+
+def test_digits_are_collected_validated_and_shown_to_the_queue(tmp_path):
+    async def scenario():
+        async with Live(tmp_path, INPUT_SCRIPT) as live:
+            caller = await live.callers.call("5000", caller="0701212121")
+            await live.callers.answered(caller)
+            await asyncio.sleep(0.5)
+            await live.callers.press(caller, "12#")       # invalid: does not start with 47
+            await asyncio.sleep(1.5)
+            await live.callers.press(caller, "4711")      # four digits end the entry
+            status = await wait_for(lambda: (lambda s: s["groups"] and any(
+                w["digits"] == "4711" for g in s["groups"] for w in g["waiting"]) and s)(
+                live.runtime.status()), 15, what="the caller waiting with their digits")
+            assert status
+            steps = [s.kind for s in live.tracer.path(next(iter(live.tracer.steps)))]
+            assert steps.count("collect") == 2
+    run(scenario())
+
+
+def test_transfer_to_an_external_number_continues_in_the_dialplan(tmp_path):
+    async def scenario():
+        async with Live(tmp_path, INPUT_SCRIPT) as live:
+            caller = await live.callers.call("5000", caller="0703434343")
+            await live.callers.answered(caller)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703434343"),
+                                    30, what="no input, two tries, then the transfer")
+            assert record.outcome == "transferred" and record.transferred_to == "7777"
+            channel = await live.callers.channel(record.call_id)
+            assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
+            assert channel["dialplan"]["exten"] in ("7777", "s")
     run(scenario())
