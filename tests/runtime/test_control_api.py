@@ -177,3 +177,41 @@ def test_bad_requests_get_clear_errors(server):
     assert response.status_code == 400
     response = httpx.post(server.url + "/agents/alice/dance", headers=headers, json={})
     assert response.status_code == 404
+
+
+def test_watch_deploys_each_clean_save_within_a_second(server, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qscript", "watch", str(script), "--url", server.url,
+         "--token", TOKEN, "--interval", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def version():
+            return server.call(lambda: server.runtime.versions["main"])
+
+        deadline = time.monotonic() + 15
+        while version() < 2 and time.monotonic() < deadline:  # the first check deploys
+            time.sleep(0.05)
+        assert version() == 2
+        script.write_text('inbound:\n    answer\n    queue to "sales"\n')
+        saved = time.monotonic()
+        while version() < 3 and time.monotonic() - saved < 5:
+            time.sleep(0.02)
+        assert version() == 3
+        assert time.monotonic() - saved < 1.0, "a save must take effect within a second"
+        script.write_text('inbound:\n    queue to\n')          # a syntax error: caught locally
+        time.sleep(0.6)
+        script.write_text('inbound:\n    queue to "nowhere"\n')  # an unknown group: the server refuses
+        time.sleep(1.0)
+        assert version() == 3  # broken saves are shown, not deployed
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "Q0101" in output and "not deployed" in output
+    assert "Q1003" in output and "running version stays" in output
+    assert "Traceback" not in output

@@ -1,0 +1,5 @@
+"""``python -m qscript``: the same as the ``qscript`` command."""
+
+from .cli import run
+
+run()
