@@ -279,10 +279,12 @@ def test_stock_asyncswagger_client_is_poisoned_by_one_error():
 
 
 def test_pool_is_raised():
-    http = _PooledHttpClient(USER, PASSWORD)
-    pool = http.session._transport._pool
-    assert pool._max_connections == 32 and pool._max_keepalive_connections == 32
-    asyncio.run(http.close())
+    async def check():
+        http = _PooledHttpClient(USER, PASSWORD)
+        client = http.session._client()  # the production (aiohttp) session
+        assert client.connector.limit == 32
+        await http.close()
+    asyncio.run(check())
 
 
 # ------------------------------------------------------------------------------ backoff
