@@ -120,9 +120,9 @@ def load_scenarios(path: str | Path) -> ScenarioFile:
     root = compose_yaml(text, str(path))
     reader = Reader(str(path))
     fields = reader.fields(root, "", _FILE_KEYS, required=("script", "scenarios"))
-    script = reader.value(fields, "script", "script", str, "")
-    site = reader.value(fields, "site", "site", str, "")
-    start = reader.value(fields, "start", "start", _datetime, dt.datetime(2026, 12, 7, 10, 0))
+    script = reader.value(fields, "script", "", str, "")
+    site = reader.value(fields, "site", "", str, "")
+    start = reader.value(fields, "start", "", _datetime, dt.datetime(2026, 12, 7, 10, 0))
     scenarios = []
     for index, node in enumerate(reader.items(fields.get("scenarios"), "scenarios")
                                  if fields.get("scenarios") is not None else []):

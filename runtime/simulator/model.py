@@ -237,8 +237,9 @@ def _build(reader: Reader, fields) -> Model:
     if warmup >= duration and "warmup" in fields:
         reader.report(fields.get("warmup"), "warmup: the warm-up must be shorter than the duration")
     rate, profile, weekdays = _arrivals(reader, fields.get("arrivals"))
-    handle = _distribution(reader, fields.get("handle_time"), "handle_time") \
-        or Distribution("exponential", 180.0)
+    handle_node = fields.get("handle_time")
+    handle = (_distribution(reader, handle_node, "handle_time") if handle_node is not None
+              else None) or Distribution("exponential", 180.0)
     patience_node = fields.get("patience")
     patience = _distribution(reader, patience_node, "patience") if patience_node is not None else None
     agents = _agents(reader, fields.get("agents"))

@@ -130,7 +130,7 @@ def decode_site_bytes(data: bytes, name: str) -> str:
         _fail(name, f"the file is {len(data):,} bytes; site files are limited to "
                     f"{MAX_SITE_BYTES:,} bytes")
     if b"\x00" in data:
-        _fail(name, "this is a binary file, not a YAML site file")
+        _fail(name, "this is a binary file, not a YAML file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
