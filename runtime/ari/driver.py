@@ -108,6 +108,8 @@ class AriDriver(Driver):
         #: e.g. auto-answer headers for SIP phones.
         self.agent_variables: dict[str, dict[str, str]] = {}
         self.on_new_call: Callable[[CallInfo], None] | None = None
+        #: The Stasis application this runtime serves (to recognise its channels).
+        self.app_name = getattr(getattr(site, "ari", None), "app", None) or "qscript"
 
     # ------------------------------------------------------------ plumbing
 
@@ -290,12 +292,56 @@ class AriDriver(Driver):
         self.loop.create_task(self.resynchronise())
 
     async def resynchronise(self) -> None:
-        """After a reconnect: end calls whose channels are gone, adopt nothing else."""
+        """After a (re)connect, make our view and Asterisk's agree.
+
+        * calls whose channels are gone (Asterisk restarted, or they hung up
+          while events were lost) end as if the caller hung up;
+        * channels in our Stasis app that no call knows (the runtime itself
+          restarted mid-call) are not left in silence: they go to the
+          fallback in the dialplan, or, without one, start their script anew;
+        * our bridges (``qs-...``) that no call uses any more are destroyed.
+        """
         try:
-            channels = {c.get("id") for c in await self.port.list_channels()}
+            listed = await self.port.list_channels()
+            bridges = await self.port.list_bridges()
         except AriError as error:
             log.warning("resynchronising after reconnect failed: %s", error)
             return
+        channels = {c.get("id") for c in listed}
+        self._end_vanished_calls(channels)
+        self._adopt_orphans(listed)
+        in_use = {leg.bridge for leg in self.legs.values() if leg.bridge}
+        for bridge in bridges:
+            bridge_id = bridge.get("id", "")
+            if bridge_id.startswith("qs-") and bridge_id not in in_use:
+                self._request(self.port.destroy_bridge(bridge_id), None, "destroy stale bridge")
+
+    def _adopt_orphans(self, listed: list[dict]) -> None:
+        known = set(self.legs) | set(self.rings) | set(self.agent_calls) | set(self.aliases)
+        for channel in listed:
+            channel_id = channel.get("id")
+            dialplan = channel.get("dialplan") or {}
+            in_our_app = dialplan.get("app_name") == "Stasis" and \
+                str(dialplan.get("app_data", "")).split(",")[0] == self.app_name
+            if not channel_id or channel_id in known or not in_our_app:
+                continue
+            if channel_id.rsplit("-", 1)[-1].startswith(("a", "cb")) and "-" in channel_id:
+                # an agent or callback leg of a call we no longer have
+                self._request(self.port.hangup(channel_id), None, "hang up orphaned leg")
+                continue
+            call = CallInfo(channel_id, (channel.get("caller") or {}).get("number", ""),
+                            (channel.get("dialplan") or {}).get("exten", ""),
+                            arrived_at=self.now(), extra={"channel_name": channel.get("name", ""),
+                                                          "adopted": True})
+            log.warning("call %s was in the app with no session (a restart?): %s", channel_id,
+                        "handing it to the fallback" if self.fallback_context else
+                        "starting its script again")
+            if self.fallback(call, "no session after a restart"):
+                continue
+            self.legs[channel_id] = _Leg(call)
+            self.center.incoming_call(call)
+
+    def _end_vanished_calls(self, channels: set[str]) -> None:
         for call_id, leg in list(self.legs.items()):
             if call_id not in channels:
                 self._on_channel_gone(AriEvent("ChannelDestroyed", call_id, cause=16))

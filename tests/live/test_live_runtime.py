@@ -490,3 +490,34 @@ def test_transfer_to_an_external_number_continues_in_the_dialplan(tmp_path):
             assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
             assert channel["dialplan"]["exten"] in ("7777", "s")
     run(scenario())
+
+
+def test_calls_left_by_a_runtime_that_died_are_handed_to_the_fallback(tmp_path, asterisk):
+    """A restarted runtime finds channels in its app that no session knows: never stranded."""
+    async def scenario():
+        first = Live(tmp_path, MENU_SCRIPT)
+        await first.__aenter__()
+        caller = await first.callers.call("5000", caller="0702020202")
+        await first.callers.answered(caller)
+        await asyncio.sleep(0.3)
+        await first.callers.press(caller, "2")
+        call_id = await wait_for(lambda: next(
+            (s.call.call_id for s in first.runtime.center.sessions.values()
+             if s.call.caller == "0702020202"), None), 10, what="the call")
+        await wait_for(lambda: first.runtime.center.acd.calls_waiting("sales") == 1, 10,
+                       what="the call to queue")
+        # The runtime dies: its connection closes, the channel stays in Stasis.
+        await first.runtime.close()
+        second_dir = tmp_path / "again"
+        second_dir.mkdir()
+        async with Live(second_dir, MENU_SCRIPT) as second:
+            async def in_fallback():
+                data = await second.callers.channel(call_id)
+                return data and data["dialplan"]["context"] == "qtest-fallback"
+            deadline = asyncio.get_running_loop().time() + 15
+            while not await in_fallback():
+                assert asyncio.get_running_loop().time() < deadline, "not handed to the fallback"
+                await asyncio.sleep(0.1)
+        await first.callers.__aexit__(None, None, None)
+        first.store.close()
+    run(scenario())
