@@ -188,14 +188,18 @@ announcements: {position: true, wait: true, wait_style: approximate}
   ``dialplan`` (``context``, ``extension``, ``priority`` default 1), where
   the live runtime hands the channel back to Asterisk.
 * ``ari``: ``user`` is required; ``url`` (default http://127.0.0.1:8088),
-  ``app`` (default qscript), ``password_env`` (default QSCRIPT_ARI_PASSWORD).
+  ``app`` (default qscript), ``password_env`` (default QSCRIPT_ARI_PASSWORD),
+  ``transfer_context`` (the dialplan context `transfer to NUMBER` continues in,
+  at extension NUMBER; default ``default``), ``callback_endpoint`` (how a
+  callback dials the customer, with ``{number}`` for the number; default
+  ``Local/{number}@default``, e.g. ``PJSIP/{number}@trunk``).
 * ``control``: ``listen`` (host:port, ``[::1]:8089`` for IPv6), ``token_env``
   (default QSCRIPT_CONTROL_TOKEN).
 * ``announcements``: ``position`` (true) and ``wait`` (true) say whether queue
   announcements include the caller's position and the estimated wait;
   ``wait_style`` is ``approximate`` ("about 5 minutes", the default),
-  ``less-than`` ("less than 5 minutes") or ``padded`` (rounded up, so callers
-  are rarely kept longer than announced).
+  ``less-than`` ("less than 5 minutes") or ``padded`` (20% more, rounded up,
+  so callers are rarely kept longer than announced).
 
 ``calendars``, ``hot_prompts`` and ``lookups`` entries also take a free-text
 ``description``.
