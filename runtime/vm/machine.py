@@ -189,22 +189,18 @@ class Machine:
         return ScriptError(message, self.program, pc, list(self.trail))
 
     def run(self, phase: str | None = None, pc: int | None = None) -> Generator[fx.Effect, Any, Outcome]:
-        """Execute from a phase's entry point, or from ``pc``; yield effects."""
+        """Execute from a phase's entry point, or from ``pc``; yield effects.
+
+        The generator is the dispatch loop itself (one frame): a chain of
+        ``yield from`` generators cost a frame switch per level on every
+        effect, which showed in simulator profiles.
+        """
         if pc is None:
             pc = self.program.entries.get(phase or "inbound", -1)
             if pc < 0:
-                return Outcome.STOPPED
+                return _finished(Outcome.STOPPED)
             self.trail.append(f"{phase} (line {self.program.position(pc)[0]})")
-        try:
-            return (yield from self._execute(pc))
-        except ScriptError:
-            raise
-        except GeneratorExit:
-            raise
-        except RecursionError:
-            raise self.error("the script is nested too deeply", self._pc) from None
-        except Exception as error:  # noqa: BLE001 - any failure becomes a script error
-            raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
+        return self._execute(pc)
 
     def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
         code = self.program.code
@@ -216,214 +212,244 @@ class Machine:
         budget = self.step_budget
         steps = self.steps
         coverage = self.coverage
-        while True:
-            op, arg = code[pc]
-            self._pc = pc
-            pc += 1
-            steps += 1
-            if op == Op.CONST:
-                push(constants[arg])
-            elif op == Op.LOAD:
-                push(variables[arg])
-            elif op == Op.STORE:
-                variables[arg] = pop()
-            elif op == Op.JUMP_IF_FALSE:
-                if not pop():
+        try:
+            while True:
+                op, arg = code[pc]
+                self._pc = pc
+                pc += 1
+                steps += 1
+                if op == Op.CONST:
+                    push(constants[arg])
+                elif op == Op.LOAD:
+                    push(variables[arg])
+                elif op == Op.STORE:
+                    variables[arg] = pop()
+                elif op == Op.JUMP_IF_FALSE:
+                    if not pop():
+                        pc = arg
+                    if coverage is not None:
+                        coverage[pc] = coverage.get(pc, 0) + 1
+                elif op == Op.JUMP_IF_TRUE:
+                    if pop():
+                        pc = arg
+                    if coverage is not None:
+                        coverage[pc] = coverage.get(pc, 0) + 1
+                elif op == Op.JUMP:
+                    if arg < pc:
+                        if steps > budget:
+                            self.steps = steps
+                            raise self.error(f"the script ran {budget:,} steps without ending; "
+                                             "it is probably looping", pc - 1)
+                    if arg in self._block_at:
+                        self.trail.append(f"goto {self._block_at[arg]} "
+                                          f"(line {self.program.position(pc - 1)[0]})")
                     pc = arg
-                if coverage is not None:
-                    coverage[pc] = coverage.get(pc, 0) + 1
-            elif op == Op.JUMP_IF_TRUE:
-                if pop():
-                    pc = arg
-                if coverage is not None:
-                    coverage[pc] = coverage.get(pc, 0) + 1
-            elif op == Op.JUMP:
-                if arg < pc:
+                elif op == Op.FACT:
+                    push(host.fact(arg))
+                elif op == Op.EQ:
+                    b = pop()
+                    push(pop() == b)
+                elif op == Op.NE:
+                    b = pop()
+                    push(pop() != b)
+                elif Op.LT <= op <= Op.GE:
+                    b = pop()
+                    push(_compare(op, pop(), b))
+                elif op == Op.ADD:
+                    b = pop()
+                    push(pop() + b)
+                elif op == Op.SUB:
+                    b = pop()
+                    push(pop() - b)
+                elif op == Op.MUL:
+                    b = pop()
+                    push(pop() * b)
+                elif op == Op.DIV:
+                    b = pop()
+                    push(_divide(pop(), b))
+                elif op == Op.MOD:
+                    b = pop()
+                    a = pop()
+                    push(a % b if b else 0)
+                elif op == Op.NEG:
+                    push(-pop())
+                elif op == Op.NOT:
+                    push(not pop())
+                elif op == Op.IN:
+                    container = pop()
+                    push(pop() in container)
+                elif op == Op.NOT_IN:
+                    container = pop()
+                    push(pop() not in container)
+                elif op == Op.JUMP_IF_FALSE_KEEP:
+                    if not stack[-1]:
+                        pc = arg
+                    else:
+                        pop()
+                elif op == Op.JUMP_IF_TRUE_KEEP:
+                    if stack[-1]:
+                        pc = arg
+                    else:
+                        pop()
+                elif op == Op.DUP:
+                    push(stack[-1])
+                elif op == Op.POP:
+                    pop()
+                elif op == Op.CALL:
+                    function_id, count = divmod(arg, 256)
+                    args = tuple(stack[-count:]) if count else ()
+                    del stack[len(stack) - count:]
+                    pure = PURE_BY_ID.get(function_id)
+                    push(pure(*args) if pure is not None else host.metric(function_id, args))
+                elif op == Op.SET_FACT:
+                    host.set_fact(arg, pop())
+                elif op == Op.FIELD:
+                    record = pop()
+                    name, missing = constants[arg]
+                    if record:
+                        push(record.get(name, missing))
+                    else:
+                        push(False if name == "found" else missing)
+                elif op == Op.LIST:
+                    items = tuple(stack[-arg:]) if arg else ()
+                    del stack[len(stack) - arg:]
+                    push(items)
+                elif op == Op.FORMAT:
+                    push(format_value(pop(), arg))
+                elif op == Op.CLOCK:
+                    push(host.clock())
+                elif op == Op.STOP:
+                    self.steps = steps
+                    return Outcome.STOPPED
+                else:
+                    # Effects: suspend and let the session carry them out.
+                    self.steps = steps
                     if steps > budget:
-                        self.steps = steps
-                        raise self.error(f"the script ran {budget:,} steps without ending; "
-                                         "it is probably looping", pc - 1)
-                if arg in self._block_at:
-                    self.trail.append(f"goto {self._block_at[arg]} "
-                                      f"(line {self.program.position(pc - 1)[0]})")
-                pc = arg
-            elif op == Op.FACT:
-                push(host.fact(arg))
-            elif op == Op.EQ:
-                b = pop()
-                push(pop() == b)
-            elif op == Op.NE:
-                b = pop()
-                push(pop() != b)
-            elif Op.LT <= op <= Op.GE:
-                b = pop()
-                push(_compare(op, pop(), b))
-            elif op == Op.ADD:
-                b = pop()
-                push(pop() + b)
-            elif op == Op.SUB:
-                b = pop()
-                push(pop() - b)
-            elif op == Op.MUL:
-                b = pop()
-                push(pop() * b)
-            elif op == Op.DIV:
-                b = pop()
-                push(_divide(pop(), b))
-            elif op == Op.MOD:
-                b = pop()
-                a = pop()
-                push(a % b if b else 0)
-            elif op == Op.NEG:
-                push(-pop())
-            elif op == Op.NOT:
-                push(not pop())
-            elif op == Op.IN:
-                container = pop()
-                push(pop() in container)
-            elif op == Op.NOT_IN:
-                container = pop()
-                push(pop() not in container)
-            elif op == Op.JUMP_IF_FALSE_KEEP:
-                if not stack[-1]:
-                    pc = arg
-                else:
-                    pop()
-            elif op == Op.JUMP_IF_TRUE_KEEP:
-                if stack[-1]:
-                    pc = arg
-                else:
-                    pop()
-            elif op == Op.DUP:
-                push(stack[-1])
-            elif op == Op.POP:
-                pop()
-            elif op == Op.CALL:
-                function_id, count = divmod(arg, 256)
-                args = tuple(stack[-count:]) if count else ()
-                del stack[len(stack) - count:]
-                pure = PURE_BY_ID.get(function_id)
-                push(pure(*args) if pure is not None else host.metric(function_id, args))
-            elif op == Op.SET_FACT:
-                host.set_fact(arg, pop())
-            elif op == Op.FIELD:
-                record = pop()
-                name, missing = constants[arg]
-                if record:
-                    push(record.get(name, missing))
-                else:
-                    push(False if name == "found" else missing)
-            elif op == Op.LIST:
-                items = tuple(stack[-arg:]) if arg else ()
-                del stack[len(stack) - arg:]
-                push(items)
-            elif op == Op.FORMAT:
-                push(format_value(pop(), arg))
-            elif op == Op.CLOCK:
-                push(host.clock())
-            elif op == Op.STOP:
-                self.steps = steps
-                return Outcome.STOPPED
-            else:
-                # Effects: suspend and let the session carry them out.
-                self.steps = steps
-                if steps > budget:
-                    raise self.error(f"the script ran {budget:,} steps without ending", pc - 1)
-                outcome = yield from self._effect(op, arg, pc - 1, stack)
-                steps = self.steps
-                if outcome is not None:
-                    if isinstance(outcome, int):  # when-empty jump target
-                        pc = outcome
-                        self.trail.append(f"queue empty: goto {self._block_at.get(pc, pc)}")
-                        continue
-                    return outcome
+                        raise self.error(f"the script ran {budget:,} steps without ending", pc - 1)
+                    effect = _make_effect(self, op, arg, pc - 1, stack)
+                    if effect.__class__ is Outcome:
+                        return effect  # an effect that ends the run without asking (none today)
+                    result = yield effect
+                    outcome = _take_result(self, op, effect, result, stack)
+                    steps = self.steps
+                    if outcome is not None:
+                        if isinstance(outcome, int):  # when-empty jump target
+                            pc = outcome
+                            self.trail.append(f"queue empty: goto {self._block_at.get(pc, pc)}")
+                            continue
+                        return outcome
 
-    def _effect(self, op: int, arg: int, pc: int, stack: list):
-        """Build and yield one effect; return an Outcome to end the run, a pc to jump, or None."""
-        pop = stack.pop
-        if op == Op.PLAY:
-            prompts = tuple(stack[-arg:])
-            del stack[len(stack) - arg:]
-            yield fx.Play(pc, prompts)
-        elif op == Op.ANSWER:
-            yield fx.Answer(pc)
-        elif op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
-            return (yield from self._queue_effect(op, arg, pc, stack))
-        elif op == Op.WAIT:
-            yield fx.Wait(pc, pop())
-        elif op == Op.WAIT_UNTIL:
-            yield fx.Wait(pc, max(0.0, pop() - self.host.clock()))
-        elif op == Op.ANNOUNCE:
-            yield fx.Announce(pc, "position" if arg == 0 else "wait")
-        elif op == Op.MENU_INPUT:
-            timeout = pop()
-            stack.append((yield fx.MenuInput(pc, pop(), timeout)) or "")
-        elif op == Op.COLLECT_INPUT:
-            timeout, terminator, maximum, minimum, prompt = pop(), pop(), pop(), pop(), pop()
-            stack.append((yield fx.CollectInput(pc, prompt, int(minimum), int(maximum),
-                                                terminator, timeout)) or "")
-        elif op == Op.SAY:
-            currency = pop()
-            yield fx.Say(pc, _SAY_KINDS[arg], pop(), currency)
-        elif op == Op.PLAY_HOT:
-            yield fx.PlayHot(pc, pop())
-        elif op == Op.MUSIC:
-            yield fx.Music(pc, pop())
-        elif op == Op.HANGUP:
-            yield fx.Hangup(pc)
-            return Outcome.HANGUP
-        elif op == Op.TRANSFER:
-            yield fx.Transfer(pc, pop())
-            return Outcome.TRANSFERRED
-        elif op == Op.REMOVE_GROUP:
-            yield fx.RemoveGroup(pc, pop())
-        elif op == Op.OFFER_CALLBACK:
-            timeout, key, prompt = pop(), pop(), pop()
-            accepted = bool((yield fx.OfferCallback(pc, prompt, key, timeout)))
-            if accepted:
-                if self.coverage is not None:
-                    # The compiled `JUMP_IF_FALSE; STOP` after the offer is not
-                    # run when accepted; count its "accepted" branch here.
-                    continuation = pc + 2
-                    self.coverage[continuation] = self.coverage.get(continuation, 0) + 1
-                return Outcome.CALLBACK
-            stack.append(False)
-        elif op == Op.VOICEMAIL:
-            max_seconds, prompt, address = pop(), pop(), pop()
-            yield fx.Voicemail(pc, address, prompt, max_seconds)
-        elif op == Op.LOOKUP:
-            found = yield fx.Lookup(pc, self.program.constants[arg], pop())
-            stack.append({"found": True, **found} if found else {"found": False})
-        elif op == Op.COMMAND:
-            name, count = self.program.constants[arg]
-            args = tuple(stack[-count:]) if count else ()
-            del stack[len(stack) - count:]
-            stack.append((yield fx.Command(pc, name, args)))
-        elif op == Op.LOG:
-            yield fx.Log(pc, pop())
-        elif op == Op.SAVE:
-            value = pop()
-            yield fx.Save(pc, pop(), value)
-        else:
-            raise self.error(f"unknown instruction {op}", pc)
-        return None
 
-    def _queue_effect(self, op: int, arg: int, pc: int, stack: list):
-        shape = _queue_shape(self.program, arg)
-        options = dict.fromkeys(QUEUE_OPTION_ORDER)
-        values = stack[len(stack) - len(shape.options):] if shape.options else []
-        del stack[len(stack) - len(shape.options):]
-        options.update(zip(shape.options, values))
-        groups = tuple(stack[-shape.groups:])
-        del stack[len(stack) - shape.groups:]
-        has_empty = shape.when_empty >= 0
-        if op == Op.ADD_GROUP:
-            result = yield fx.AddGroup(pc, groups[0], options["priority"], options["credit"])
-            return None
-        effect_type = fx.Requeue if op == Op.REQUEUE else fx.Queue
-        result = yield effect_type(pc, groups, options["priority"], options["credit"],
-                                   options["target"], options["prefer_previous"], has_empty,
-                                   shape.when_empty)
-        if result == "empty" and has_empty:
-            return shape.when_empty
+
+        except (ScriptError, GeneratorExit):
+            raise
+        except RecursionError:
+            raise self.error("the script is nested too deeply", self._pc) from None
+        except Exception as error:  # noqa: BLE001 - any failure becomes a script error
+            raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
+
+def _finished(outcome: Outcome):
+    """A run that ends at once (a phase the script does not have)."""
+    return outcome
+    yield  # noqa: unreachable - makes this a generator
+
+
+def _pop_many(stack: list, count: int) -> tuple:
+    if not count:
+        return ()
+    values = tuple(stack[-count:])
+    del stack[len(stack) - count:]
+    return values
+
+
+def _make_effect(machine: "Machine", op: int, arg: int, pc: int, stack: list) -> fx.Effect:
+    """Pop an effect instruction's operands and build the effect it asks for."""
+    pop = stack.pop
+    if op == Op.PLAY:
+        return fx.Play(pc, _pop_many(stack, arg))
+    if op == Op.ANSWER:
+        return fx.Answer(pc)
+    if op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
+        return _queue_effect(machine, op, arg, pc, stack)
+    if op == Op.WAIT:
+        return fx.Wait(pc, pop())
+    if op == Op.WAIT_UNTIL:
+        return fx.Wait(pc, max(0.0, pop() - machine.host.clock()))
+    if op == Op.ANNOUNCE:
+        return fx.Announce(pc, "position" if arg == 0 else "wait")
+    if op == Op.MENU_INPUT:
+        timeout = pop()
+        return fx.MenuInput(pc, pop(), timeout)
+    if op == Op.COLLECT_INPUT:
+        timeout, terminator, maximum, minimum, prompt = pop(), pop(), pop(), pop(), pop()
+        return fx.CollectInput(pc, prompt, int(minimum), int(maximum), terminator, timeout)
+    if op == Op.SAY:
+        currency = pop()
+        return fx.Say(pc, _SAY_KINDS[arg], pop(), currency)
+    if op == Op.PLAY_HOT:
+        return fx.PlayHot(pc, pop())
+    if op == Op.MUSIC:
+        return fx.Music(pc, pop())
+    if op == Op.HANGUP:
+        return fx.Hangup(pc)
+    if op == Op.TRANSFER:
+        return fx.Transfer(pc, pop())
+    if op == Op.REMOVE_GROUP:
+        return fx.RemoveGroup(pc, pop())
+    if op == Op.OFFER_CALLBACK:
+        timeout, key, prompt = pop(), pop(), pop()
+        return fx.OfferCallback(pc, prompt, key, timeout)
+    if op == Op.VOICEMAIL:
+        max_seconds, prompt, address = pop(), pop(), pop()
+        return fx.Voicemail(pc, address, prompt, max_seconds)
+    if op == Op.LOOKUP:
+        return fx.Lookup(pc, machine.program.constants[arg], pop())
+    if op == Op.COMMAND:
+        name, count = machine.program.constants[arg]
+        return fx.Command(pc, name, _pop_many(stack, count))
+    if op == Op.LOG:
+        return fx.Log(pc, pop())
+    if op == Op.SAVE:
+        value = pop()
+        return fx.Save(pc, pop(), value)
+    raise machine.error(f"unknown instruction {op}", pc)
+
+
+def _take_result(machine: "Machine", op: int, effect: fx.Effect, result, stack: list):
+    """Push an effect's result; return an Outcome that ends the run, a pc to jump to, or None."""
+    if op == Op.MENU_INPUT or op == Op.COLLECT_INPUT:
+        stack.append(result or "")
+    elif op == Op.QUEUE or op == Op.REQUEUE:
+        if result == "empty" and effect.has_when_empty:
+            return effect.when_empty_pc
         return Outcome.REQUEUED if op == Op.REQUEUE else Outcome.QUEUED
+    elif op == Op.HANGUP:
+        return Outcome.HANGUP
+    elif op == Op.TRANSFER:
+        return Outcome.TRANSFERRED
+    elif op == Op.OFFER_CALLBACK:
+        if result:
+            if machine.coverage is not None:
+                # The compiled `JUMP_IF_FALSE; STOP` after the offer is not run
+                # when accepted; count its "accepted" branch here.
+                continuation = effect.pc + 2
+                machine.coverage[continuation] = machine.coverage.get(continuation, 0) + 1
+            return Outcome.CALLBACK
+        stack.append(False)
+    elif op == Op.LOOKUP:
+        stack.append({"found": True, **result} if result else {"found": False})
+    elif op == Op.COMMAND:
+        stack.append(result)
+    return None
+
+
+def _queue_effect(machine: "Machine", op: int, arg: int, pc: int, stack: list) -> fx.Effect:
+    shape = _queue_shape(machine.program, arg)
+    options = dict.fromkeys(QUEUE_OPTION_ORDER)
+    options.update(zip(shape.options, _pop_many(stack, len(shape.options))))
+    groups = _pop_many(stack, shape.groups)
+    if op == Op.ADD_GROUP:
+        return fx.AddGroup(pc, groups[0], options["priority"], options["credit"])
+    effect_type = fx.Requeue if op == Op.REQUEUE else fx.Queue
+    return effect_type(pc, groups, options["priority"], options["credit"], options["target"],
+                       options["prefer_previous"], shape.when_empty >= 0, shape.when_empty)
