@@ -56,7 +56,9 @@ def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
                 console.print(f"[bold red]FAIL[/] {escape(path)}: {escape(scenario.name)}")
                 for failure in result.failures:
                     console.print(f"    {escape(failure)}")
-                console.print("    path: " + escape(" → ".join(str(s) for s in result.path)))
+                for number, call in enumerate(result.calls, 1):
+                    label = "path" if len(result.calls) == 1 else f"call {number} path"
+                    console.print(f"    {label}: " + escape(" → ".join(str(s) for s in call.path)))
         if coverage and not as_json:
             missing = uncovered_branches(program, merged)
             points = 2 * sum(1 for _ in _branch_count(program))
