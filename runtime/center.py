@@ -87,6 +87,9 @@ class ContactCenter:
         self.step_budget = step_budget
         self.fallback_group = fallback_group or self._fallback_from_site(site)
         self.sessions: dict[str, CallSession] = {}
+        languages = getattr(site, "languages", None) if site is not None else None
+        #: The language a call starts in (the site's first).
+        self.default_language = languages[0] if languages else "en"
         self.hot_prompts: dict[str, bool] = self._hot_prompts_from_site(site)
         #: Optional branch coverage: program hash -> {pc: count}, filled by the VM.
         self.coverage = coverage

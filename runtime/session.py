@@ -581,9 +581,7 @@ class CallSession:
     # ------------------------------------------------------------ helpers
 
     def _default_language(self) -> str:
-        site = self.center.site
-        languages = getattr(site, "languages", None) if site else None
-        return languages[0] if languages else "en"
+        return self.center.default_language
 
     def prompt_media(self, name: str) -> str:
         site = self.center.site

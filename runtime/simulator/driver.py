@@ -71,7 +71,7 @@ class SimDriver(Driver):
 
     # -- the caller's leg
     def answer(self, call, done) -> None:
-        self.loop.call_soon(done)
+        self.loop.call_soon(done)  # answering takes no simulated time
 
     def hangup(self, call) -> None:
         self._leg_gone(call)
@@ -172,8 +172,10 @@ class SimDriver(Driver):
     def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
         if self.model.no_answer_rate and self.rng.random() < self.model.no_answer_rate:
             self.loop.call_later(timeout, lambda: failed("no answer"))
-        else:
+        elif self.model.ring_seconds > 0:
             self.loop.call_later(self.model.ring_seconds, answered)
+        else:
+            self.loop.call_soon(answered)
 
     def connect(self, call, agent_id) -> None:
         leg = self.legs.get(call.call_id)

@@ -180,13 +180,13 @@ class Machine:
         self.step_budget = step_budget
         self.steps = 0
         self.trail: deque[str] = deque(maxlen=10)
-        self._block_at = {pc: name for name, pc in program.blocks.items()}
+        self._block_at = _blocks_by_pc(program)
         #: Branch coverage, when wanted: the pc each conditional jump continued
         #: at (taken or not) -> how often. The simulator and `qscript test` read it.
         self.coverage: dict[int, int] | None = None
 
     def error(self, message: str, pc: int) -> ScriptError:
-        return ScriptError(message, self.program, pc, list(self.trail))
+        return ScriptError(message, self.program, pc, [str(step) for step in self.trail])
 
     def run(self, phase: str | None = None, pc: int | None = None) -> Generator[fx.Effect, Any, Outcome]:
         """Execute from a phase's entry point, or from ``pc``; yield effects.
@@ -199,7 +199,7 @@ class Machine:
             pc = self.program.entries.get(phase or "inbound", -1)
             if pc < 0:
                 return _finished(Outcome.STOPPED)
-            self.trail.append(f"{phase} (line {self.program.position(pc)[0]})")
+            self.trail.append(_TrailEntry(phase, self.program, pc))
         return self._execute(pc)
 
     def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
@@ -347,6 +347,31 @@ class Machine:
             raise self.error("the script is nested too deeply", self._pc) from None
         except Exception as error:  # noqa: BLE001 - any failure becomes a script error
             raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
+
+class _TrailEntry:
+    """A step of the call path, formatted only if an error is reported."""
+
+    __slots__ = ("phase", "program", "pc")
+
+    def __init__(self, phase: str, program: Program, pc: int):
+        self.phase, self.program, self.pc = phase, program, pc
+
+    def __str__(self) -> str:
+        return f"{self.phase} (line {self.program.position(self.pc)[0]})"
+
+
+_BLOCKS: dict[int, tuple[Program, dict[int, str]]] = {}
+
+
+def _blocks_by_pc(program: Program) -> dict[int, str]:
+    """Block names by their first pc, computed once per program (not per call)."""
+    cached = _BLOCKS.get(id(program))
+    if cached is None or cached[0] is not program:
+        if len(_BLOCKS) > 1000:
+            _BLOCKS.clear()
+        cached = _BLOCKS[id(program)] = (program, {pc: n for n, pc in program.blocks.items()})
+    return cached[1]
+
 
 def _finished(outcome: Outcome):
     """A run that ends at once (a phase the script does not have)."""
