@@ -19,7 +19,7 @@ from . import ast, codes
 from .builtins import FACT_OWNERS, FACTS, FACTS_BY_NAME, FUNCTIONS_BY_NAME, RESERVED
 from .diagnostics import DiagnosticBag, did_you_mean, quote as _q
 from .symbols import SiteSymbols
-from .types import (ANY, BOOLEAN, DURATION, NOTHING, NUMBER, SCALARS, STRING, TIME, Type,
+from .types import (ANY, BOOLEAN, DURATION, NUMBER, SCALARS, STRING, TIME, Type,
                     compatible, list_of, record)
 
 VALID_KEYS = frozenset("0123456789*#")
@@ -460,7 +460,7 @@ class Checker:
             self.report(code, f"unknown {label} {_q(name)}", expr.span,
                         help=did_you_mean(name, known) or
                         (f"the site defines: {', '.join(sorted(known))}" if known and len(known) <= 8
-                         else f"define it in the site configuration"))
+                         else "define it in the site configuration"))
 
     # ---------------------------------------------------------------- statements
 
@@ -635,7 +635,7 @@ class Checker:
         self.check_value(stmt.interval, DURATION, "every")
         value = self.constant_value(stmt.interval)
         if isinstance(value, float) and value < 1:
-            self.report(codes.INTERVAL_TOO_SHORT, f"every needs an interval of at least 1s",
+            self.report(codes.INTERVAL_TOO_SHORT, "every needs an interval of at least 1s",
                         stmt.interval.span)
         self._check_loop_body(stmt.body)
 

@@ -213,7 +213,6 @@ class LiveRuntime:
     # ------------------------------------------------------------ status
 
     def status(self) -> dict:
-        from .acd import AgentState
         acd, now = self.center.acd, self.driver.now()
         groups = []
         for name in acd.group_names:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from qscript.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from qscript.cli import EXIT_FINDINGS, EXIT_USAGE
 
 _err = Console(stderr=True, highlight=False)
 _out = Console(highlight=False)

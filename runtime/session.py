@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 from qscript.builtins import FACTS
 
 from .driver import CallInfo, Recording
-from .records import (ABANDONED, ANSWERED, CALLBACK, FAILED, HUNG_UP, TRANSFERRED, VOICEMAIL,
-                      CallRecord)
+from .records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
 from .vm import Machine, Outcome, ScriptError
 from .vm import effects as fx
 

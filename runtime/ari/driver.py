@@ -21,7 +21,7 @@ import itertools
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -553,7 +553,7 @@ class AriDriver(Driver):
         ring = _Ring(call, call.call_id, "", answered, failed, callback=True)
         self.rings[channel] = ring
         # The caller's first leg is gone; the customer's new channel becomes the call's leg.
-        leg = self.legs.get(call.call_id) or self.legs.setdefault(call.call_id, _Leg(call))
+        self.legs.setdefault(call.call_id, _Leg(call))
         self._request(self.port.originate(self.callback_endpoint.format(number=number), channel,
                                           ["callback", call.call_id], 30.0), None, "call back")
 

@@ -10,7 +10,6 @@ every simulated call really executes the compiled script.
 from __future__ import annotations
 
 import gc
-import math
 import random
 from dataclasses import dataclass, field
 from typing import Callable

@@ -22,7 +22,7 @@ from collections import deque
 from enum import Enum
 from typing import Any, Generator, Protocol
 
-from qscript.builtins import FACTS, FUNCTIONS
+from qscript.builtins import FUNCTIONS
 from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
 
 from . import effects as fx

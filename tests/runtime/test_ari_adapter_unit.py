@@ -17,9 +17,10 @@ from hypothesis import given, settings, strategies as st
 from wsproto.events import CloseConnection, Ping, TextMessage
 
 from runtime.ari import asyncari_adapter as aa
-from runtime.ari.asyncari_adapter import (
-    AsyncariAdapter, Backoff, _PooledHttpClient, _pump, clear_asyncari_model_caches,
-    event_from_json, parse_event)
+from runtime.ari import secrets as secrets_module
+from runtime.ari.asyncari_adapter import AsyncariAdapter, Backoff, _pump, clear_asyncari_model_caches
+from runtime.ari.events import event_from_json, parse_event
+from runtime.ari.http import _PooledHttpClient
 from runtime.ari.port import AriConfig, AriError, AriEvent
 
 PASSWORD = "Zebra/Quokka:7731 ü&"   # distinctive, and changed by every kind of quoting
@@ -160,7 +161,7 @@ def test_stock_asyncari_dies_on_device_state_event():
 
 # ------------------------------------------------------------------------------ scrubbing
 def _scrubber():
-    s = aa._SecretScrubber()
+    s = secrets_module._SecretScrubber()
     s.add(USER, PASSWORD)
     return s
 
