@@ -33,6 +33,16 @@ DEFAULT_RING_TIMEOUT = 15.0
 DEFAULT_PREFER_WAIT = 30.0
 
 
+def _empty_program():
+    from qscript.bytecode import Program
+    return Program(code=[], constants=(), variables=(), entries={"inbound": -1, "queue": -1,
+                                                                   "after": -1},
+                   blocks={}, source_map=[], source_name="<no script>")
+
+
+_NO_PROGRAM = _empty_program()
+
+
 class ProgramTable:
     """Which program answers which dialled number (``"default"`` for the rest).
 
@@ -142,8 +152,16 @@ class ContactCenter:
         if program is None:
             log.error("no script answers %s and there is no default; call %s handed to "
                       "the fallback", call.dialled, call.call_id)
-            if not self.driver.fallback(call, "no script for the dialled number"):
-                self.driver.hangup(call)
+            if self.driver.fallback(call, "no script for the dialled number"):
+                return None
+            if self.fallback_group:
+                # A session with an empty program: it fails at once and its
+                # fallback queues the call to the fallback group.
+                session = CallSession(self, _NO_PROGRAM, call)
+                self.sessions[call.call_id] = session
+                session.driver_failed("no script answers the dialled number")
+                return session
+            self.driver.hangup(call)
             return None
         session = CallSession(self, program, call)
         self.sessions[call.call_id] = session

@@ -123,7 +123,8 @@ class LiveRuntime:
                                    + "\n".join(d["message"] for d in result.diagnostics or []))
             stored = {v.name: v for v in self.store.active_versions()}
         for name, version in stored.items():
-            self._activate(name, read_program(version.bytecode), version.version)
+            if self.versions.get(name) != version.version:  # not just deployed above
+                self._activate(name, read_program(version.bytecode), version.version)
 
     def _activate(self, name: str, program: Program, version: int) -> None:
         for number in self._script_names().get(name, []):
@@ -143,8 +144,13 @@ class LiveRuntime:
         stored = self.store.add_version(name, source_text, program.to_bytes(), program.hash_hex,
                                         comment=comment)
         self._activate(name, program, stored.version)
-        return DeployResult(True, name, stored.version,
-                            [d.to_json() for d in result.diagnostics], program.hash_hex)
+        notes = [d.to_json() for d in result.diagnostics]
+        if name not in self._script_names():
+            notes.append({"severity": "warning", "code": "", "message":
+                          f'no dialled number in the site routes to "{name}"; this version is '
+                          "stored and active but answers no calls",
+                          "rendered": f'warning: no dialled number in the site routes to "{name}"'})
+        return DeployResult(True, name, stored.version, notes, program.hash_hex)
 
     def rollback(self, name: str, version: int | None = None) -> DeployResult:
         versions = self.store.versions(name)

@@ -258,6 +258,9 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
     code, data = _call(site_path, url, token, "POST", f"/scripts/{name}",
                        {"source": text, "source_name": script, "comment": comment})
     if code == 200:
+        for note in data.get("diagnostics") or []:
+            if note.get("severity") == "warning":
+                _err.print(f"[yellow]{escape(note.get('rendered') or note.get('message', ''))}[/]")
         if not quiet:
             _err.print(f"[green]deployed[/] {escape(name)} version {data['version']} "
                        f"(sha256 {data['source_hash'][:12]})")

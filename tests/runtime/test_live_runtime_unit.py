@@ -162,3 +162,22 @@ def test_agent_busy_on_ring_goes_to_the_next_agent(tmp_path):
         assert runtime.center.acd.calls_waiting("support") == 1
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_a_number_without_a_script_goes_to_the_fallback_group(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        (tmp_path / "test.qs").write_text(SCRIPT)
+        (tmp_path / "qs_unit_commands.py").write_text(COMMANDS)
+        site = load_site_text(SITE.replace("  default: test.qs", '  "5000": test.qs'),
+                              "site.yaml", tmp_path)
+        runtime = LiveRuntime(site, fake, Store(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+                              loop=asyncio.get_running_loop())
+        await runtime.start()
+        runtime.agent_action("alice", "login", {"rescue": 0})
+        fake.new_call("c9", dialled="9999")
+        await settle(0.2)
+        assert any(r[0] == "originate" for r in fake.requests), "alice (rescue) was rung"
+        assert "c9" in runtime.center.sessions
+        await runtime.close()
+    asyncio.run(scenario())
