@@ -111,10 +111,7 @@ class Store:
                                     source=source, bytecode=bytecode, source_hash=source_hash,
                                     created_at=_now(), comment=comment)
             if activate:
-                for old in session.exec(select(ScriptVersion).where(
-                        ScriptVersion.name == name, ScriptVersion.active == True)):  # noqa: E712
-                    old.active = False
-                    session.add(old)
+                _deactivate(session, name)
                 version.active = True
             session.add(version)
             session.commit()
@@ -127,10 +124,7 @@ class Store:
                 ScriptVersion.name == name, ScriptVersion.version == version)).first()
             if target is None:
                 return None
-            for old in session.exec(select(ScriptVersion).where(
-                    ScriptVersion.name == name, ScriptVersion.active == True)):  # noqa: E712
-                old.active = False
-                session.add(old)
+            _deactivate(session, name)
             target.active = True
             session.add(target)
             session.commit()
@@ -208,6 +202,14 @@ class Store:
     def hot_prompts(self) -> dict[str, bool]:
         with Session(self.engine) as session:
             return {row.name: row.active for row in session.exec(select(HotPromptRow))}
+
+
+def _deactivate(session: Session, name: str) -> None:
+    """Mark every version of a script inactive (in the caller's transaction)."""
+    for old in session.exec(select(ScriptVersion).where(
+            ScriptVersion.name == name, ScriptVersion.active == True)):  # noqa: E712
+        old.active = False
+        session.add(old)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
