@@ -10,7 +10,6 @@ server (aiosmtpd), channels handed back to the dialplan.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import email
 import os
 from pathlib import Path
@@ -102,6 +101,14 @@ class Live:
             "AGENT_ANSWER_DELAY": str(answer_after), "AGENT_TALK_TIME": str(talk), **extra}
         self.runtime.agent_action(agent_id, "login", {g: 0 for g in groups})
 
+    async def dial(self, number: str, keys: str, pause: float = 0.3) -> str:
+        """Call in from ``number``, wait for the answer, pause, press ``keys``."""
+        caller = await self.callers.call("5000", caller=number)
+        await self.callers.answered(caller)
+        await asyncio.sleep(pause)
+        await self.callers.press(caller, keys)
+        return caller
+
     def record_for(self, predicate):
         return next((r for r in self.records if predicate(r)), None)
 
@@ -148,10 +155,7 @@ def test_dtmf_menu_queue_and_agent_answers_bridged(tmp_path):
     async def scenario():
         async with Live(tmp_path, MENU_SCRIPT) as live:
             live.agent("alice", ["support"], answer_after=0.3, talk=1.5)
-            caller = await live.callers.call("5000", caller="0701111111")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.3)
-            await live.callers.press(caller, "1")
+            await live.dial("0701111111", "1")
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0701111111"),
                                     20, what="the call to end")
             assert record.outcome == "answered" and record.agent == "alice"
@@ -169,10 +173,7 @@ def test_overflow_to_a_second_group(tmp_path):
     async def scenario():
         async with Live(tmp_path, MENU_SCRIPT) as live:
             live.agent("carol", ["overflow"], answer_after=0.2, talk=1.0)
-            caller = await live.callers.call("5000", caller="0702222222")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.3)
-            await live.callers.press(caller, "1")
+            await live.dial("0702222222", "1")
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0702222222"),
                                     25, what="the call to end")
             assert record.agent == "carol" and record.groups == ["support", "overflow"]
@@ -183,10 +184,7 @@ def test_overflow_to_a_second_group(tmp_path):
 def test_never_stranded_a_failing_script_hands_the_call_to_the_dialplan(tmp_path):
     async def scenario():
         async with Live(tmp_path, MENU_SCRIPT) as live:
-            caller = await live.callers.call("5000", caller="0703333333")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.3)
-            await live.callers.press(caller, "3")
+            await live.dial("0703333333", "3")
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703333333"),
                                     15, what="the failed call to be handed over")
             assert record.outcome == "failed" and "the CRM is down" in record.error
@@ -215,10 +213,7 @@ def test_voice_message_is_mailed_with_the_recording(tmp_path):
 
         async def scenario():
             async with Live(tmp_path, MENU_SCRIPT, smtp_port=port) as live:
-                caller = await live.callers.call("5000", caller="0704444444")
-                await live.callers.answered(caller)
-                await asyncio.sleep(0.3)
-                await live.callers.press(caller, "4")
+                await live.dial("0704444444", "4")
                 await wait_for(lambda: received, 20, what="the voice message mail")
         run(scenario())
     finally:
@@ -267,10 +262,7 @@ def test_hot_reload_while_calls_are_in_progress(tmp_path):
 def test_asterisk_restart_with_calls_in_flight(tmp_path, asterisk):
     async def scenario():
         async with Live(tmp_path, MENU_SCRIPT) as live:
-            caller = await live.callers.call("5000", caller="0706666666")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.3)
-            await live.callers.press(caller, "2")
+            await live.dial("0706666666", "2")
             await wait_for(lambda: live.runtime.center.acd.calls_waiting("sales") == 1, 10,
                            what="the call to queue")
             await asyncio.to_thread(asterisk.harness.restart)
@@ -323,10 +315,7 @@ def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
     async def scenario():
         async with Live(tmp_path, DIFFERENTIAL_SCRIPT) as live:
             live.agent("alice", ["support"], answer_after=0.2, talk=2.0)
-            caller = await live.callers.call("5000", caller="0707777777")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.5)
-            await live.callers.press(caller, "1")
+            caller = await live.dial("0707777777", "1", pause=0.5)
             session = await wait_for(lambda: next(
                 (s for s in live.runtime.center.sessions.values()
                  if s.call.caller == "0707777777"), None), 10, what="the session")
@@ -356,10 +345,7 @@ def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path):
     async def scenario():
         async with Live(tmp_path, CALLBACK_SCRIPT) as live:
             live.runtime.driver.callback_endpoint = "Local/{number}@qtest-agent"
-            caller = await live.callers.call("5000", caller="0708888888")
-            await live.callers.answered(caller)
-            await asyncio.sleep(1.5)
-            await live.callers.press(caller, "1")
+            caller = await live.dial("0708888888", "1", pause=1.5)
             await live.callers.ended(caller, 10)  # the runtime released the line
             assert live.runtime.center.acd.calls_waiting("sales") == 1  # the place is kept
             live.agent("bob", ["sales"], answer_after=0.2, talk=1.5)
@@ -377,10 +363,7 @@ def test_an_agent_who_does_not_answer_is_skipped_and_paused(tmp_path):
             live.agent("alice", ["support"], AGENT_NOANSWER="1")
             live.agent("carol", ["support"], answer_after=0.2, talk=1.0)
             live.runtime.driver.site = live.site
-            caller = await live.callers.call("5000", caller="0709999999")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.3)
-            await live.callers.press(caller, "1")
+            await live.dial("0709999999", "1")
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0709999999"),
                                     40, what="the call to be answered by the next agent")
             assert record.agent == "carol"
@@ -390,10 +373,7 @@ def test_an_agent_who_does_not_answer_is_skipped_and_paused(tmp_path):
 def test_a_websocket_drop_with_a_call_in_flight(tmp_path):
     async def scenario():
         async with Live(tmp_path, MENU_SCRIPT) as live:
-            caller = await live.callers.call("5000", caller="0701010101")
-            await live.callers.answered(caller)
-            await asyncio.sleep(0.3)
-            await live.callers.press(caller, "2")
+            await live.dial("0701010101", "2")
             await wait_for(lambda: live.runtime.center.acd.calls_waiting("sales") == 1, 10,
                            what="the call to queue")
             live.port.drop_connection("test")
