@@ -72,7 +72,12 @@ class Driver(ABC):
 
     # -- the caller's leg
     @abstractmethod
-    def answer(self, call: CallInfo, done: Done) -> None: ...
+    def answer(self, call: CallInfo, done: Done) -> bool | None:
+        """Answer the caller's leg; done(None) when answered.
+
+        A driver that answers without taking time (the simulator) returns
+        True instead and never calls ``done``.
+        """
 
     @abstractmethod
     def hangup(self, call: CallInfo) -> None: ...
@@ -127,7 +132,12 @@ class Driver(ABC):
     @abstractmethod
     def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
                    answered: Callable[[], None], failed: Callable[[str], None]) -> None:
-        """Ring an agent for this call; then answered() or failed(reason)."""
+        """Ring an agent for this call; then answered() or failed(reason).
+
+        Unlike ``done`` callbacks, ``answered`` may be called before this
+        returns, when the agent answers without ringing (the simulator with
+        no ring time): the session is ready for it.
+        """
 
     @abstractmethod
     def connect(self, call: CallInfo, agent_id: str) -> None:

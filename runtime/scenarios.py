@@ -257,7 +257,7 @@ class _ScenarioDriver(SimDriver):
         self.no_answer = {a.id for a in scenario.agents if not a.answers}
 
     def add_call(self, call: CallInfo, plan: CallPlan) -> None:
-        self.legs[call.call_id] = _new_leg(60.0, plan.hang_up_after)
+        self.legs[call.call_id] = _new_leg(60.0, plan.hang_up_after, call)
         self.actions[call.call_id] = list(plan.actions)
         self.problems[call.call_id] = []
         self.mailed[call.call_id] = []
@@ -311,9 +311,9 @@ class _ScenarioDriver(SimDriver):
         super().transfer(call, number)
 
 
-def _new_leg(handle_time: float, patience: float | None):
+def _new_leg(handle_time: float, patience: float | None, call: CallInfo):
     from .simulator.driver import _Leg
-    return _Leg(handle_time, patience)
+    return _Leg(handle_time, patience, call)
 
 
 _ASKS = {"press": "press a key", "enter": "enter digits", "accept_callback": "accept a callback"}

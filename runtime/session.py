@@ -170,7 +170,9 @@ class CallSession:
     # ------------------------------------------------------------ effect handlers
 
     def _on_answer(self, effect: fx.Answer):
-        self.driver.answer(self.call, self._done())
+        if self.driver.answer(self.call, self._done()) is True:
+            self._media_busy = False  # answered at once
+            return None
         return _PENDING
 
     def _on_hangup(self, effect: fx.Hangup):
@@ -518,6 +520,10 @@ class CallSession:
         self.record.outcome = outcome
         self.record.ended_at = self.driver.now()
         self.record.language = self.language
+        # The machine's host is this session: a reference cycle that would
+        # keep every ended call in memory until the cyclic collector runs
+        # (the simulator runs with it off). Nothing runs the script any more.
+        self.machine.host = None
         self.center.session_ended(self)
 
     def driver_failed(self, reason: str) -> None:

@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 class _Leg:
     """The simulator's view of one caller."""
 
-    __slots__ = ("media", "abandon", "handle_time", "patience", "gone")
+    __slots__ = ("call", "media", "waiting", "handle_time", "patience", "gone")
 
-    def __init__(self, handle_time: float, patience: float | None):
+    def __init__(self, handle_time: float, patience: float | None, call: CallInfo | None = None):
+        self.call = call
         self.media: Timer | None = None
-        self.abandon: Timer | None = None
+        #: Queued and not yet connected: the caller's patience is running. The
+        #: abandon event is not cancelled when this clears; it finds it clear.
+        self.waiting = False
         self.handle_time = handle_time
         self.patience = patience
         self.gone = False
@@ -50,7 +53,7 @@ class SimDriver(Driver):
     # -- calls entering and leaving
     def new_leg(self, call: CallInfo) -> None:
         patience = self._patience() if self._patience else None
-        self.legs[call.call_id] = _Leg(self._handle_time(), patience)
+        self.legs[call.call_id] = _Leg(self._handle_time(), patience, call)
 
     def _leg(self, call: CallInfo) -> _Leg:
         return self.legs[call.call_id]
@@ -70,8 +73,8 @@ class SimDriver(Driver):
         return self.loop.call_later(delay, action).cancel
 
     # -- the caller's leg
-    def answer(self, call, done) -> None:
-        self.loop.call_soon(done)  # answering takes no simulated time
+    def answer(self, call, done) -> bool:
+        return True  # answering takes no simulated time: done at once
 
     def hangup(self, call) -> None:
         self._leg_gone(call)
@@ -81,8 +84,7 @@ class SimDriver(Driver):
         if leg is None:
             return
         leg.gone = True
-        if leg.abandon is not None:
-            leg.abandon.cancel()
+        leg.waiting = False
         if leg.media is not None:
             leg.media.cancel()
 
@@ -157,9 +159,13 @@ class SimDriver(Driver):
         leg = self.legs.get(call.call_id)
         if leg is None or leg.patience is None or not self.abandon_enabled:
             return
-        leg.abandon = self.loop.call_later(leg.patience, lambda: self._abandon(call))
+        leg.waiting = True
+        self.loop.post_later(leg.patience, self._abandon, leg)
 
-    def _abandon(self, call) -> None:
+    def _abandon(self, leg: _Leg) -> None:
+        if not leg.waiting:
+            return  # connected (or gone) before patience ran out
+        call = leg.call
         session = self.center.sessions.get(call.call_id)
         if session is None:
             return
@@ -175,16 +181,14 @@ class SimDriver(Driver):
         elif self.model.ring_seconds > 0:
             self.loop.call_later(self.model.ring_seconds, answered)
         else:
-            self.loop.call_soon(answered)
+            answered()  # no ring time: the agent answers at once
 
     def connect(self, call, agent_id) -> None:
         leg = self.legs.get(call.call_id)
         if leg is None:
             return
-        if leg.abandon is not None:
-            leg.abandon.cancel()
-            leg.abandon = None
-        self.loop.call_later(leg.handle_time, lambda: self._agent_hangs_up(call))
+        leg.waiting = False
+        self.loop.post_later(leg.handle_time, self._agent_hangs_up, call)
 
     def _agent_hangs_up(self, call) -> None:
         session = self.center.sessions.get(call.call_id)
@@ -193,7 +197,7 @@ class SimDriver(Driver):
 
     def call_back(self, call, number, answered, failed) -> None:
         # The caller's leg is gone; a new one is made for the callback.
-        self.legs[call.call_id] = _Leg(self._handle_time(), None)
+        self.legs[call.call_id] = _Leg(self._handle_time(), None, call)
         self.loop.call_later(self.model.callback_ring_seconds, answered)
 
     # -- outside effects

@@ -4,13 +4,21 @@ Zero-delay work (an answered call resuming its script, say) goes to a FIFO
 that is drained before time advances; it costs no heap operation. Timed work
 goes to a heap keyed by (time, sequence), so events at the same time run in
 the order they were scheduled and a run is reproducible.
+
+Two ways to schedule: :meth:`EventLoop.post_at` / :meth:`EventLoop.post_later`
+put a plain ``(function, argument)`` pair on the heap and cannot be
+cancelled — the simulator's hot paths use them, and the callee checks
+whether the event still matters (an abandon timer for a caller already
+connected, say). :meth:`EventLoop.call_at` / :meth:`EventLoop.call_later`
+return a :class:`Timer` that can be cancelled; they cost one more object.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Callable
+from itertools import count
+from typing import Any, Callable
 
 
 class Timer:
@@ -18,58 +26,84 @@ class Timer:
 
     __slots__ = ("action",)
 
-    def __init__(self, action: Callable[[], None]):
+    def __init__(self, action: Callable[[], None] | None):
         self.action = action
 
     def cancel(self) -> None:
         self.action = None
 
+    def fire(self) -> None:
+        action = self.action
+        if action is not None:
+            action()
+
+
+def _fire(timer: Timer) -> None:
+    action = timer.action
+    if action is not None:
+        action()
+
+
+def _call(action: Callable[[], None]) -> None:
+    action()
+
 
 class EventLoop:
     def __init__(self, start: float = 0.0):
         self.now = start
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._ready: deque[Callable[[], None]] = deque()
-        self._sequence = 0
+        self._heap: list[tuple[float, int, Callable[[Any], None], Any]] = []
+        self._ready: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._sequence = count()
         self.events_run = 0
 
+    # -- plain events: a function and its argument
+    def post_at(self, when: float, function: Callable[[Any], None], argument: Any = None) -> None:
+        """Run ``function(argument)`` at ``when`` (not cancellable)."""
+        heapq.heappush(self._heap, (when, next(self._sequence), function, argument))
+
+    def post_later(self, delay: float, function: Callable[[Any], None], argument: Any = None) -> None:
+        """Run ``function(argument)`` after ``delay`` seconds; at once (FIFO) when ``delay <= 0``."""
+        if delay <= 0:
+            self._ready.append((function, argument))
+        else:
+            heapq.heappush(self._heap, (self.now + delay, next(self._sequence), function, argument))
+
+    # -- cancellable timers
     def call_at(self, when: float, action: Callable[[], None]) -> Timer:
         timer = Timer(action)
-        self._sequence += 1
-        heapq.heappush(self._heap, (when, self._sequence, timer))
+        self.post_at(when, _fire, timer)
         return timer
 
     def call_later(self, delay: float, action: Callable[[], None]) -> Timer:
-        if delay <= 0:
-            timer = Timer(action)
-            self._ready.append(lambda: timer.action and timer.action())
-            return timer
-        return self.call_at(self.now + delay, action)
+        timer = Timer(action)
+        self.post_later(delay, _fire, timer)
+        return timer
 
     def call_soon(self, action: Callable[[], None]) -> None:
-        self._ready.append(action)
+        self._ready.append((_call, action))
 
     def run(self, until: float = float("inf")) -> None:
         """Run events until none are left or the next is after ``until``."""
         heap, ready = self._heap, self._ready
         pop, popleft = heapq.heappop, ready.popleft
-        count = 0
-        while True:
-            while ready:
-                popleft()()
-                count += 1
-            if not heap:
-                break
-            when, _, timer = heap[0]
-            if when > until:
-                break
-            pop(heap)
-            action = timer.action
-            if action is not None:
-                self.now = when
-                action()
-                count += 1
-        self.events_run += count
+        events = 0
+        try:
+            while True:
+                while ready:
+                    function, argument = popleft()
+                    events += 1
+                    function(argument)
+                if not heap:
+                    break
+                item = heap[0]
+                if item[0] > until:
+                    break
+                pop(heap)
+                self.now = item[0]
+                events += 1
+                item[2](item[3])
+        finally:
+            self.events_run += events
 
     @property
     def pending(self) -> int:

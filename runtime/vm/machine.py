@@ -18,7 +18,6 @@ trail of blocks the call went through.
 from __future__ import annotations
 
 import math
-from collections import deque
 from enum import Enum
 from typing import Any, Generator, Protocol
 
@@ -173,20 +172,34 @@ def _queue_shape(program: Program, index: int) -> QueueShape:
 class Machine:
     """One call's script state: its program, variables and host."""
 
+    __slots__ = ("program", "host", "variables", "step_budget", "steps", "trail",
+                 "coverage", "_prepared", "_pc")
+
     def __init__(self, program: Program, host: Host, step_budget: int = DEFAULT_STEP_BUDGET):
+        prepared = _prepare(program)
         self.program = program
         self.host = host
-        self.variables = [v.initial for v in program.variables]
+        self.variables = list(prepared.initial)
         self.step_budget = step_budget
         self.steps = 0
-        self.trail: deque[str] = deque(maxlen=10)
-        self._block_at = _blocks_by_pc(program)
+        #: The call path: phases entered and blocks jumped to, newest last
+        #: (only the last TRAIL_LENGTH are kept; formatted if an error is reported).
+        self.trail: list = []
+        self._prepared = prepared
+        self._pc = 0
         #: Branch coverage, when wanted: the pc each conditional jump continued
         #: at (taken or not) -> how often. The simulator and `qscript test` read it.
         self.coverage: dict[int, int] | None = None
 
     def error(self, message: str, pc: int) -> ScriptError:
-        return ScriptError(message, self.program, pc, [str(step) for step in self.trail])
+        trail = self.trail[-TRAIL_LENGTH:]
+        return ScriptError(message, self.program, pc, [_trail_text(self.program, s) for s in trail])
+
+    def _note(self, step) -> None:
+        trail = self.trail
+        trail.append(step)
+        if len(trail) > 2 * TRAIL_LENGTH:
+            del trail[:-TRAIL_LENGTH]
 
     def run(self, phase: str | None = None, pc: int | None = None) -> Generator[fx.Effect, Any, Outcome]:
         """Execute from a phase's entry point, or from ``pc``; yield effects.
@@ -196,14 +209,18 @@ class Machine:
         effect, which showed in simulator profiles.
         """
         if pc is None:
-            pc = self.program.entries.get(phase or "inbound", -1)
+            phase = phase or "inbound"
+            pc = self.program.entries.get(phase, -1)
             if pc < 0:
                 return _finished(Outcome.STOPPED)
-            self.trail.append(_TrailEntry(phase, self.program, pc))
+            self._note((phase, pc))
         return self._execute(pc)
 
     def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
-        code = self.program.code
+        prepared = self._prepared
+        code = prepared.code
+        fused = prepared.fused
+        block_at = prepared.blocks_at
         constants = self.program.constants
         variables = self.variables
         host = self.host
@@ -218,129 +235,130 @@ class Machine:
                 self._pc = pc
                 pc += 1
                 steps += 1
-                if op == Op.CONST:
+                if op == _CONST:
                     push(constants[arg])
-                elif op == Op.LOAD:
+                elif op == _LOAD:
                     push(variables[arg])
-                elif op == Op.STORE:
+                elif op == _STORE:
                     variables[arg] = pop()
-                elif op == Op.JUMP_IF_FALSE:
+                elif op == _JUMP_IF_FALSE:
                     if not pop():
                         pc = arg
                     if coverage is not None:
                         coverage[pc] = coverage.get(pc, 0) + 1
-                elif op == Op.JUMP_IF_TRUE:
+                elif op == _JUMP_IF_TRUE:
                     if pop():
                         pc = arg
                     if coverage is not None:
                         coverage[pc] = coverage.get(pc, 0) + 1
-                elif op == Op.JUMP:
+                elif op == _JUMP:
                     if arg < pc:
                         if steps > budget:
                             self.steps = steps
                             raise self.error(f"the script ran {budget:,} steps without ending; "
                                              "it is probably looping", pc - 1)
-                    if arg in self._block_at:
-                        self.trail.append(f"goto {self._block_at[arg]} "
-                                          f"(line {self.program.position(pc - 1)[0]})")
+                    if arg in block_at:
+                        self._note(("goto", block_at[arg], pc - 1))
                     pc = arg
-                elif op == Op.FACT:
+                elif op == _FACT:
                     push(host.fact(arg))
-                elif op == Op.EQ:
+                elif op == _EQ:
                     b = pop()
                     push(pop() == b)
-                elif op == Op.NE:
+                elif op == _NE:
                     b = pop()
                     push(pop() != b)
-                elif Op.LT <= op <= Op.GE:
+                elif _LT <= op <= _GE:
                     b = pop()
                     push(_compare(op, pop(), b))
-                elif op == Op.ADD:
+                elif op == _ADD:
                     b = pop()
                     push(pop() + b)
-                elif op == Op.SUB:
+                elif op == _SUB:
                     b = pop()
                     push(pop() - b)
-                elif op == Op.MUL:
+                elif op == _MUL:
                     b = pop()
                     push(pop() * b)
-                elif op == Op.DIV:
+                elif op == _DIV:
                     b = pop()
                     push(_divide(pop(), b))
-                elif op == Op.MOD:
+                elif op == _MOD:
                     b = pop()
                     a = pop()
                     push(a % b if b else 0)
-                elif op == Op.NEG:
+                elif op == _NEG:
                     push(-pop())
-                elif op == Op.NOT:
+                elif op == _NOT:
                     push(not pop())
-                elif op == Op.IN:
+                elif op == _IN:
                     container = pop()
                     push(pop() in container)
-                elif op == Op.NOT_IN:
+                elif op == _NOT_IN:
                     container = pop()
                     push(pop() not in container)
-                elif op == Op.JUMP_IF_FALSE_KEEP:
+                elif op == _JUMP_IF_FALSE_KEEP:
                     if not stack[-1]:
                         pc = arg
                     else:
                         pop()
-                elif op == Op.JUMP_IF_TRUE_KEEP:
+                elif op == _JUMP_IF_TRUE_KEEP:
                     if stack[-1]:
                         pc = arg
                     else:
                         pop()
-                elif op == Op.DUP:
+                elif op == _DUP:
                     push(stack[-1])
-                elif op == Op.POP:
+                elif op == _POP:
                     pop()
-                elif op == Op.CALL:
+                elif op == _CALL:
                     function_id, count = divmod(arg, 256)
                     args = tuple(stack[-count:]) if count else ()
                     del stack[len(stack) - count:]
                     pure = PURE_BY_ID.get(function_id)
                     push(pure(*args) if pure is not None else host.metric(function_id, args))
-                elif op == Op.SET_FACT:
+                elif op == _SET_FACT:
                     host.set_fact(arg, pop())
-                elif op == Op.FIELD:
+                elif op == _FIELD:
                     record = pop()
                     name, missing = constants[arg]
                     if record:
                         push(record.get(name, missing))
                     else:
                         push(False if name == "found" else missing)
-                elif op == Op.LIST:
+                elif op == _LIST:
                     items = tuple(stack[-arg:]) if arg else ()
                     del stack[len(stack) - arg:]
                     push(items)
-                elif op == Op.FORMAT:
+                elif op == _FORMAT:
                     push(format_value(pop(), arg))
-                elif op == Op.CLOCK:
+                elif op == _CLOCK:
                     push(host.clock())
-                elif op == Op.STOP:
+                elif op == _STOP:
                     self.steps = steps
                     return Outcome.STOPPED
                 else:
                     # Effects: suspend and let the session carry them out.
+                    if op == _FUSED:
+                        # operands that are all constants: the effect was built once
+                        effect, op, pc, operands = fused[arg]
+                        steps += operands
+                    else:
+                        effect = None
                     self.steps = steps
                     if steps > budget:
                         raise self.error(f"the script ran {budget:,} steps without ending", pc - 1)
-                    effect = _make_effect(self, op, arg, pc - 1, stack)
-                    if effect.__class__ is Outcome:
-                        return effect  # an effect that ends the run without asking (none today)
+                    if effect is None:
+                        effect = _make_effect(self, op, arg, pc - 1, stack)
                     result = yield effect
                     outcome = _take_result(self, op, effect, result, stack)
                     steps = self.steps
                     if outcome is not None:
-                        if isinstance(outcome, int):  # when-empty jump target
+                        if outcome.__class__ is int:  # when-empty jump target
                             pc = outcome
-                            self.trail.append(f"queue empty: goto {self._block_at.get(pc, pc)}")
+                            self._note(("queue empty", block_at.get(pc, pc)))
                             continue
                         return outcome
-
-
-
         except (ScriptError, GeneratorExit):
             raise
         except RecursionError:
@@ -348,29 +366,122 @@ class Machine:
         except Exception as error:  # noqa: BLE001 - any failure becomes a script error
             raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
 
-class _TrailEntry:
-    """A step of the call path, formatted only if an error is reported."""
 
-    __slots__ = ("phase", "program", "pc")
-
-    def __init__(self, phase: str, program: Program, pc: int):
-        self.phase, self.program, self.pc = phase, program, pc
-
-    def __str__(self) -> str:
-        return f"{self.phase} (line {self.program.position(self.pc)[0]})"
+#: How many steps of the call path an error report shows.
+TRAIL_LENGTH = 10
 
 
-_BLOCKS: dict[int, tuple[Program, dict[int, str]]] = {}
+def _trail_text(program: Program, step: tuple) -> str:
+    """One step of the call path, as an error report shows it."""
+    if step[0] == "goto":
+        return f"goto {step[1]} (line {program.position(step[2])[0]})"
+    if step[0] == "queue empty":
+        return f"queue empty: goto {step[1]}"
+    return f"{step[0]} (line {program.position(step[1])[0]})"
 
 
-def _blocks_by_pc(program: Program) -> dict[int, str]:
-    """Block names by their first pc, computed once per program (not per call)."""
-    cached = _BLOCKS.get(id(program))
-    if cached is None or cached[0] is not program:
-        if len(_BLOCKS) > 1000:
-            _BLOCKS.clear()
-        cached = _BLOCKS[id(program)] = (program, {pc: n for n, pc in program.blocks.items()})
-    return cached[1]
+(_CONST, _LOAD, _STORE, _FACT, _SET_FACT, _POP, _DUP, _FIELD, _LIST, _FORMAT, _CLOCK,
+ _ADD, _SUB, _MUL, _DIV, _MOD, _NEG, _NOT, _EQ, _NE, _LT, _GE, _IN, _NOT_IN, _CALL,
+ _JUMP, _JUMP_IF_FALSE, _JUMP_IF_TRUE, _JUMP_IF_FALSE_KEEP, _JUMP_IF_TRUE_KEEP, _STOP) = (
+    int(op) for op in (Op.CONST, Op.LOAD, Op.STORE, Op.FACT, Op.SET_FACT, Op.POP, Op.DUP,
+                       Op.FIELD, Op.LIST, Op.FORMAT, Op.CLOCK, Op.ADD, Op.SUB, Op.MUL, Op.DIV,
+                       Op.MOD, Op.NEG, Op.NOT, Op.EQ, Op.NE, Op.LT, Op.GE, Op.IN, Op.NOT_IN,
+                       Op.CALL, Op.JUMP, Op.JUMP_IF_FALSE, Op.JUMP_IF_TRUE,
+                       Op.JUMP_IF_FALSE_KEEP, Op.JUMP_IF_TRUE_KEEP, Op.STOP))
+
+#: A runtime-only instruction (never in a file): an effect whose operands are
+#: all constants, built once per program. Its argument indexes the program's
+#: fused-effect table.
+_FUSED = -1
+
+
+class _Prepared:
+    """What the VM derives from a program once, for all its calls.
+
+    ``code`` is the program's code with each effect whose operands are all
+    constants (``CONST "main"; QUEUE`` …) replaced, at its first instruction,
+    by one ``_FUSED`` instruction: ``fused[arg]`` is ``(effect, op, next pc,
+    instructions skipped)``. The effect objects are immutable in use (nobody
+    writes to an effect) so every call shares them; the pcs of all other
+    instructions, the step counts and error positions stay as compiled.
+    """
+
+    __slots__ = ("program", "code", "fused", "initial", "blocks_at")
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.initial = tuple(v.initial for v in program.variables)
+        self.blocks_at = {pc: name for name, pc in program.blocks.items()}
+        self.code = [(int(op), arg) for op, arg in program.code]
+        self.fused: list[tuple] = []
+        self._fuse_constant_effects()
+
+    def _fuse_constant_effects(self) -> None:
+        code = self.program.code
+        targets = _jump_targets(code) | set(self.program.entries.values())
+        for pc, (op, arg) in enumerate(code):
+            count = _constant_operands(self.program, op, arg)
+            if count is None or pc < count:
+                continue
+            first = pc - count
+            if any(code[i][0] != Op.CONST for i in range(first, pc)):
+                continue
+            if any(i in targets for i in range(first + 1, pc + 1)):
+                continue  # something jumps into the middle: keep it as compiled
+            stack = [self.program.constants[code[i][1]] for i in range(first, pc)]
+            effect = _make_effect(_Builder(self.program), op, arg, pc, stack)
+            self.code[first] = (_FUSED, len(self.fused))
+            self.fused.append((effect, int(op), pc + 1, count))
+
+
+class _Builder:
+    """Stands in for a Machine while effects are built at load time."""
+
+    def __init__(self, program: Program):
+        self.program = program
+
+    def error(self, message: str, pc: int) -> ScriptError:
+        return ScriptError(message, self.program, pc, [])
+
+
+def _jump_targets(code) -> set[int]:
+    return {arg for op, arg in code if op in _JUMP_OPS}
+
+
+_JUMP_OPS = frozenset({Op.JUMP, Op.JUMP_IF_FALSE, Op.JUMP_IF_TRUE, Op.JUMP_IF_FALSE_KEEP,
+                       Op.JUMP_IF_TRUE_KEEP})
+
+#: Operands (values popped) of the effects that can be built once per program.
+#: Left out: WAIT_UNTIL (reads the clock), LOOKUP and COMMAND (results go
+#: through the host), and the queue family, counted from their shape.
+_FIXED_OPERANDS = {
+    Op.ANSWER: 0, Op.HANGUP: 0, Op.ANNOUNCE: 0, Op.WAIT: 1, Op.PLAY_HOT: 1, Op.MUSIC: 1,
+    Op.TRANSFER: 1, Op.REMOVE_GROUP: 1, Op.LOG: 1, Op.MENU_INPUT: 2, Op.SAY: 2, Op.SAVE: 2,
+    Op.OFFER_CALLBACK: 3, Op.VOICEMAIL: 3, Op.COLLECT_INPUT: 5,
+}
+
+
+def _constant_operands(program: Program, op: int, arg: int) -> int | None:
+    """How many operands the effect pops, if it may be built once; else None."""
+    if op == Op.PLAY:
+        return arg
+    if op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
+        shape = _queue_shape(program, arg)
+        return shape.groups + len(shape.options)
+    return _FIXED_OPERANDS.get(op)
+
+
+_PREPARED: dict[int, _Prepared] = {}
+
+
+def _prepare(program: Program) -> _Prepared:
+    """The program's prepared form, made once (programs are immutable once loaded)."""
+    prepared = _PREPARED.get(id(program))
+    if prepared is None or prepared.program is not program:
+        if len(_PREPARED) > 1000:
+            _PREPARED.clear()
+        prepared = _PREPARED[id(program)] = _Prepared(program)
+    return prepared
 
 
 def _finished(outcome: Outcome):
