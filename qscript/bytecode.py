@@ -26,6 +26,8 @@ in first-use order), so a deployed version can be identified by its hash.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import struct
 import zlib
@@ -159,13 +161,11 @@ class Program:
             return (0, 0)
         return self.source_map[i][1], self.source_map[i][2]
 
-    @property
+    @functools.cached_property
     def hash_hex(self) -> str:
-        # Asked for every call a session starts; computed once.
-        cached = self.__dict__.get("_hash_hex")
-        if cached is None:
-            cached = self.__dict__["_hash_hex"] = self.source_hash.hex()
-        return cached
+        # Asked for every call a session starts; computed once (then a plain
+        # instance attribute: no Python call at all).
+        return self.source_hash.hex()
 
     def to_bytes(self) -> bytes:
         return write_program(self)

@@ -38,6 +38,7 @@ from runtime.acd.models import (
     GroupStats,
     Offer,
     QueueEntry,
+    UnknownNameError,
 )
 
 READY, RINGING, BUSY, WRAP_UP, PAUSED, LOGGED_OUT = (
@@ -117,19 +118,26 @@ class AcdEngine(MatchingCore, AcdMetrics):
         (the script's ``target``) replaces the group's threshold for this call
         in the service-level figures. Returns the offer if an agent can take it now.
         """
-        if call_id in self._calls:
+        calls = self._calls
+        if call_id in calls:
             raise AcdStateError(f"call {call_id!r} is already queued")
-        group_list = list(dict.fromkeys(groups))
+        if groups.__class__ is tuple and len(groups) == 1:  # type: ignore[attr-defined]
+            group_list = [groups[0]]  # type: ignore[index]
+        else:
+            group_list = list(dict.fromkeys(groups))
+        known = self._groups
         for name in group_list:
-            self._group(name)
-        _check_priority(priority)
-        if kind not in (CALL, CALLBACK):
+            if name not in known:
+                raise UnknownNameError(f"no answer group {name!r}")
+        if priority.__class__ is not int or not 0 <= priority <= 99:
+            _check_priority(priority)
+        if kind != CALL and kind != CALLBACK:
             raise ValueError(f"kind must be {CALL!r} or {CALLBACK!r}, got {kind!r}")
-        seq = self._take_seq()
-        arrival = now if arrival is None else arrival
-        entry = QueueEntry(call_id, group_list, priority, float(credit), arrival, seq, kind)
+        self._next_seq += 1
+        entry = QueueEntry(call_id, group_list, priority, float(credit),
+                           now if arrival is None else arrival, self._next_seq, kind)
         entry.service_level_threshold = service_level_threshold
-        self._calls[call_id] = entry
+        calls[call_id] = entry
         if preferred_agent is not None:
             self._set_preference(entry, preferred_agent, preference_deadline)
         return self._place_call(entry, now)
@@ -200,14 +208,14 @@ class AcdEngine(MatchingCore, AcdMetrics):
 
     def next_preference_deadline(self) -> float | None:
         """When the driver should next call :meth:`release_expired_preferences`."""
-        heap = self._preference_deadlines
+        heap = self.preference_deadlines
         while heap and not self._preference_is_live(heap[0]):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
     def release_expired_preferences(self, now: float) -> list[Offer]:
         """Open the calls whose preferred-agent deadline has passed to every agent."""
-        heap = self._preference_deadlines
+        heap = self.preference_deadlines
         expired = []
         while heap and heap[0][0] <= now:
             item = heapq.heappop(heap)
@@ -247,21 +255,20 @@ class AcdEngine(MatchingCore, AcdMetrics):
         """The agent answered the call offered to them: the agent is BUSY."""
         agent, entry = self._ringing_pair(call_id, agent_id)
         del self._calls[call_id]
-        self._forget_preference(entry)
+        if entry.preferred_agent is not None:
+            self._forget_preference(entry)
         entry.ringing_agent = None
         self._set_state(agent, BUSY)
         agent.answered_at = now
         agent.calls_answered += 1
-        group = self._groups[agent.call_group]
+        group = self._groups[agent.call_group]  # type: ignore[index]
+        config = group.config
         waited = now - entry.arrival
         threshold = entry.service_level_threshold
-        within = waited <= (group.config.service_level_threshold if threshold is None else threshold)
-        for stats in (group.stats, self.total_stats):
-            stats.offered += 1
-            stats.answered += 1
-            stats.answered_within_threshold += within
-            stats.total_wait_answered += waited
-        self.estimator.record_answer(group.config.name, waited)
+        within = waited <= (config.service_level_threshold if threshold is None else threshold)
+        _count_answer(group.stats, waited, within)
+        _count_answer(self.total_stats, waited, within)
+        self.estimator.record_answer(config.name, waited)
 
     def offer_failed(
         self, call_id: str, agent_id: str, now: float, make_agent_unready: bool = True
@@ -283,10 +290,10 @@ class AcdEngine(MatchingCore, AcdMetrics):
 
     def call_ended(self, agent_id: str, now: float) -> list[Offer]:
         """The agent's call is over: wrap-up, or READY at once if the group has none."""
-        agent = self._agent(agent_id)
+        agent = self._agents.get(agent_id) or self._agent(agent_id)
         if agent.state is not BUSY:
             raise AcdStateError(f"agent {agent_id!r} is {agent.state.name}, not BUSY")
-        group = self._groups[agent.call_group]
+        group = self._groups[agent.call_group]  # type: ignore[index]
         wrap_up = group.config.wrap_up
         handle_time = now - agent.answered_at + wrap_up
         group.stats.total_handle_time += handle_time
@@ -426,7 +433,7 @@ class AcdEngine(MatchingCore, AcdMetrics):
             self.estimator.record_abandon(name, waited)
 
     def _ringing_pair(self, call_id: str, agent_id: str) -> tuple[Agent, QueueEntry]:
-        agent = self._agent(agent_id)
+        agent = self._agents.get(agent_id) or self._agent(agent_id)
         entry = agent.call
         if agent.state is not RINGING or entry is None or entry.call_id != call_id:
             raise AcdStateError(f"call {call_id!r} is not ringing agent {agent_id!r}")
@@ -442,6 +449,14 @@ class AcdEngine(MatchingCore, AcdMetrics):
             if penalty < 0:
                 raise ValueError(f"penalty must be >= 0, got {penalty} for group {name!r}")
         return penalties
+
+def _count_answer(stats: GroupStats, waited: float, within: bool) -> None:
+    stats.offered += 1
+    stats.answered += 1
+    if within:
+        stats.answered_within_threshold += 1
+    stats.total_wait_answered += waited
+
 
 def _check_priority(priority: int) -> None:
     if int(priority) != priority or not 0 <= priority <= 99:

@@ -81,21 +81,28 @@ class _SeededWindow:
 
     Real samples push the seed out one by one, so a new group starts from
     the configured default and follows its own data after ``size`` calls.
+    A ring buffer: adding a sample is O(1) and allocates nothing.
     """
 
-    __slots__ = ("size", "default", "samples", "total")
+    __slots__ = ("size", "default", "samples", "total", "_next")
 
     def __init__(self, size: int, default: float) -> None:
         self.size = size
         self.default = default
-        self.samples: deque[float] = deque()
+        self.samples: list[float] = []
         self.total = 0.0
+        self._next = 0  # the slot the next sample overwrites, once full
 
     def add(self, value: float) -> None:
-        self.samples.append(value)
-        self.total += value
-        if len(self.samples) > self.size:
-            self.total -= self.samples.popleft()
+        samples = self.samples
+        if len(samples) < self.size:
+            samples.append(value)
+            self.total += value
+            return
+        slot = self._next
+        self.total += value - samples[slot]
+        samples[slot] = value
+        self._next = slot + 1 if slot + 1 < self.size else 0
 
     def seeded_total(self) -> float:
         return self.total + (self.size - len(self.samples)) * self.default
@@ -106,27 +113,37 @@ class _AbandonWindow:
 
     With exponential patience the maximum-likelihood abandon rate is
     ``abandons / total time spent waiting`` (answered callers' waits count
-    as exposure too: they were at risk and stayed).
+    as exposure too: they were at risk and stayed). A ring buffer of waits,
+    abandons stored as negative waits (``-1 - wait``).
     """
 
-    __slots__ = ("size", "outcomes", "exposure", "abandons")
+    __slots__ = ("size", "outcomes", "exposure", "abandons", "_next")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.outcomes: deque[tuple[float, int]] = deque()
+        self.outcomes: list[float] = []
         self.exposure = 0.0
         self.abandons = 0
+        self._next = 0
 
     def add(self, waited: float, abandoned: bool) -> None:
-        self.outcomes.append((waited, int(abandoned)))
+        outcomes = self.outcomes
         self.exposure += waited
-        self.abandons += abandoned
-        if len(self.outcomes) > self.size:
-            old_wait, old_abandoned = self.outcomes.popleft()
-            self.exposure -= old_wait
-            self.abandons -= old_abandoned
-        if not self.outcomes:
-            self.exposure = 0.0
+        if abandoned:
+            self.abandons += 1
+        entry = -1.0 - waited if abandoned else waited
+        if len(outcomes) < self.size:
+            outcomes.append(entry)
+            return
+        slot = self._next
+        old = outcomes[slot]
+        if old < 0:
+            self.exposure -= -1.0 - old
+            self.abandons -= 1
+        else:
+            self.exposure -= old
+        outcomes[slot] = entry
+        self._next = slot + 1 if slot + 1 < self.size else 0
 
 
 class ErlangMedianEstimator(WaitEstimator):

@@ -55,7 +55,9 @@ class MatchingCore:
         self._agents: dict[str, Agent] = {}
         self._calls: dict[str, QueueEntry] = {}  # waiting or ringing
         self._next_seq = 0
-        self._preference_deadlines: list[tuple[float, int, QueueEntry]] = []  # heap
+        #: Preferred-agent deadlines, a heap of (deadline, seq, entry); may hold
+        #: stale items. Read-only outside the engine: empty means none pending.
+        self.preference_deadlines: list[tuple[float, int, QueueEntry]] = []
         self._preferring: dict[str, set[str]] = {}  # agent id -> call ids preferring them
 
     def _place_call(self, entry: QueueEntry, now: float) -> list[Offer]:
@@ -87,7 +89,8 @@ class MatchingCore:
 
     def _best_agent_for(self, entry: QueueEntry, now: float) -> tuple[Agent, str] | None:
         """The READY agent who should take this call, and on behalf of which group."""
-        preferred = self._active_preferred_agent(entry, now)
+        preferred = None if entry.preferred_agent is None else \
+            self._active_preferred_agent(entry, now)
         if preferred is not None:
             if preferred.state is not READY:
                 return None
@@ -159,7 +162,7 @@ class MatchingCore:
         entry.preference_deadline = deadline
         self._preferring.setdefault(agent_id, set()).add(entry.call_id)
         if deadline < math.inf:
-            heapq.heappush(self._preference_deadlines, (deadline, entry.seq, entry))
+            heapq.heappush(self.preference_deadlines, (deadline, entry.seq, entry))
 
     def _forget_preference(self, entry: QueueEntry) -> None:
         agent_id = entry.preferred_agent
@@ -208,24 +211,25 @@ class MatchingCore:
         entry.queued = False
 
     def _leave_ready_lists(self, agent: Agent) -> None:
-        for name in list(agent.ready_keys):
-            self._groups[name].remove_ready(agent)
+        if agent.ready_keys:
+            for name in list(agent.ready_keys):
+                self._groups[name].remove_ready(agent)
 
     def _set_state(self, agent: Agent, state: AgentState) -> None:
         old = agent.state
-        groups = self._groups
-        for name in agent.penalties:
-            counts = groups[name].state_counts
+        for counts in agent.state_counts:
             counts[old] -= 1
             counts[state] += 1
         agent.state = state
 
     def _join_groups(self, agent: Agent, penalties: dict[str, int]) -> None:
         agent.penalties = penalties
+        agent.state_counts = []
         for name in penalties:
             group = self._groups[name]
             group.members[agent.agent_id] = agent
             group.state_counts[agent.state] += 1
+            agent.state_counts.append(group.state_counts)
 
     def _leave_groups(self, agent: Agent) -> None:
         self._leave_ready_lists(agent)
@@ -234,6 +238,7 @@ class MatchingCore:
             del group.members[agent.agent_id]
             group.state_counts[agent.state] -= 1
         agent.penalties = {}
+        agent.state_counts = []
 
     def _take_seq(self) -> int:
         self._next_seq += 1

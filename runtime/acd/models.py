@@ -206,6 +206,7 @@ class Agent:
         "pause_reason",
         "pending_pause",
         "penalties",
+        "state_counts",
         "ready_since",
         "ready_keys",
         "calls_answered",
@@ -223,6 +224,9 @@ class Agent:
         self.pause_reason: str | None = None
         self.pending_pause: str | None = None  # pause asked for during a call
         self.penalties: dict[str, int] = {}
+        #: The state counters of the agent's groups (GroupState.state_counts),
+        #: kept beside ``penalties`` so a state change needs no group lookups.
+        self.state_counts: list[list[int]] = []
         self.ready_since: float | None = None
         self.ready_keys: dict[str, tuple] = {}  # group -> key in its ready list
         self.calls_answered = 0

@@ -72,8 +72,10 @@ class Distribution:
     def sampler(self, rng: random.Random) -> Callable[[], float]:
         """A function drawing one value (seconds) from the distribution."""
         if self.kind == "exponential":
+            # rng.expovariate(rate), inlined: the same numbers, one Python call less per draw
             rate = 1.0 / self.mean
-            return lambda: rng.expovariate(rate)
+            uniform, log = rng.random, math.log
+            return lambda: -log(1.0 - uniform()) / rate
         if self.kind == "constant":
             value = self.mean
             return lambda: value

@@ -28,7 +28,7 @@ Definitions (the same for every figure, per group and in total):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 from ..records import ABANDONED, ANSWERED, CallRecord
 
@@ -110,41 +110,97 @@ class EstimateAccuracy:
         }
 
 
-@dataclass
 class RunStats:
-    """Collects finished call records of one replication."""
+    """Collects finished call records of one replication.
 
-    warmup: float
-    threshold: float
-    interval: float
-    group_thresholds: dict[str, float] = field(default_factory=dict)
-    totals: Counters = field(default_factory=Counters)
-    groups: dict[str, Counters] = field(default_factory=dict)
-    intervals: dict[int, Counters] = field(default_factory=dict)
-    estimate: EstimateAccuracy = field(default_factory=EstimateAccuracy)
-    talk_end: dict[str, float] = field(default_factory=dict)
-    saved: dict[str, dict[str, int]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    Each record is counted once, in the cell of its arrival interval and
+    group; ``totals``, ``groups`` and ``intervals`` are sums of those cells
+    (counting a call in three places as it ended showed in profiles).
+    """
+
+    def __init__(self, warmup: float, threshold: float, interval: float,
+                 group_thresholds: dict[str, float] | None = None):
+        self.warmup = warmup
+        self.threshold = threshold
+        self.interval = interval
+        self.group_thresholds = dict(group_thresholds or {})
+        self.estimate = EstimateAccuracy()
+        self.saved: dict[str, dict[str, int]] = {}
+        self.errors: list[str] = []
+        #: (interval slot, group or None) -> counters of the calls that arrived then.
+        self._cells: dict[tuple[int, str | None], Counters] = {}
+        self._sums: dict[str, object] = {}   # totals/groups/intervals, until the next add
 
     def add(self, record: CallRecord) -> None:
-        if record.arrived_at < self.warmup:
+        arrived = record.arrived_at
+        if arrived < self.warmup:
             return
-        end = record.agent_ended_at if record.agent_ended_at is not None else record.ended_at
-        talk = (end - record.answered_at) if (record.answered_at is not None
-                                              and end is not None) else 0.0
         group = record.answered_group or (record.groups[0] if record.groups else None)
-        threshold = self.group_thresholds.get(group, self.threshold)
-        self.totals.add(record, threshold, talk)
-        if group is not None:
-            self.groups.setdefault(group, Counters()).add(record, threshold, talk)
-        slot = int(record.arrived_at // self.interval)
-        self.intervals.setdefault(slot, Counters()).add(record, threshold, talk)
-        if record.answered_at is not None and record.queued_at is not None:
-            waited = record.answered_at - record.queued_at
-            if waited > 0 and record.estimated_wait_at_entry is not None:
-                self.estimate.add(record.estimated_wait_at_entry, waited)
-        for key, value in record.saved.items():
-            counts = self.saved.setdefault(key, {})
-            counts[str(value)] = counts.get(str(value), 0) + 1
+        key = (int(arrived // self.interval), group)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = Counters()
+        if self._sums:
+            self._sums = {}
+        answered_at = record.answered_at
+        if answered_at is not None:
+            end = record.agent_ended_at if record.agent_ended_at is not None else record.ended_at
+            talk = end - answered_at if end is not None else 0.0
+            queued_at = record.queued_at
+            if queued_at is not None:
+                waited = answered_at - queued_at
+                if waited > 0 and record.estimated_wait_at_entry is not None:
+                    self.estimate.add(record.estimated_wait_at_entry, waited)
+        else:
+            talk = 0.0
+        cell.add(record, self.group_thresholds.get(group, self.threshold), talk)
+        if record.saved:
+            for key_name, value in record.saved.items():
+                counts = self.saved.setdefault(key_name, {})
+                counts[str(value)] = counts.get(str(value), 0) + 1
         if record.error and len(self.errors) < 20:
             self.errors.append(record.error)
+
+    @property
+    def totals(self) -> Counters:
+        if "totals" not in self._sums:
+            self._sums["totals"] = _summed(self._cells.values())
+        return self._sums["totals"]
+
+    @property
+    def groups(self) -> dict[str, Counters]:
+        """Counters per answer group (calls that never queued are in no group)."""
+        if "groups" not in self._sums:
+            self._sums["groups"] = self._summed_by(lambda key: key[1], skip_none=True)
+        return self._sums["groups"]
+
+    @property
+    def intervals(self) -> dict[int, Counters]:
+        """Counters per interval of arrival (slot = seconds since the start // interval)."""
+        if "intervals" not in self._sums:
+            self._sums["intervals"] = self._summed_by(lambda key: key[0])
+        return self._sums["intervals"]
+
+    def _summed_by(self, part, skip_none: bool = False) -> dict:
+        by: dict = {}
+        for key, cell in self._cells.items():
+            name = part(key)
+            if name is None and skip_none:
+                continue
+            by.setdefault(name, []).append(cell)
+        return {name: _summed(cells) for name, cells in sorted(by.items(), key=_order)}
+
+
+def _order(item):
+    return (item[0] is None, item[0] if item[0] is not None else 0)
+
+
+def _summed(cells) -> Counters:
+    total = Counters()
+    for cell in cells:
+        for name in _COUNTER_FIELDS:
+            setattr(total, name, getattr(total, name) + getattr(cell, name))
+    return total
+
+
+_COUNTER_FIELDS = tuple(f.name for f in fields(Counters))
