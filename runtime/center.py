@@ -117,7 +117,7 @@ class ContactCenter:
         self._free_since: dict[str, float] = {}
         #: Seconds after a missed ring until the agent is ready again (None: never by itself).
         self.no_answer_pause: float | None = None
-        self._preference_timer = None
+        self._preference_timer: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ setup
 

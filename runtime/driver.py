@@ -23,6 +23,7 @@ Conventions:
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -63,7 +64,7 @@ class Driver(ABC):
         """Seconds on the driver's clock (simulated or monotonic)."""
 
     @abstractmethod
-    def wall_time(self) -> "object":
+    def wall_time(self) -> dt.datetime:
         """The current local date and time (a naive datetime in the site's time zone)."""
 
     @abstractmethod

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from qscript.builtins import FACTS
 
@@ -37,6 +37,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("qscript.session")
 
 _PENDING = object()   # an effect handler's "the driver will resume us later"
+
+
+class _EndedHost:
+    """The host of a machine whose call has ended: nothing may run any more.
+
+    An ended session hands its machine this instead of itself, which breaks
+    the session <-> machine reference cycle (see ``CallSession._end``).
+    """
+
+    def fact(self, fact_id: int) -> Any:
+        raise RuntimeError("the call has ended")
+
+    def set_fact(self, fact_id: int, value: Any) -> None:
+        raise RuntimeError("the call has ended")
+
+    def metric(self, function_id: int, args: tuple) -> Any:
+        raise RuntimeError("the call has ended")
+
+    def clock(self) -> float:
+        raise RuntimeError("the call has ended")
+
+
+_ENDED_HOST = _EndedHost()
 
 
 class State(str, Enum):
@@ -81,7 +104,7 @@ class CallSession:
         self.agent: str | None = None
         self.callback_accepted = False
         self.when_empty_pc = -1
-        self._gen = None            # the running VM phase
+        self._gen: Generator[fx.Effect, Any, Outcome] | None = None  # the running VM phase
         self._token = 0             # bumped on every interrupt; stale callbacks compare it
         self._media_busy = False    # a timed driver action is in progress
 
@@ -313,8 +336,9 @@ class CallSession:
         if effect.what == "position":
             position = acd.announced_position(self.call.call_id)
             intro = self._media("queue-position")
-            self.driver.play(self.call, intro, lambda _=None: self.driver.say(
-                self.call, "number", position, "", self.language, done))
+            def say_position(_: Any = None) -> None:
+                self.driver.say(self.call, "number", position, "", self.language, done)
+            self.driver.play(self.call, intro, say_position)
             return _PENDING
         wait = acd.announced_wait(self.call.call_id, now)
         self.record.announced_waits.append(wait)
@@ -322,8 +346,10 @@ class CallSession:
             self.driver.play(self.call, self._media("queue-wait-unknown"), done)
         else:
             minutes = announced_minutes(wait, getattr(settings, "wait_style", "approximate"))
-            self.driver.play(self.call, self._media("queue-wait"), lambda _=None: self.driver.say(
-                self.call, "duration", minutes * 60.0, "", self.language, done))
+
+            def say_wait(_: Any = None) -> None:
+                self.driver.say(self.call, "duration", minutes * 60.0, "", self.language, done)
+            self.driver.play(self.call, self._media("queue-wait"), say_wait)
         return _PENDING
 
     def _on_offer_callback(self, effect: fx.OfferCallback):
@@ -477,7 +503,7 @@ class CallSession:
         if self.state in (_QUEUED, _RINGING):
             self._leave_queue(ABANDONED)
             self._end(ABANDONED)
-        elif self.state is _CONNECTED:
+        elif self.state is _CONNECTED and self.agent is not None:
             self.record.agent_ended_at = self.driver.now()
             self.center.agent_call_ended(self.agent)
             self._end(ANSWERED)
@@ -531,7 +557,7 @@ class CallSession:
         # The machine's host is this session: a reference cycle that would
         # keep every ended call in memory until the cyclic collector runs
         # (the simulator runs with it off). Nothing runs the script any more.
-        self.machine.host = None
+        self.machine.host = _ENDED_HOST
         self.center.session_ended(self)
 
     def driver_failed(self, reason: str) -> None:
@@ -675,7 +701,7 @@ _FACT_GETTERS = {
     _FACT_IDS["now.date"]: lambda s: _wall(s).date().isoformat(),
 }
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[CallSession, Any], Any]] = {
     fx.Answer: CallSession._on_answer, fx.Hangup: CallSession._on_hangup,
     fx.Play: CallSession._on_play, fx.PlayHot: CallSession._on_play_hot,
     fx.Say: CallSession._on_say, fx.Music: CallSession._on_music, fx.Wait: CallSession._on_wait,

@@ -182,7 +182,8 @@ class MatchingCore:
     def _active_preferred_agent(self, entry: QueueEntry, now: float) -> Agent | None:
         """The agent the call is reserved for right now, if any."""
         agent_id = entry.preferred_agent
-        if agent_id is None or now >= entry.preference_deadline:
+        deadline = entry.preference_deadline
+        if agent_id is None or deadline is None or now >= deadline:
             return None
         agent = self._agents.get(agent_id)
         if agent is None or agent.state is LOGGED_OUT:

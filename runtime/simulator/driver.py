@@ -166,6 +166,8 @@ class SimDriver(Driver):
         if not leg.waiting:
             return  # connected (or gone) before patience ran out
         call = leg.call
+        if call is None or self.center is None:
+            return
         session = self.center.sessions.get(call.call_id)
         if session is None:
             return
@@ -191,6 +193,8 @@ class SimDriver(Driver):
         self.loop.post_later(leg.handle_time, self._agent_hangs_up, call)
 
     def _agent_hangs_up(self, call) -> None:
+        if self.center is None:
+            return
         session = self.center.sessions.get(call.call_id)
         if session is not None:
             session.agent_leg_ended()

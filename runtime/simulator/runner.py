@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import random
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -63,8 +64,8 @@ class _Roster:
                 begin = (team.shift[0] - start_minute) * 60.0
                 end = (team.shift[1] - start_minute) * 60.0
                 self.loop.call_later(max(0.0, begin),
-                                     lambda a=agent_id, g=dict(team.groups): self.center.agent_login(a, g))
-                self.loop.call_later(max(0.0, end), lambda a=agent_id: self._logout(a))
+                                     partial(self.center.agent_login, agent_id, dict(team.groups)))
+                self.loop.call_later(max(0.0, end), partial(self._logout, agent_id))
 
     def _logout(self, agent_id: str) -> None:
         from ..acd import AgentState

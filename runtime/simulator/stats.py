@@ -129,7 +129,10 @@ class RunStats:
         self.errors: list[str] = []
         #: (interval slot, group or None) -> counters of the calls that arrived then.
         self._cells: dict[tuple[int, str | None], Counters] = {}
-        self._sums: dict[str, object] = {}   # totals/groups/intervals, until the next add
+        # totals / groups / intervals as summed, until the next add
+        self._totals: Counters | None = None
+        self._groups: dict[str, Counters] | None = None
+        self._intervals: dict[int, Counters] | None = None
 
     def add(self, record: CallRecord) -> None:
         arrived = record.arrived_at
@@ -140,8 +143,8 @@ class RunStats:
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cells[key] = Counters()
-        if self._sums:
-            self._sums = {}
+        if self._totals is not None or self._groups is not None or self._intervals is not None:
+            self._totals = self._groups = self._intervals = None
         answered_at = record.answered_at
         if answered_at is not None:
             end = record.agent_ended_at if record.agent_ended_at is not None else record.ended_at
@@ -153,7 +156,8 @@ class RunStats:
                     self.estimate.add(record.estimated_wait_at_entry, waited)
         else:
             talk = 0.0
-        cell.add(record, self.group_thresholds.get(group, self.threshold), talk)
+        threshold = self.threshold if group is None else self.group_thresholds.get(group, self.threshold)
+        cell.add(record, threshold, talk)
         if record.saved:
             for key_name, value in record.saved.items():
                 counts = self.saved.setdefault(key_name, {})
@@ -163,37 +167,30 @@ class RunStats:
 
     @property
     def totals(self) -> Counters:
-        if "totals" not in self._sums:
-            self._sums["totals"] = _summed(self._cells.values())
-        return self._sums["totals"]
+        if self._totals is None:
+            self._totals = _summed(self._cells.values())
+        return self._totals
 
     @property
     def groups(self) -> dict[str, Counters]:
         """Counters per answer group (calls that never queued are in no group)."""
-        if "groups" not in self._sums:
-            self._sums["groups"] = self._summed_by(lambda key: key[1], skip_none=True)
-        return self._sums["groups"]
+        if self._groups is None:
+            by_group: dict[str, list[Counters]] = {}
+            for (_, group), cell in self._cells.items():
+                if group is not None:
+                    by_group.setdefault(group, []).append(cell)
+            self._groups = {name: _summed(cells) for name, cells in sorted(by_group.items())}
+        return self._groups
 
     @property
     def intervals(self) -> dict[int, Counters]:
         """Counters per interval of arrival (slot = seconds since the start // interval)."""
-        if "intervals" not in self._sums:
-            self._sums["intervals"] = self._summed_by(lambda key: key[0])
-        return self._sums["intervals"]
-
-    def _summed_by(self, part, skip_none: bool = False) -> dict:
-        by: dict = {}
-        for key, cell in self._cells.items():
-            name = part(key)
-            if name is None and skip_none:
-                continue
-            by.setdefault(name, []).append(cell)
-        return {name: _summed(cells) for name, cells in sorted(by.items(), key=_order)}
-
-
-def _order(item):
-    return (item[0] is None, item[0] if item[0] is not None else 0)
-
+        if self._intervals is None:
+            by_slot: dict[int, list[Counters]] = {}
+            for (slot, _), cell in self._cells.items():
+                by_slot.setdefault(slot, []).append(cell)
+            self._intervals = {slot: _summed(cells) for slot, cells in sorted(by_slot.items())}
+        return self._intervals
 
 def _summed(cells) -> Counters:
     total = Counters()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Any, Generator, Protocol
+from typing import Any, Callable, Generator, Protocol, cast
 
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
@@ -95,7 +95,7 @@ def _to_number(text: str):
     return int(value) if value.is_integer() else value
 
 
-_PURE_FUNCTIONS = {
+_PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": lambda value: len(value) if value is not None else 0,
     "starts_with": lambda text, prefix: text.startswith(prefix),
     "ends_with": lambda text, suffix: text.endswith(suffix),
@@ -104,7 +104,7 @@ _PURE_FUNCTIONS = {
     "seconds": lambda duration: duration,
 }
 #: function id -> python callable for pure functions; metric functions go to the host.
-PURE_BY_ID = {f.id: _PURE_FUNCTIONS[f.name] for f in FUNCTIONS if f.name in _PURE_FUNCTIONS}
+PURE_BY_ID: dict[int, Callable[..., Any]] = {f.id: _PURE_FUNCTIONS[f.name] for f in FUNCTIONS if f.name in _PURE_FUNCTIONS}
 
 
 def format_duration(seconds: float) -> str:
@@ -484,7 +484,7 @@ def _constant_operands(program: Program, op: int, arg: int) -> int | None:
     if op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
         shape = _queue_shape(program, arg)
         return shape.groups + len(shape.options)
-    return _FIXED_OPERANDS.get(op)
+    return _FIXED_OPERANDS.get(Op(op))
 
 
 _PREPARED: dict[int, _Prepared] = {}
@@ -514,7 +514,7 @@ def _pop_many(stack: list, count: int) -> tuple:
     return values
 
 
-def _make_effect(machine: "Machine", op: int, arg: int, pc: int, stack: list) -> fx.Effect:
+def _make_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stack: list) -> fx.Effect:
     """Pop an effect instruction's operands and build the effect it asks for."""
     pop = stack.pop
     if op == _PLAY:
@@ -526,6 +526,7 @@ def _make_effect(machine: "Machine", op: int, arg: int, pc: int, stack: list) ->
     if op == _WAIT:
         return fx.Wait(pc, pop())
     if op == _WAIT_UNTIL:
+        assert isinstance(machine, Machine), "WAIT_UNTIL reads the clock: never built ahead"
         return fx.Wait(pc, max(0.0, pop() - machine.host.clock()))
     if op == _ANNOUNCE:
         return fx.Announce(pc, "position" if arg == 0 else "wait")
@@ -578,8 +579,9 @@ def _take_result(machine: "Machine", op: int, effect: fx.Effect, result, stack: 
     if op == _MENU_INPUT or op == _COLLECT_INPUT:
         stack.append(result or "")
     elif op == _QUEUE or op == _REQUEUE:
-        if result == "empty" and effect.has_when_empty:
-            return effect.when_empty_pc
+        queue = cast(fx.Queue, effect)
+        if result == "empty" and queue.has_when_empty:
+            return queue.when_empty_pc
         return _OUTCOME_REQUEUED if op == _REQUEUE else _OUTCOME_QUEUED
     elif op == _HANGUP:
         return _OUTCOME_HANGUP
@@ -601,7 +603,7 @@ def _take_result(machine: "Machine", op: int, effect: fx.Effect, result, stack: 
     return None
 
 
-def _queue_effect(machine: "Machine", op: int, arg: int, pc: int, stack: list) -> fx.Effect:
+def _queue_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stack: list) -> fx.Effect:
     shape = _queue_shape(machine.program, arg)
     options = dict.fromkeys(QUEUE_OPTION_ORDER)
     options.update(zip(shape.options, _pop_many(stack, len(shape.options))))
