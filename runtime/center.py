@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
@@ -110,7 +110,7 @@ class ContactCenter:
         #: Called with (session, effect or (event, detail)) for every step of
         #: every call, when set: `qscript test`, debugging and the differential
         #: tests of simulator against live read the script's path from it.
-        self.tracer = None
+        self.tracer: Callable[[CallSession, Any], None] | None = None
         #: Seconds from an agent becoming free (their call ended, wrap-up
         #: done) to the next caller being connected to them.
         self.handoff = LatencyRecorder()

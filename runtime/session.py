@@ -134,9 +134,9 @@ class CallSession:
                 self._gen = None
                 self._phase_ended(stop.value)
                 return
-            except ScriptError as error:
+            except ScriptError as script_error:
                 self._gen = None
-                self._fail(error.render())
+                self._fail(script_error.render())
                 return
             if self.center.tracer is not None and not isinstance(effect, fx.PlayHot):
                 self.center.tracer(self, effect)
@@ -673,6 +673,10 @@ def _wall(session: CallSession):
     return session.driver.wall_time()
 
 
+def _minutes_of_day(moment) -> float:
+    return moment.hour * 60 + moment.minute + moment.second / 60
+
+
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _FACT_GETTERS = {
@@ -696,7 +700,7 @@ _FACT_GETTERS = {
     _FACT_IDS["call.elapsed"]: lambda s: s.clock(),
     _FACT_IDS["call.groups"]: lambda s: tuple(s.center.acd.call_info(s.call.call_id).groups)
     if s._in_queue() else (),
-    _FACT_IDS["now.time"]: lambda s: (lambda t: t.hour * 60 + t.minute + t.second / 60)(_wall(s)),
+    _FACT_IDS["now.time"]: lambda s: _minutes_of_day(_wall(s)),
     _FACT_IDS["now.weekday"]: lambda s: _WEEKDAYS[_wall(s).weekday()],
     _FACT_IDS["now.date"]: lambda s: _wall(s).date().isoformat(),
 }

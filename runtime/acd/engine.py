@@ -22,7 +22,6 @@ import heapq
 from collections.abc import Iterable, Mapping
 
 from runtime.acd.estimators import ErlangMedianEstimator, WaitEstimator
-from runtime.acd.matching import MatchingCore
 from runtime.acd.metrics import AcdMetrics
 from runtime.acd.models import (
     ABANDONED,
@@ -52,7 +51,7 @@ READY, RINGING, BUSY, WRAP_UP, PAUSED, LOGGED_OUT = (
 NO_ANSWER = "no answer"
 
 
-class AcdEngine(MatchingCore, AcdMetrics):
+class AcdEngine(AcdMetrics):
     """Automatic call distributor for a set of answer groups.
 
     ``groups``: the answer groups (more can be defined later with

@@ -26,6 +26,8 @@ from abc import ABC, abstractmethod
 from collections import deque
 from typing import NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from runtime.erlang import digamma, gamma_median, trigamma
 
 __all__ = [
@@ -54,6 +56,7 @@ class WaitQuery(NamedTuple):
     waited: float
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # benchmarks and tests subclass it
 class WaitEstimator(ABC):
     """Learns from finished calls and estimates the remaining wait of a caller.
 

@@ -39,13 +39,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from typing import TYPE_CHECKING
-
-from runtime.acd.estimators import WaitQuery
-from runtime.acd.models import AgentState, GroupStats
-
-if TYPE_CHECKING:
-    from runtime.acd.models import Agent, GroupState, QueueEntry
+from runtime.acd.estimators import WaitEstimator, WaitQuery
+from runtime.acd.matching import MatchingCore
+from runtime.acd.models import AgentState, GroupStats, QueueEntry
 
 _READY, _RINGING, _BUSY, _WRAP_UP, _PAUSED = (
     AgentState.READY,
@@ -56,17 +52,15 @@ _READY, _RINGING, _BUSY, _WRAP_UP, _PAUSED = (
 )
 
 
-class AcdMetrics:
-    """Read-only queries of :class:`~runtime.acd.engine.AcdEngine` (a mixin)."""
+class AcdMetrics(MatchingCore):
+    """Read-only queries of :class:`~runtime.acd.engine.AcdEngine`.
 
-    _groups: dict[str, GroupState]
-    _agents: dict[str, Agent]
-    _calls: dict[str, QueueEntry]
+    A layer of the engine's single-inheritance chain ``MatchingCore`` →
+    ``AcdMetrics`` → ``AcdEngine`` (single inheritance keeps the classes
+    compilable to native classes with mypyc).
+    """
 
-    if TYPE_CHECKING:  # provided by the engine
-
-        def _group(self, name: str) -> GroupState: ...
-        def _entry(self, call_id: str) -> QueueEntry: ...
+    estimator: WaitEstimator  # set by the engine
 
     # ------------------------------------------------------ agent counts
 
@@ -157,7 +151,7 @@ class AcdMetrics:
             return math.inf
         if query.ready_agents > 0 and query.calls_ahead == 0:
             return 0.0
-        return self.estimator.estimate(query)  # type: ignore[attr-defined]
+        return self.estimator.estimate(query)
 
     # ----------------------------------------------------------- helpers
 

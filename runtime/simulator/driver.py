@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..driver import CallInfo, Driver, Recording
+from mypy_extensions import mypyc_attr
+
+from ..driver import CallInfo, Done, Driver, Recording
 from .events import EventLoop, Timer
 from .model import Model
 
@@ -37,6 +39,7 @@ class _Leg:
         self.gone = False
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # `qscript test` subclasses it
 class SimDriver(Driver):
     def __init__(self, loop: EventLoop, model: Model, rng: random.Random):
         self.loop = loop
@@ -58,7 +61,7 @@ class SimDriver(Driver):
     def _leg(self, call: CallInfo) -> _Leg:
         return self.legs[call.call_id]
 
-    def _media(self, call: CallInfo, seconds: float, done, result=None) -> None:
+    def _media(self, call: CallInfo, seconds: float, done: Done, result: Any = None) -> None:
         leg = self._leg(call)
         leg.media = self.loop.call_later(seconds, lambda: done(result))
 
@@ -73,13 +76,13 @@ class SimDriver(Driver):
         return self.loop.call_later(delay, action).cancel
 
     # -- the caller's leg
-    def answer(self, call, done) -> bool:
+    def answer(self, call: CallInfo, done: Done) -> bool:
         return True  # answering takes no simulated time: done at once
 
-    def hangup(self, call) -> None:
+    def hangup(self, call: CallInfo) -> None:
         self._leg_gone(call)
 
-    def _leg_gone(self, call) -> None:
+    def _leg_gone(self, call: CallInfo) -> None:
         leg = self.legs.pop(call.call_id, None)
         if leg is None:
             return
@@ -96,19 +99,21 @@ class SimDriver(Driver):
             total += overrides.get(name, self.model.prompt_seconds)
         return total
 
-    def play(self, call, media, done) -> None:
+    def play(self, call: CallInfo, media: list[str], done: Done) -> None:
         self._media(call, self._prompt_seconds(media), done)
 
-    def say(self, call, kind, value, currency, language, done) -> None:
+    def say(self, call: CallInfo, kind: str, value: Any, currency: str, language: str,
+            done: Done) -> None:
         self._media(call, self.model.say_seconds, done)
 
-    def wait(self, call, seconds, done) -> None:
+    def wait(self, call: CallInfo, seconds: float, done: Done) -> None:
         self._media(call, seconds, done)
 
-    def music_on_hold(self, call, moh_class) -> None:
+    def music_on_hold(self, call: CallInfo, moh_class: str | None) -> None:
         pass
 
-    def get_key(self, call, prompt, media, timeout, done, accept_key=None) -> None:
+    def get_key(self, call: CallInfo, prompt: str, media: list[str], timeout: float, done: Done,
+                accept_key: str | None = None) -> None:
         heard = self._prompt_seconds(media)
         if accept_key is not None:
             accepted = self.rng.random() < self.model.callback_acceptance
@@ -126,8 +131,8 @@ class SimDriver(Driver):
         key = self.rng.choices(keys, weights=[weights[k] for k in keys])[0]
         return "" if key == "none" else key
 
-    def get_digits(self, call, prompt, media, min_digits, max_digits, terminator, timeout,
-                   done) -> None:
+    def get_digits(self, call: CallInfo, prompt: str, media: list[str], min_digits: int,
+                   max_digits: int, terminator: str, timeout: float, done: Done) -> None:
         behaviour = self.model.digits.get(prompt)
         heard = self._prompt_seconds(media)
         if behaviour is not None and self.rng.random() < behaviour.timeout:
@@ -140,22 +145,22 @@ class SimDriver(Driver):
             digits = "".join(self.rng.choice("0123456789") for _ in range(count))
         self._media(call, heard + self.model.think_seconds + 0.3 * len(digits), done, digits)
 
-    def record(self, call, media, max_seconds, done) -> None:
+    def record(self, call: CallInfo, media: list[str], max_seconds: float, done: Done) -> None:
         seconds = min(max_seconds, self.model.voicemail_seconds)
         recording = Recording(f"voicemail-{call.call_id}", seconds)
         self._media(call, self._prompt_seconds(media) + seconds, done, recording)
 
-    def transfer(self, call, number) -> None:
+    def transfer(self, call: CallInfo, number: str) -> None:
         self.transfers += 1
         self._leg_gone(call)
 
-    def stop_media(self, call) -> None:
+    def stop_media(self, call: CallInfo) -> None:
         leg = self.legs.get(call.call_id)
         if leg is not None and leg.media is not None:
             leg.media.cancel()
             leg.media = None
 
-    def call_queued(self, call) -> None:
+    def call_queued(self, call: CallInfo) -> None:
         leg = self.legs.get(call.call_id)
         if leg is None or leg.patience is None or not self.abandon_enabled:
             return
@@ -177,7 +182,8 @@ class SimDriver(Driver):
             session.caller_hung_up()
 
     # -- agents
-    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
+    def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
+                   answered: Callable[[], None], failed: Callable[[str], None]) -> None:
         if self.model.no_answer_rate and self.rng.random() < self.model.no_answer_rate:
             self.loop.call_later(timeout, lambda: failed("no answer"))
         elif self.model.ring_seconds > 0:
@@ -185,25 +191,26 @@ class SimDriver(Driver):
         else:
             answered()  # no ring time: the agent answers at once
 
-    def connect(self, call, agent_id) -> None:
+    def connect(self, call: CallInfo, agent_id: str) -> None:
         leg = self.legs.get(call.call_id)
         if leg is None:
             return
         leg.waiting = False
         self.loop.post_later(leg.handle_time, self._agent_hangs_up, call)
 
-    def _agent_hangs_up(self, call) -> None:
+    def _agent_hangs_up(self, call: CallInfo) -> None:
         if self.center is None:
             return
         session = self.center.sessions.get(call.call_id)
         if session is not None:
             session.agent_leg_ended()
 
-    def call_back(self, call, number, answered, failed) -> None:
+    def call_back(self, call: CallInfo, number: str, answered: Callable[[], None],
+                  failed: Callable[[str], None]) -> None:
         # The caller's leg is gone; a new one is made for the callback.
         self.legs[call.call_id] = _Leg(self._handle_time(), None, call)
         self.loop.call_later(self.model.callback_ring_seconds, answered)
 
     # -- outside effects
-    def send_voicemail(self, address, recording, call) -> None:
+    def send_voicemail(self, address: str, recording: Recording, call: CallInfo) -> None:
         self.mails_sent += 1

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from .model import Model
 from .runner import Replication
-from .stats import Counters, EstimateAccuracy
+from .stats import Counters, EstimateAccuracy, summed
 
 # Two-sided 95% Student t quantiles for n-1 degrees of freedom (n = replications).
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
@@ -34,16 +34,8 @@ def _t95(degrees: int) -> float:
     return _T95[keys[-1]] if degrees <= 30 else 1.96
 
 
-def _pool(counters: list[Counters]) -> Counters:
-    pooled = Counters()
-    for counter in counters:
-        for name in vars(pooled):
-            setattr(pooled, name, getattr(pooled, name) + getattr(counter, name))
-    return pooled
-
-
 def _figures(counters: list[Counters], agent_seconds: float) -> dict:
-    pooled = _pool(counters)
+    pooled = summed(counters)
     figures = pooled.summary()
     n = len(counters) or 1
     for key in ("calls_arrived", "calls_not_queued", "calls_offered", "calls_answered",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Iterable
 
 from ..records import ABANDONED, ANSWERED, CallRecord
 
@@ -168,7 +169,7 @@ class RunStats:
     @property
     def totals(self) -> Counters:
         if self._totals is None:
-            self._totals = _summed(self._cells.values())
+            self._totals = summed(self._cells.values())
         return self._totals
 
     @property
@@ -179,7 +180,7 @@ class RunStats:
             for (_, group), cell in self._cells.items():
                 if group is not None:
                     by_group.setdefault(group, []).append(cell)
-            self._groups = {name: _summed(cells) for name, cells in sorted(by_group.items())}
+            self._groups = {name: summed(cells) for name, cells in sorted(by_group.items())}
         return self._groups
 
     @property
@@ -189,10 +190,11 @@ class RunStats:
             by_slot: dict[int, list[Counters]] = {}
             for (slot, _), cell in self._cells.items():
                 by_slot.setdefault(slot, []).append(cell)
-            self._intervals = {slot: _summed(cells) for slot, cells in sorted(by_slot.items())}
+            self._intervals = {slot: summed(cells) for slot, cells in sorted(by_slot.items())}
         return self._intervals
 
-def _summed(cells) -> Counters:
+def summed(cells: Iterable[Counters]) -> Counters:
+    """The counters of several cells (or replications) added up."""
     total = Counters()
     for cell in cells:
         for name in _COUNTER_FIELDS:

@@ -110,8 +110,8 @@ PURE_BY_ID: dict[int, Callable[..., Any]] = {f.id: _PURE_FUNCTIONS[f.name] for f
 def format_duration(seconds: float) -> str:
     if seconds == math.inf:
         return "unknown"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
     return "".join(parts) or "0s"
