@@ -24,6 +24,7 @@ from setuptools.command.build_ext import build_ext
 #: [tool.mypy] settings in pyproject.toml.
 COMPILED = [
     "runtime/vm/machine.py",
+    "runtime/vm/effects.py",
     "runtime/session.py",
     "runtime/center.py",
     "runtime/driver.py",
@@ -37,6 +38,8 @@ COMPILED = [
     "runtime/simulator/driver.py",
     "runtime/simulator/stats.py",
     "runtime/simulator/runner.py",
+    "runtime/simulator/sampling.py",
+    "runtime/latency.py",
 ]
 
 

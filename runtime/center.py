@@ -183,7 +183,8 @@ class ContactCenter:
                                                     self.driver.now(), make_agent_unready=False))
                 continue
             session.offer(offer.agent_id, offer.group)
-        self._arm_preference_timer()
+        if self.acd.preference_deadlines:
+            self._arm_preference_timer()
 
     def _arm_preference_timer(self) -> None:
         deadline = self.acd.next_preference_deadline()
@@ -220,8 +221,8 @@ class ContactCenter:
         """An agent's call is over: wrap-up (timed), then ready for the next call."""
         now = self.driver.now()
         offers = self.acd.call_ended(agent_id, now)
-        wrap_up = self.acd.wrap_up_seconds(agent_id)
-        if wrap_up > 0 and not offers:
+        wrap_up = 0.0 if offers else self.acd.wrap_up_seconds(agent_id)
+        if wrap_up > 0:
             self.driver.schedule(wrap_up, lambda: self._wrap_up_done(agent_id))
         else:
             self._free_since[agent_id] = now

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
@@ -33,17 +33,24 @@ from mypy_extensions import mypyc_attr
 Done = Callable[[Any], None]
 
 
-@dataclass
 class CallInfo:
-    """What is known about a call when it arrives."""
+    """What is known about a call when it arrives.
 
-    call_id: str
-    caller: str
-    dialled: str
-    language: str = ""
-    arrived_at: float = 0.0
-    #: Driver-specific data (an ARI channel id, a simulated caller's behaviour).
-    extra: dict = field(default_factory=dict)
+    (An explicit ``__init__``, not a dataclass: see :class:`runtime.records.CallRecord`.)
+    """
+
+    def __init__(self, call_id: str, caller: str, dialled: str, language: str = "",
+                 arrived_at: float = 0.0, extra: dict | None = None) -> None:
+        self.call_id = call_id
+        self.caller = caller
+        self.dialled = dialled
+        self.language = language
+        self.arrived_at = arrived_at
+        #: Driver-specific data (an ARI channel id, a simulated caller's behaviour).
+        self.extra: dict = {} if extra is None else extra
+
+    def __repr__(self) -> str:
+        return f"CallInfo({self.call_id!r}, {self.caller!r}, {self.dialled!r})"
 
 
 @dataclass(frozen=True)

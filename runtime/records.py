@@ -6,49 +6,71 @@ them in the database (call log, statistics, previous-agent matching).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Final
 
 
 # Outcomes of a call, as recorded.
-ANSWERED = "answered"          # connected to an agent
-ABANDONED = "abandoned"        # the caller hung up while queued
-TRANSFERRED = "transferred"    # sent to an external number
-VOICEMAIL = "voicemail"        # left a voice message
-CALLBACK = "callback"          # accepted a callback (then answered or not)
-HUNG_UP = "hung_up"            # the script hung up, or the caller left outside the queue
-FAILED = "failed"              # the script failed and the fallback took over
+ANSWERED: Final = "answered"          # connected to an agent
+ABANDONED: Final = "abandoned"        # the caller hung up while queued
+TRANSFERRED: Final = "transferred"    # sent to an external number
+VOICEMAIL: Final = "voicemail"        # left a voice message
+CALLBACK: Final = "callback"          # accepted a callback (then answered or not)
+HUNG_UP: Final = "hung_up"            # the script hung up, or the caller left outside the queue
+FAILED: Final = "failed"              # the script failed and the fallback took over
 
 
-@dataclass
 class CallRecord:
-    call_id: str
-    caller: str
-    dialled: str
-    script: str = ""                  # program source name
-    script_hash: str = ""
-    arrived_at: float = 0.0
-    queued_at: float | None = None
-    answered_at: float | None = None  # when an agent was connected
-    agent_ended_at: float | None = None  # when the agent's part of the call ended
-    ended_at: float | None = None
-    outcome: str = HUNG_UP
-    groups: list[str] = field(default_factory=list)   # groups joined, in order
-    answered_group: str | None = None
-    agent: str | None = None
-    language: str = ""
-    priority: int = 0
-    #: The call's service-level target (`queue to ... target 20s`), when set;
-    #: it replaces the group's threshold in the service-level figures.
-    target: float | None = None
-    digits: str = ""
-    #: Estimated wait when the call joined the queue (for estimator accuracy).
-    estimated_wait_at_entry: float | None = None
-    announced_waits: list[float] = field(default_factory=list)
-    saved: dict[str, object] = field(default_factory=dict)   # `save` statements
-    log: list[str] = field(default_factory=list)             # `log` statements
-    error: str | None = None
-    voicemail_to: str | None = None
-    transferred_to: str | None = None
+    """One call's record, filled in by its session as the call goes on.
+
+    A plain class with an explicit ``__init__`` rather than a dataclass: the
+    runtime's hot modules are compiled with mypyc, which compiles an explicit
+    ``__init__`` but leaves a dataclass's generated one interpreted.
+    """
+
+    def __init__(self, call_id: str, caller: str, dialled: str, *, script: str = "",
+                 script_hash: str = "", arrived_at: float = 0.0,
+                 queued_at: float | None = None, answered_at: float | None = None,
+                 agent_ended_at: float | None = None, ended_at: float | None = None,
+                 outcome: str = HUNG_UP, groups: list[str] | None = None,
+                 answered_group: str | None = None, agent: str | None = None,
+                 language: str = "", priority: int = 0, target: float | None = None,
+                 digits: str = "", estimated_wait_at_entry: float | None = None,
+                 announced_waits: list[float] | None = None,
+                 saved: dict[str, object] | None = None, log: list[str] | None = None,
+                 error: str | None = None, voicemail_to: str | None = None,
+                 transferred_to: str | None = None) -> None:
+        self.call_id = call_id
+        self.caller = caller
+        self.dialled = dialled
+        self.script = script                    # program source name
+        self.script_hash = script_hash
+        self.arrived_at = arrived_at
+        self.queued_at = queued_at
+        self.answered_at = answered_at          # when an agent was connected
+        self.agent_ended_at = agent_ended_at    # when the agent's part of the call ended
+        self.ended_at = ended_at
+        self.outcome = outcome
+        self.groups: list[str] = [] if groups is None else groups   # groups joined, in order
+        self.answered_group = answered_group
+        self.agent = agent
+        self.language = language
+        self.priority = priority
+        #: The call's service-level target (`queue to ... target 20s`), when set;
+        #: it replaces the group's threshold in the service-level figures.
+        self.target = target
+        self.digits = digits
+        #: Estimated wait when the call joined the queue (for estimator accuracy).
+        self.estimated_wait_at_entry = estimated_wait_at_entry
+        self.announced_waits: list[float] = [] if announced_waits is None else announced_waits
+        self.saved: dict[str, object] = {} if saved is None else saved   # `save` statements
+        self.log: list[str] = [] if log is None else log                  # `log` statements
+        self.error = error
+        self.voicemail_to = voicemail_to
+        self.transferred_to = transferred_to
+
+    def __repr__(self) -> str:
+        return (f"CallRecord({self.call_id!r}, outcome={self.outcome!r}, "
+                f"groups={self.groups!r}, agent={self.agent!r})")
 
     @property
     def waited(self) -> float | None:

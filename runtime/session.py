@@ -22,9 +22,10 @@ from __future__ import annotations
 import logging
 import math
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Generator
+from typing import TYPE_CHECKING, Any, Callable, Final, Generator
 
 from qscript.builtins import FACTS
+from qscript.bytecode import Program
 
 from .driver import CallInfo, Recording
 from .records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qscript.session")
 
-_PENDING = object()   # an effect handler's "the driver will resume us later"
+_PENDING: Final = object()   # an effect handler's "the driver will resume us later"
 
 
 class _EndedHost:
@@ -59,7 +60,7 @@ class _EndedHost:
         raise RuntimeError("the call has ended")
 
 
-_ENDED_HOST = _EndedHost()
+_ENDED_HOST: Final = _EndedHost()
 
 
 class State(str, Enum):
@@ -74,17 +75,25 @@ class State(str, Enum):
 
 # Enum members as module constants: `State.QUEUED` is an attribute lookup
 # on the enum class (~70 ns in CPython 3.11), done many times per call.
-_INBOUND, _QUEUED, _RINGING, _CONNECTED, _AFTER, _CALLBACK, _ENDED = (
-    State.INBOUND, State.QUEUED, State.RINGING, State.CONNECTED, State.AFTER, State.CALLBACK,
-    State.ENDED)
-_OUTCOME_QUEUED, _OUTCOME_REQUEUED, _OUTCOME_CALLBACK, _OUTCOME_HANGUP, _OUTCOME_TRANSFERRED = (
-    Outcome.QUEUED, Outcome.REQUEUED, Outcome.CALLBACK, Outcome.HANGUP, Outcome.TRANSFERRED)
+# (Final: mypyc keeps them in C variables, not the module's dict.)
+_INBOUND: Final = State.INBOUND
+_QUEUED: Final = State.QUEUED
+_RINGING: Final = State.RINGING
+_CONNECTED: Final = State.CONNECTED
+_AFTER: Final = State.AFTER
+_CALLBACK: Final = State.CALLBACK
+_ENDED: Final = State.ENDED
+_OUTCOME_QUEUED: Final = Outcome.QUEUED
+_OUTCOME_REQUEUED: Final = Outcome.REQUEUED
+_OUTCOME_CALLBACK: Final = Outcome.CALLBACK
+_OUTCOME_HANGUP: Final = Outcome.HANGUP
+_OUTCOME_TRANSFERRED: Final = Outcome.TRANSFERRED
 
-_FACT_IDS = {f.qualified: f.id for f in FACTS}
+_FACT_IDS: Final = {f.qualified: f.id for f in FACTS}
 
 
 class CallSession:
-    def __init__(self, center: "ContactCenter", program, call: CallInfo):
+    def __init__(self, center: "ContactCenter", program: Program, call: CallInfo):
         self.center = center
         self.driver = center.driver
         self.program = program
@@ -195,7 +204,7 @@ class CallSession:
         if self.state not in (_QUEUED, _RINGING):
             return  # answered (or gone) before the phase could start
         self.driver.music_on_hold(self.call, "default")
-        if self.program.entries.get("queue", -1) >= 0:
+        if self.machine.has_phase("queue"):
             self._run_phase("queue")
 
     # ------------------------------------------------------------ effect handlers
@@ -269,41 +278,52 @@ class CallSession:
         return _PENDING
 
     def _on_queue(self, effect: fx.Queue):
-        groups = list(effect.groups)
+        center = self.center
+        acd = center.acd
+        groups = effect.groups
         for group in groups:
-            self.center.ensure_group(group)
-        if effect.has_when_empty and self.center.nobody_logged_in(groups):
+            if not acd.has_group(group):
+                center.ensure_group(group)
+        has_when_empty = effect.has_when_empty
+        if has_when_empty and center.nobody_logged_in(groups):
             return "empty"
-        if isinstance(effect, fx.Requeue):
+        requeue = type(effect) is fx.Requeue
+        if requeue:
             self._leave_queue("requeued", count=False)
-        self.when_empty_pc = effect.when_empty_pc if effect.has_when_empty else -1
+        self.when_empty_pc = effect.when_empty_pc if has_when_empty else -1
         if effect.priority is not None:
             self.priority = int(effect.priority)
         now = self.driver.now()
-        preferred, deadline = None, math.inf
+        preferred: str | None = None
+        deadline = math.inf
         if effect.prefer_previous:
-            preferred = self.center.history.previous_agent(self.call.caller, now,
-                                                           float(effect.prefer_previous))
+            preferred = center.history.previous_agent(self.call.caller, now,
+                                                      float(effect.prefer_previous))
             if preferred is not None:
-                deadline = now + self.center.prefer_wait
-        arrival = self.record.queued_at if isinstance(effect, fx.Requeue) else None
+                deadline = now + center.prefer_wait
+        record = self.record
+        arrival = record.queued_at if requeue else None
         self.state = _QUEUED
-        if self.record.queued_at is None:
-            self.record.queued_at = now
+        if record.queued_at is None:
+            record.queued_at = now
             self.driver.call_queued(self.call)
-        self.record.groups.extend(g for g in groups if g not in self.record.groups)
-        self.record.priority = self.priority
-        offers = self.center.acd.enqueue(
+        joined = record.groups
+        for group in groups:
+            if group not in joined:
+                joined.append(group)
+        record.priority = self.priority
+        target = effect.target
+        offers = acd.enqueue(
             self.call.call_id, groups, now, priority=self.priority,
             credit=float(effect.credit or 0.0), preferred_agent=preferred,
             preference_deadline=deadline, arrival=arrival,
-            service_level_threshold=float(effect.target) if effect.target else None)
-        if effect.target:
-            self.record.target = float(effect.target)
-        if self.record.estimated_wait_at_entry is None:
-            self.record.estimated_wait_at_entry = self.center.acd.estimated_wait(
-                self.call.call_id, now) if not offers else 0.0
-        self.center.dispatch(offers)
+            service_level_threshold=float(target) if target else None)
+        if target:
+            record.target = float(target)
+        if record.estimated_wait_at_entry is None:
+            record.estimated_wait_at_entry = 0.0 if offers else \
+                acd.estimated_wait(self.call.call_id, now)
+        center.dispatch(offers)
         return None
 
     def _on_add_group(self, effect: fx.AddGroup):
@@ -431,7 +451,6 @@ class CallSession:
         self.state = _RINGING if self.state is _QUEUED else self.state
         self.agent_ringing = agent_id
         self.call.extra["offer_group"] = group
-        token = self._token
 
         def answered():
             if self.agent_ringing == agent_id:
@@ -443,7 +462,6 @@ class CallSession:
                 if self.state is _RINGING:
                     self.state = _QUEUED
                 self.center.agent_missed_ring(self.call.call_id, agent_id)
-        del token
         if self.state is _CALLBACK:
             self._ring_for_callback(agent_id, group, answered, failed)
             return
@@ -465,22 +483,24 @@ class CallSession:
         self._end(CALLBACK)
 
     def _agent_answered(self, agent_id: str, group: str) -> None:
-        now = self.driver.now()
+        center, driver, call = self.center, self.driver, self.call
+        now = driver.now()
         self.agent_ringing = None
-        self.center.acd.answered(self.call.call_id, agent_id, now)
+        center.acd.answered(call.call_id, agent_id, now)
         self._interrupt()
         self.agent = agent_id
         self.state = _CONNECTED
-        self.record.answered_at = now
-        self.record.agent = agent_id
-        self.record.answered_group = group
-        self.record.outcome = ANSWERED
-        self.center.history.remember(self.call.caller, agent_id, now)
-        if self.center.tracer is not None:
-            self.center.tracer(self, ("connected", agent_id))
-        self.driver.music_on_hold(self.call, None)
-        self.driver.connect(self.call, agent_id)
-        self.center.agent_connected(agent_id)
+        record = self.record
+        record.answered_at = now
+        record.agent = agent_id
+        record.answered_group = group
+        record.outcome = ANSWERED
+        center.history.remember(call.caller, agent_id, now)
+        if center.tracer is not None:
+            center.tracer(self, ("connected", agent_id))
+        driver.music_on_hold(call, None)
+        driver.connect(call, agent_id)
+        center.agent_connected(agent_id)
 
     def agent_leg_ended(self) -> None:
         """The agent hung up (or their leg failed): after-call phase, or the end."""
@@ -488,7 +508,7 @@ class CallSession:
             return
         self.record.agent_ended_at = self.driver.now()
         self.center.agent_call_ended(self.agent)
-        if self.program.entries.get("after", -1) >= 0 and not self.call.extra.get("caller_gone"):
+        if self.machine.has_phase("after") and not self.call.extra.get("caller_gone"):
             self.state = _AFTER
             self._run_phase("after")
         else:
@@ -679,7 +699,7 @@ def _minutes_of_day(moment) -> float:
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-_FACT_GETTERS = {
+_FACT_GETTERS: Final = {
     _FACT_IDS["call.caller"]: lambda s: s.call.caller,
     _FACT_IDS["call.dialled"]: lambda s: s.call.dialled,
     _FACT_IDS["call.digits"]: lambda s: s.digits,
@@ -705,7 +725,7 @@ _FACT_GETTERS = {
     _FACT_IDS["now.date"]: lambda s: _wall(s).date().isoformat(),
 }
 
-_HANDLERS: dict[type, Callable[[CallSession, Any], Any]] = {
+_HANDLERS: Final[dict[type, Callable[[CallSession, Any], Any]]] = {
     fx.Answer: CallSession._on_answer, fx.Hangup: CallSession._on_hangup,
     fx.Play: CallSession._on_play, fx.PlayHot: CallSession._on_play_hot,
     fx.Say: CallSession._on_say, fx.Music: CallSession._on_music, fx.Wait: CallSession._on_wait,

@@ -18,6 +18,8 @@ several groups (O(calls ahead) or O(agents of its groups)).
 
 from __future__ import annotations
 
+from typing import Final
+
 import heapq
 from collections.abc import Iterable, Mapping
 
@@ -40,15 +42,13 @@ from runtime.acd.models import (
     UnknownNameError,
 )
 
-READY, RINGING, BUSY, WRAP_UP, PAUSED, LOGGED_OUT = (
-    AgentState.READY,
-    AgentState.RINGING,
-    AgentState.BUSY,
-    AgentState.WRAP_UP,
-    AgentState.PAUSED,
-    AgentState.LOGGED_OUT,
-)
-NO_ANSWER = "no answer"
+READY: Final = AgentState.READY
+RINGING: Final = AgentState.RINGING
+BUSY: Final = AgentState.BUSY
+WRAP_UP: Final = AgentState.WRAP_UP
+PAUSED: Final = AgentState.PAUSED
+LOGGED_OUT: Final = AgentState.LOGGED_OUT
+NO_ANSWER: Final = "no answer"
 
 
 class AcdEngine(AcdMetrics):

@@ -27,6 +27,8 @@ driver calls ``release_expired_preferences`` at ``next_preference_deadline``.
 
 from __future__ import annotations
 
+from typing import Final
+
 import heapq
 import math
 
@@ -39,12 +41,10 @@ from runtime.acd.models import (
     UnknownNameError,
 )
 
-READY, RINGING, PAUSED, LOGGED_OUT = (
-    AgentState.READY,
-    AgentState.RINGING,
-    AgentState.PAUSED,
-    AgentState.LOGGED_OUT,
-)
+READY: Final = AgentState.READY
+RINGING: Final = AgentState.RINGING
+PAUSED: Final = AgentState.PAUSED
+LOGGED_OUT: Final = AgentState.LOGGED_OUT
 
 
 class MatchingCore:

@@ -37,19 +37,19 @@ Definitions (every figure is per answer group unless it names a call):
 
 from __future__ import annotations
 
+from typing import Final
+
 import math
 from bisect import bisect_left
 from runtime.acd.estimators import WaitEstimator, WaitQuery
 from runtime.acd.matching import MatchingCore
 from runtime.acd.models import AgentState, GroupStats, QueueEntry
 
-_READY, _RINGING, _BUSY, _WRAP_UP, _PAUSED = (
-    AgentState.READY,
-    AgentState.RINGING,
-    AgentState.BUSY,
-    AgentState.WRAP_UP,
-    AgentState.PAUSED,
-)
+_READY: Final = AgentState.READY
+_RINGING: Final = AgentState.RINGING
+_BUSY: Final = AgentState.BUSY
+_WRAP_UP: Final = AgentState.WRAP_UP
+_PAUSED: Final = AgentState.PAUSED
 
 
 class AcdMetrics(MatchingCore):

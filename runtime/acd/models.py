@@ -50,13 +50,13 @@ import enum
 import heapq
 from bisect import bisect_left, insort
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 #: The removal reason that counts as an abandoned call in the statistics.
-ABANDONED = "abandoned"
+ABANDONED: Final = "abandoned"
 #: Queue entry kinds.
-CALL = "call"
-CALLBACK = "callback"
+CALL: Final = "call"
+CALLBACK: Final = "callback"
 
 
 class AcdError(Exception):
@@ -91,12 +91,31 @@ class AnswerGroup:
     wrap_up: float = 0.0
 
 
-class Offer(NamedTuple):
-    """Ring ``agent_id`` with ``call_id``, on behalf of answer group ``group``."""
+class Offer:
+    """Ring ``agent_id`` with ``call_id``, on behalf of answer group ``group``.
 
-    call_id: str
-    agent_id: str
-    group: str
+    A small class, not a NamedTuple: a NamedTuple's constructor runs as
+    interpreted Python even when this module is compiled with mypyc.
+    """
+
+    __slots__ = ("call_id", "agent_id", "group")
+
+    def __init__(self, call_id: str, agent_id: str, group: str) -> None:
+        self.call_id = call_id
+        self.agent_id = agent_id
+        self.group = group
+
+    def _key(self) -> tuple[str, str, str]:
+        return (self.call_id, self.agent_id, self.group)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Offer) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Offer({self.call_id!r}, {self.agent_id!r}, {self.group!r})"
 
 
 class AgentInfo(NamedTuple):

@@ -52,6 +52,12 @@ class SimDriver(Driver):
         self.mails_sent = 0
         self.transfers = 0
         self.abandon_enabled = True
+        # Read for every call: kept here rather than looked up on the model
+        # (a plain Python object) each time; the event handlers are bound once.
+        self._no_answer_rate = model.no_answer_rate
+        self._ring_seconds = model.ring_seconds
+        self._abandon_event = self._abandon
+        self._hang_up_event = self._agent_hangs_up
 
     # -- calls entering and leaving
     def new_leg(self, call: CallInfo) -> None:
@@ -165,7 +171,7 @@ class SimDriver(Driver):
         if leg is None or leg.patience is None or not self.abandon_enabled:
             return
         leg.waiting = True
-        self.loop.post_later(leg.patience, self._abandon, leg)
+        self.loop.post_later(leg.patience, self._abandon_event, leg)
 
     def _abandon(self, leg: _Leg) -> None:
         if not leg.waiting:
@@ -184,10 +190,10 @@ class SimDriver(Driver):
     # -- agents
     def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
                    answered: Callable[[], None], failed: Callable[[str], None]) -> None:
-        if self.model.no_answer_rate and self.rng.random() < self.model.no_answer_rate:
+        if self._no_answer_rate and self.rng.random() < self._no_answer_rate:
             self.loop.call_later(timeout, lambda: failed("no answer"))
-        elif self.model.ring_seconds > 0:
-            self.loop.call_later(self.model.ring_seconds, answered)
+        elif self._ring_seconds > 0:
+            self.loop.call_later(self._ring_seconds, answered)
         else:
             answered()  # no ring time: the agent answers at once
 
@@ -196,7 +202,7 @@ class SimDriver(Driver):
         if leg is None:
             return
         leg.waiting = False
-        self.loop.post_later(leg.handle_time, self._agent_hangs_up, call)
+        self.loop.post_later(leg.handle_time, self._hang_up_event, call)
 
     def _agent_hangs_up(self, call: CallInfo) -> None:
         if self.center is None:

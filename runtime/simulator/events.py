@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from itertools import count
 from typing import Any, Callable
 
 
@@ -53,20 +52,24 @@ class EventLoop:
         self.now = start
         self._heap: list[tuple[float, int, Callable[[Any], None], Any]] = []
         self._ready: deque[tuple[Callable[[Any], None], Any]] = deque()
-        self._sequence = count()
+        self._sequence = 0
         self.events_run = 0
+        # Bound once: a module attribute lookup per event showed in profiles.
+        self._push = heapq.heappush
 
     # -- plain events: a function and its argument
     def post_at(self, when: float, function: Callable[[Any], None], argument: Any = None) -> None:
         """Run ``function(argument)`` at ``when`` (not cancellable)."""
-        heapq.heappush(self._heap, (when, next(self._sequence), function, argument))
+        self._sequence += 1
+        self._push(self._heap, (when, self._sequence, function, argument))
 
     def post_later(self, delay: float, function: Callable[[Any], None], argument: Any = None) -> None:
         """Run ``function(argument)`` after ``delay`` seconds; at once (FIFO) when ``delay <= 0``."""
         if delay <= 0:
             self._ready.append((function, argument))
         else:
-            heapq.heappush(self._heap, (self.now + delay, next(self._sequence), function, argument))
+            self._sequence += 1
+            self._push(self._heap, (self.now + delay, self._sequence, function, argument))
 
     # -- cancellable timers
     def call_at(self, when: float, action: Callable[[], None]) -> Timer:

@@ -22,6 +22,7 @@ from ..driver import CallInfo
 from .driver import SimDriver
 from .events import EventLoop
 from .model import Model
+from .sampling import exponential_gap
 from .stats import RunStats
 
 
@@ -118,30 +119,43 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
 class _Arrivals:
     """A non-homogeneous Poisson arrival process (piecewise-constant rates)."""
 
-    def __init__(self, model, rng, loop, driver, center, on_progress):
+    def __init__(self, model: Model, rng: random.Random, loop: EventLoop, driver: SimDriver,
+                 center: ContactCenter, on_progress: Callable[[float], None] | None):
         self.model, self.rng, self.loop = model, rng, loop
         self.driver, self.center = driver, center
         self.on_progress = on_progress
+        self.duration = model.duration
+        self._uniform = rng.random
+        self._arrive_event = self._arrive
         self.count = 0
         self._numbers = list(model.dialled)
         self._weights = [model.dialled[n] for n in self._numbers]
         self._returning: list[str] = []
         self._next_progress = 0.0
+        # The arrival rate is piecewise constant: the current piece, so that
+        # the model is asked only when it may change.
+        self._rate = 0.0
+        self._piece_start = 0.0
+        self._piece_end = -1.0
 
     def start(self) -> None:
         self._schedule_next(0.0)
 
     def _schedule_next(self, now: float) -> None:
         model = self.model
-        while now < model.duration:
-            rate = model.rate_at(now)
-            change = min(model.next_rate_change(now), model.duration)
+        duration = self.duration
+        while now < duration:
+            if not self._piece_start <= now < self._piece_end:
+                self._rate = model.rate_at(now)
+                self._piece_start = now
+                self._piece_end = min(model.next_rate_change(now), duration)
+            rate, change = self._rate, self._piece_end
             if rate <= 0:
                 now = change
                 continue
-            candidate = now + self.rng.expovariate(rate)
+            candidate = now + exponential_gap(self._uniform, rate)
             if candidate < change:
-                self.loop.call_at(candidate, self._arrive)
+                self.loop.post_at(candidate, self._arrive_event)
                 return
             now = change  # memoryless: draw again at the rate change
 
@@ -151,12 +165,17 @@ class _Arrivals:
             return ""
         if model.repeat_share and self._returning and rng.random() < model.repeat_share:
             return rng.choice(self._returning)
-        number = f"07{rng.randrange(10**8):08d}"
+        # rng.randrange(10**8), inlined (the same draws): a uniform 27-bit
+        # number, drawn again while out of range.
+        serial = rng.getrandbits(27)
+        while serial >= 100_000_000:
+            serial = rng.getrandbits(27)
+        number = f"07{serial:08d}"
         if model.repeat_share and len(self._returning) < 5000:
             self._returning.append(number)
         return number
 
-    def _arrive(self) -> None:
+    def _arrive(self, _: object = None) -> None:
         now = self.loop.now
         self.count += 1
         dialled = self._numbers[0] if len(self._numbers) == 1 else \

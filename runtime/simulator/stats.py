@@ -134,16 +134,26 @@ class RunStats:
         self._totals: Counters | None = None
         self._groups: dict[str, Counters] | None = None
         self._intervals: dict[int, Counters] | None = None
+        # The cell the previous record went to: most records go to the same one.
+        self._last_slot = -1
+        self._last_group: str | None = None
+        self._last_cell = Counters()
 
     def add(self, record: CallRecord) -> None:
         arrived = record.arrived_at
         if arrived < self.warmup:
             return
         group = record.answered_group or (record.groups[0] if record.groups else None)
-        key = (int(arrived // self.interval), group)
-        cell = self._cells.get(key)
-        if cell is None:
-            cell = self._cells[key] = Counters()
+        slot = int(arrived // self.interval)
+        if slot == self._last_slot and group == self._last_group:
+            cell = self._last_cell
+        else:
+            key = (slot, group)
+            found = self._cells.get(key)
+            if found is None:
+                found = self._cells[key] = Counters()
+            cell = found
+            self._last_slot, self._last_group, self._last_cell = slot, group, cell
         if self._totals is not None or self._groups is not None or self._intervals is not None:
             self._totals = self._groups = self._intervals = None
         answered_at = record.answered_at

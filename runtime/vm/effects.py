@@ -21,6 +21,7 @@ Results the VM expects back:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -28,9 +29,6 @@ class Effect:
     """Base class; ``pc`` is the instruction that asked for it (for error positions)."""
 
     pc: int
-
-    #: Does carrying it out take time on the call (so it can be interrupted)?
-    timed = False
 
 
 @dataclass(slots=True)
@@ -46,21 +44,18 @@ class Hangup(Effect):
 @dataclass(slots=True)
 class Play(Effect):
     prompts: tuple[str, ...]
-    timed = True
 
 
 @dataclass(slots=True)
 class PlayHot(Effect):
     name: str
-    timed = True
 
 
 @dataclass(slots=True)
 class Say(Effect):
     kind: str            # "number", "amount", "digits" or "duration"
-    value: object
+    value: Any
     currency: str
-    timed = True
 
 
 @dataclass(slots=True)
@@ -71,14 +66,12 @@ class Music(Effect):
 @dataclass(slots=True)
 class Wait(Effect):
     seconds: float
-    timed = True
 
 
 @dataclass(slots=True)
 class MenuInput(Effect):
     prompt: str
     timeout: float
-    timed = True
 
 
 @dataclass(slots=True)
@@ -88,7 +81,6 @@ class CollectInput(Effect):
     max_digits: int
     terminator: str
     timeout: float
-    timed = True
 
 
 @dataclass(slots=True)
@@ -122,7 +114,6 @@ class RemoveGroup(Effect):
 @dataclass(slots=True)
 class Announce(Effect):
     what: str            # "position" or "wait"
-    timed = True
 
 
 @dataclass(slots=True)
@@ -130,7 +121,6 @@ class OfferCallback(Effect):
     prompt: str
     key: str
     timeout: float
-    timed = True
 
 
 @dataclass(slots=True)
@@ -138,7 +128,6 @@ class Voicemail(Effect):
     address: str
     prompt: str
     max_seconds: float
-    timed = True
 
 
 @dataclass(slots=True)
@@ -166,4 +155,4 @@ class Log(Effect):
 @dataclass(slots=True)
 class Save(Effect):
     key: str
-    value: object
+    value: Any

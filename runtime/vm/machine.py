@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Any, Callable, Generator, Protocol, cast
+from typing import Any, Callable, Final, Generator, Protocol, cast
 
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
@@ -104,7 +104,7 @@ _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "seconds": lambda duration: duration,
 }
 #: function id -> python callable for pure functions; metric functions go to the host.
-PURE_BY_ID: dict[int, Callable[..., Any]] = {f.id: _PURE_FUNCTIONS[f.name] for f in FUNCTIONS if f.name in _PURE_FUNCTIONS}
+PURE_BY_ID: Final[dict[int, Callable[..., Any]]] = {f.id: _PURE_FUNCTIONS[f.name] for f in FUNCTIONS if f.name in _PURE_FUNCTIONS}
 
 
 def format_duration(seconds: float) -> str:
@@ -152,7 +152,7 @@ def _compare(op: int, a, b) -> bool:
     return a >= b
 
 
-_SAY_KINDS = ("number", "amount", "digits", "duration")
+_SAY_KINDS: Final = ("number", "amount", "digits", "duration")
 
 #: Decoded queue shapes per (program, constant index): decoding one per queued
 #: call showed in simulator profiles. Programs are immutable once loaded.
@@ -190,6 +190,10 @@ class Machine:
         #: Branch coverage, when wanted: the pc each conditional jump continued
         #: at (taken or not) -> how often. The simulator and `qscript test` read it.
         self.coverage: dict[int, int] | None = None
+
+    def has_phase(self, phase: str) -> bool:
+        """Does the program have this phase (``inbound``, ``queue``, ``after``)?"""
+        return phase in self._prepared.phases
 
     def error(self, message: str, pc: int) -> ScriptError:
         trail = self.trail[-TRAIL_LENGTH:]
@@ -370,7 +374,7 @@ class Machine:
 
 
 #: How many steps of the call path an error report shows.
-TRAIL_LENGTH = 10
+TRAIL_LENGTH: Final = 10
 
 
 def _trail_text(program: Program, step: tuple) -> str:
@@ -382,33 +386,75 @@ def _trail_text(program: Program, step: tuple) -> str:
     return f"{step[0]} (line {program.position(step[1])[0]})"
 
 
-(_CONST, _LOAD, _STORE, _FACT, _SET_FACT, _POP, _DUP, _FIELD, _LIST, _FORMAT, _CLOCK,
- _ADD, _SUB, _MUL, _DIV, _MOD, _NEG, _NOT, _EQ, _NE, _LT, _GE, _IN, _NOT_IN, _CALL,
- _JUMP, _JUMP_IF_FALSE, _JUMP_IF_TRUE, _JUMP_IF_FALSE_KEEP, _JUMP_IF_TRUE_KEEP, _STOP) = (
-    int(op) for op in (Op.CONST, Op.LOAD, Op.STORE, Op.FACT, Op.SET_FACT, Op.POP, Op.DUP,
-                       Op.FIELD, Op.LIST, Op.FORMAT, Op.CLOCK, Op.ADD, Op.SUB, Op.MUL, Op.DIV,
-                       Op.MOD, Op.NEG, Op.NOT, Op.EQ, Op.NE, Op.LT, Op.GE, Op.IN, Op.NOT_IN,
-                       Op.CALL, Op.JUMP, Op.JUMP_IF_FALSE, Op.JUMP_IF_TRUE,
-                       Op.JUMP_IF_FALSE_KEEP, Op.JUMP_IF_TRUE_KEEP, Op.STOP))
+_CONST: Final = int(Op.CONST)
+_LOAD: Final = int(Op.LOAD)
+_STORE: Final = int(Op.STORE)
+_FACT: Final = int(Op.FACT)
+_SET_FACT: Final = int(Op.SET_FACT)
+_POP: Final = int(Op.POP)
+_DUP: Final = int(Op.DUP)
+_FIELD: Final = int(Op.FIELD)
+_LIST: Final = int(Op.LIST)
+_FORMAT: Final = int(Op.FORMAT)
+_CLOCK: Final = int(Op.CLOCK)
+_ADD: Final = int(Op.ADD)
+_SUB: Final = int(Op.SUB)
+_MUL: Final = int(Op.MUL)
+_DIV: Final = int(Op.DIV)
+_MOD: Final = int(Op.MOD)
+_NEG: Final = int(Op.NEG)
+_NOT: Final = int(Op.NOT)
+_EQ: Final = int(Op.EQ)
+_NE: Final = int(Op.NE)
+_LT: Final = int(Op.LT)
+_GE: Final = int(Op.GE)
+_IN: Final = int(Op.IN)
+_NOT_IN: Final = int(Op.NOT_IN)
+_CALL: Final = int(Op.CALL)
+_JUMP: Final = int(Op.JUMP)
+_JUMP_IF_FALSE: Final = int(Op.JUMP_IF_FALSE)
+_JUMP_IF_TRUE: Final = int(Op.JUMP_IF_TRUE)
+_JUMP_IF_FALSE_KEEP: Final = int(Op.JUMP_IF_FALSE_KEEP)
+_JUMP_IF_TRUE_KEEP: Final = int(Op.JUMP_IF_TRUE_KEEP)
+_STOP: Final = int(Op.STOP)
 
-(_ANSWER, _HANGUP, _PLAY, _PLAY_HOT, _SAY, _MUSIC, _WAIT, _WAIT_UNTIL, _MENU_INPUT,
- _COLLECT_INPUT, _QUEUE, _REQUEUE, _ADD_GROUP, _REMOVE_GROUP, _ANNOUNCE, _OFFER_CALLBACK,
- _VOICEMAIL, _TRANSFER, _LOOKUP, _COMMAND, _LOG, _SAVE) = (
-    int(op) for op in (Op.ANSWER, Op.HANGUP, Op.PLAY, Op.PLAY_HOT, Op.SAY, Op.MUSIC, Op.WAIT,
-                       Op.WAIT_UNTIL, Op.MENU_INPUT, Op.COLLECT_INPUT, Op.QUEUE, Op.REQUEUE,
-                       Op.ADD_GROUP, Op.REMOVE_GROUP, Op.ANNOUNCE, Op.OFFER_CALLBACK,
-                       Op.VOICEMAIL, Op.TRANSFER, Op.LOOKUP, Op.COMMAND, Op.LOG, Op.SAVE))
+_ANSWER: Final = int(Op.ANSWER)
+_HANGUP: Final = int(Op.HANGUP)
+_PLAY: Final = int(Op.PLAY)
+_PLAY_HOT: Final = int(Op.PLAY_HOT)
+_SAY: Final = int(Op.SAY)
+_MUSIC: Final = int(Op.MUSIC)
+_WAIT: Final = int(Op.WAIT)
+_WAIT_UNTIL: Final = int(Op.WAIT_UNTIL)
+_MENU_INPUT: Final = int(Op.MENU_INPUT)
+_COLLECT_INPUT: Final = int(Op.COLLECT_INPUT)
+_QUEUE: Final = int(Op.QUEUE)
+_REQUEUE: Final = int(Op.REQUEUE)
+_ADD_GROUP: Final = int(Op.ADD_GROUP)
+_REMOVE_GROUP: Final = int(Op.REMOVE_GROUP)
+_ANNOUNCE: Final = int(Op.ANNOUNCE)
+_OFFER_CALLBACK: Final = int(Op.OFFER_CALLBACK)
+_VOICEMAIL: Final = int(Op.VOICEMAIL)
+_TRANSFER: Final = int(Op.TRANSFER)
+_LOOKUP: Final = int(Op.LOOKUP)
+_COMMAND: Final = int(Op.COMMAND)
+_LOG: Final = int(Op.LOG)
+_SAVE: Final = int(Op.SAVE)
 # Enum members as module constants (an enum attribute lookup costs ~70 ns).
-(_OUTCOME_STOPPED, _OUTCOME_HANGUP, _OUTCOME_TRANSFERRED, _OUTCOME_QUEUED, _OUTCOME_REQUEUED,
- _OUTCOME_CALLBACK) = (Outcome.STOPPED, Outcome.HANGUP, Outcome.TRANSFERRED, Outcome.QUEUED,
-                       Outcome.REQUEUED, Outcome.CALLBACK)
+_OUTCOME_STOPPED: Final = Outcome.STOPPED
+_OUTCOME_HANGUP: Final = Outcome.HANGUP
+_OUTCOME_TRANSFERRED: Final = Outcome.TRANSFERRED
+_OUTCOME_QUEUED: Final = Outcome.QUEUED
+_OUTCOME_REQUEUED: Final = Outcome.REQUEUED
+_OUTCOME_CALLBACK: Final = Outcome.CALLBACK
 
-_LE, _GT = int(Op.LE), int(Op.GT)
+_LE: Final = int(Op.LE)
+_GT: Final = int(Op.GT)
 
 #: A runtime-only instruction (never in a file): an effect whose operands are
 #: all constants, built once per program. Its argument indexes the program's
 #: fused-effect table.
-_FUSED = -1
+_FUSED: Final = -1
 
 
 class _Prepared:
@@ -422,10 +468,11 @@ class _Prepared:
     instructions, the step counts and error positions stay as compiled.
     """
 
-    __slots__ = ("program", "code", "fused", "initial", "blocks_at")
+    __slots__ = ("program", "code", "fused", "initial", "blocks_at", "phases")
 
     def __init__(self, program: Program):
         self.program = program
+        self.phases = frozenset(name for name, pc in program.entries.items() if pc >= 0)
         self.initial = tuple(v.initial for v in program.variables)
         self.blocks_at = {pc: name for name, pc in program.blocks.items()}
         self.code = [(int(op), arg) for op, arg in program.code]
@@ -569,7 +616,7 @@ def _make_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stac
 
 
 #: Effects whose result the script uses or that end the run (see _take_result).
-_RESULT_OPS = frozenset(int(op) for op in (
+_RESULT_OPS: Final = frozenset(int(op) for op in (
     _MENU_INPUT, _COLLECT_INPUT, _QUEUE, _REQUEUE, _HANGUP, _TRANSFER,
     _OFFER_CALLBACK, _LOOKUP, _COMMAND))
 
