@@ -84,13 +84,13 @@ class Driver(ABC):
         """Run ``action`` after ``delay`` seconds; returns a function that cancels it."""
 
     # -- the caller's leg
-    @abstractmethod
-    def answer(self, call: CallInfo, done: Done) -> bool | None:
-        """Answer the caller's leg; done(None) when answered.
+    #: Answering takes no time with this driver (the simulator): ``answer``
+    #: returns having answered and never calls ``done``.
+    answers_at_once: bool = False
 
-        A driver that answers without taking time (the simulator) returns
-        True instead and never calls ``done``.
-        """
+    @abstractmethod
+    def answer(self, call: CallInfo, done: Done) -> None:
+        """Answer the caller's leg; done(None) when answered (see ``answers_at_once``)."""
 
     @abstractmethod
     def hangup(self, call: CallInfo) -> None: ...

@@ -6,6 +6,9 @@ them in the database (call log, statistics, previous-agent matching).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
 from typing import Final
 
 
@@ -17,6 +20,9 @@ VOICEMAIL: Final = "voicemail"        # left a voice message
 CALLBACK: Final = "callback"          # accepted a callback (then answered or not)
 HUNG_UP: Final = "hung_up"            # the script hung up, or the caller left outside the queue
 FAILED: Final = "failed"              # the script failed and the fallback took over
+
+
+_NOTHING_SAVED: Final[Mapping[str, object]] = MappingProxyType({})
 
 
 class CallRecord:
@@ -35,8 +41,8 @@ class CallRecord:
                  answered_group: str | None = None, agent: str | None = None,
                  language: str = "", priority: int = 0, target: float | None = None,
                  digits: str = "", estimated_wait_at_entry: float | None = None,
-                 announced_waits: list[float] | None = None,
-                 saved: dict[str, object] | None = None, log: list[str] | None = None,
+                 announced_waits: Sequence[float] = (),
+                 saved: Mapping[str, object] | None = None, log: Sequence[str] = (),
                  error: str | None = None, voicemail_to: str | None = None,
                  transferred_to: str | None = None) -> None:
         self.call_id = call_id
@@ -61,12 +67,25 @@ class CallRecord:
         self.digits = digits
         #: Estimated wait when the call joined the queue (for estimator accuracy).
         self.estimated_wait_at_entry = estimated_wait_at_entry
-        self.announced_waits: list[float] = [] if announced_waits is None else announced_waits
-        self.saved: dict[str, object] = {} if saved is None else saved   # `save` statements
-        self.log: list[str] = [] if log is None else log                  # `log` statements
+        # Most calls announce, save and log nothing: these start as shared
+        # empty (immutable) values and get their own container on the first
+        # write, through the methods below.
+        self.announced_waits: Sequence[float] = announced_waits
+        self.saved: Mapping[str, object] = _NOTHING_SAVED if saved is None else saved
+        self.log: Sequence[str] = log             # `log` statements
         self.error = error
         self.voicemail_to = voicemail_to
         self.transferred_to = transferred_to
+
+    def add_announced_wait(self, seconds: float) -> None:
+        self.announced_waits = [*self.announced_waits, seconds]
+
+    def add_log(self, message: str) -> None:
+        self.log = [*self.log, message]
+
+    def save(self, key: str, value: object) -> None:
+        """A `save` statement: ``key`` = ``value`` in the call's record."""
+        self.saved = {**self.saved, key: value}
 
     def __repr__(self) -> str:
         return (f"CallRecord({self.call_id!r}, outcome={self.outcome!r}, "

@@ -63,6 +63,10 @@ class _EndedHost:
 _ENDED_HOST: Final = _EndedHost()
 
 
+def _ignore(result: Any = None) -> None:
+    """The completion callback of an action a driver completes at once."""
+
+
 class State(str, Enum):
     INBOUND = "inbound"        # running the inbound phase (or a block after leaving a queue)
     QUEUED = "queued"          # waiting in the ACD; the queue: section runs
@@ -210,9 +214,11 @@ class CallSession:
     # ------------------------------------------------------------ effect handlers
 
     def _on_answer(self, effect: fx.Answer):
-        if self.driver.answer(self.call, self._done()) is True:
-            self._media_busy = False  # answered at once
+        driver = self.driver
+        if driver.answers_at_once:
+            driver.answer(self.call, _ignore)
             return None
+        driver.answer(self.call, self._done())
         return _PENDING
 
     def _on_hangup(self, effect: fx.Hangup):
@@ -304,9 +310,9 @@ class CallSession:
         record = self.record
         arrival = record.queued_at if requeue else None
         self.state = _QUEUED
-        if record.queued_at is None:
+        first_time = record.queued_at is None
+        if first_time:
             record.queued_at = now
-            self.driver.call_queued(self.call)
         joined = record.groups
         for group in groups:
             if group not in joined:
@@ -324,6 +330,10 @@ class CallSession:
             record.estimated_wait_at_entry = 0.0 if offers else \
                 acd.estimated_wait(self.call.call_id, now)
         center.dispatch(offers)
+        if first_time and (self.state is _QUEUED or self.state is _RINGING):
+            # The caller waits (not answered at once): their patience starts,
+            # from the moment they joined.
+            self.driver.call_queued(self.call)
         return None
 
     def _on_add_group(self, effect: fx.AddGroup):
@@ -361,7 +371,7 @@ class CallSession:
             self.driver.play(self.call, intro, say_position)
             return _PENDING
         wait = acd.announced_wait(self.call.call_id, now)
-        self.record.announced_waits.append(wait)
+        self.record.add_announced_wait(wait)
         if wait == math.inf:
             self.driver.play(self.call, self._media("queue-wait-unknown"), done)
         else:
@@ -418,12 +428,12 @@ class CallSession:
         return registered.function(self.context(), *effect.args)
 
     def _on_log(self, effect: fx.Log):
-        self.record.log.append(str(effect.message))
+        self.record.add_log(str(effect.message))
         log.info("%s: %s", self.call.call_id, effect.message)
         return None
 
     def _on_save(self, effect: fx.Save):
-        self.record.saved[str(effect.key)] = effect.value
+        self.record.save(str(effect.key), effect.value)
         return None
 
     # ------------------------------------------------------------ queue and agents

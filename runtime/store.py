@@ -157,7 +157,7 @@ class Store:
                       outcome=record.outcome, groups=json.dumps(record.groups),
                       answered_group=record.answered_group or "", agent=record.agent or "",
                       language=record.language, digits=record.digits,
-                      saved=json.dumps(record.saved, default=str), error=record.error or "")
+                      saved=json.dumps(dict(record.saved), default=str), error=record.error or "")
         with self._lock, Session(self.engine) as session:
             session.add(row)
             session.commit()

@@ -332,15 +332,16 @@ class GroupState:
 
     # -- waiting calls
     def insert_call(self, entry: QueueEntry) -> None:
-        insort(self.queue, (*entry.rank, entry))
+        _insert_sorted(self.queue, (*entry.rank, entry))
         heapq.heappush(self.arrivals, (entry.arrival, entry.seq, entry))
         if len(self.arrivals) > 2 * len(self.queue) + 64:
             self._rebuild_arrivals()
 
     def remove_call(self, entry: QueueEntry) -> None:
-        index = bisect_left(self.queue, entry.rank)
-        assert self.queue[index][-1] is entry, "queue out of step with its entries"
-        del self.queue[index]  # arrivals are cleaned lazily
+        queue = self.queue
+        index = 0 if queue[0][-1] is entry else bisect_left(queue, entry.rank)
+        assert queue[index][-1] is entry, "queue out of step with its entries"
+        del queue[index]  # arrivals are cleaned lazily
 
     def calls_ahead_of(self, entry: QueueEntry) -> int:
         return bisect_left(self.queue, entry.rank)
@@ -362,11 +363,24 @@ class GroupState:
     def insert_ready(self, agent: Agent) -> None:
         key = (agent.penalties[self.config.name], agent.ready_since, agent.seq)
         agent.ready_keys[self.config.name] = key
-        insort(self.ready, (*key, agent))
+        _insert_sorted(self.ready, (*key, agent))
 
     def remove_ready(self, agent: Agent) -> None:
         key = agent.ready_keys.pop(self.config.name)
-        del self.ready[bisect_left(self.ready, key)]
+        ready = self.ready
+        # usually the longest idle, at the head, is the one leaving
+        del ready[0 if ready[0][-1] is agent else bisect_left(ready, key)]
+
+
+def _insert_sorted(items: list[tuple], item: tuple) -> None:
+    """``insort``, with one comparison in the usual case: the item goes last
+    (callers join the queue, agents become ready, in time order). Keys are
+    unique (they end with a sequence number), so the trailing object is
+    never compared."""
+    if not items or items[-1] < item:
+        items.append(item)
+    else:
+        insort(items, item)
 
 
 def _is_queued(entry: QueueEntry, group: GroupState) -> bool:

@@ -179,7 +179,8 @@ class Machine:
         prepared = _prepare(program)
         self.program = program
         self.host = host
-        self.variables = list(prepared.initial)
+        # A program without variables shares one empty list (nothing stores into it).
+        self.variables = list(prepared.initial) if prepared.initial else _NO_VARIABLES
         self.step_budget = step_budget
         self.steps = 0
         #: The call path: phases entered and blocks jumped to, newest last
@@ -372,6 +373,8 @@ class Machine:
         except Exception as error:  # noqa: BLE001 - any failure becomes a script error
             raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
 
+
+_NO_VARIABLES: Final[list] = []
 
 #: How many steps of the call path an error report shows.
 TRAIL_LENGTH: Final = 10
