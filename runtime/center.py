@@ -112,7 +112,9 @@ class ContactCenter:
         #: tests of simulator against live read the script's path from it.
         self.tracer: Callable[[CallSession, Any], None] | None = None
         #: Seconds from an agent becoming free (their call ended, wrap-up
-        #: done) to the next caller being connected to them.
+        #: done) to the waiting caller handed to them being connected. (An
+        #: agent who becomes free with nobody waiting is not measured: the
+        #: wait for the next caller is idle time, not hand-off.)
         self.handoff = LatencyRecorder()
         self._free_since: dict[str, float] = {}
         #: Seconds after a missed ring until the agent is ready again (None: never by itself).
@@ -221,11 +223,12 @@ class ContactCenter:
         """An agent's call is over: wrap-up (timed), then ready for the next call."""
         now = self.driver.now()
         offers = self.acd.call_ended(agent_id, now)
-        wrap_up = 0.0 if offers else self.acd.wrap_up_seconds(agent_id)
-        if wrap_up > 0:
-            self.driver.schedule(wrap_up, lambda: self._wrap_up_done(agent_id))
+        if offers:
+            self._free_since[agent_id] = now  # handed a waiting caller at once
         else:
-            self._free_since[agent_id] = now
+            wrap_up = self.acd.wrap_up_seconds(agent_id)
+            if wrap_up > 0:
+                self.driver.schedule(wrap_up, lambda: self._wrap_up_done(agent_id))
         self.dispatch(offers)
 
     def agent_missed_ring(self, call_id: str, agent_id: str) -> None:
@@ -254,8 +257,10 @@ class ContactCenter:
 
     def _wrap_up_done(self, agent_id: str) -> None:
         try:
-            self._free_since[agent_id] = self.driver.now()
-            self.dispatch(self.acd.wrap_up_done(agent_id, self.driver.now()))
+            offers = self.acd.wrap_up_done(agent_id, self.driver.now())
+            if offers:
+                self._free_since[agent_id] = self.driver.now()
+            self.dispatch(offers)
         except Exception:  # noqa: BLE001 - the agent changed state meanwhile (logged out)
             log.debug("wrap-up of %s ended after a state change", agent_id)
 

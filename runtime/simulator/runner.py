@@ -126,6 +126,7 @@ class _Arrivals:
         self.on_progress = on_progress
         self.duration = model.duration
         self._uniform = rng.random
+        self._random_bits = rng.getrandbits
         self._arrive_event = self._arrive
         self.count = 0
         self._numbers = list(model.dialled)
@@ -167,10 +168,10 @@ class _Arrivals:
             return rng.choice(self._returning)
         # rng.randrange(10**8), inlined (the same draws): a uniform 27-bit
         # number, drawn again while out of range.
-        serial = rng.getrandbits(27)
+        serial = self._random_bits(27)
         while serial >= 100_000_000:
-            serial = rng.getrandbits(27)
-        number = f"07{serial:08d}"
+            serial = self._random_bits(27)
+        number = "07%08d" % serial
         if model.repeat_share and len(self._returning) < 5000:
             self._returning.append(number)
         return number
