@@ -34,6 +34,7 @@ COMPILED = [
     "runtime/acd/metrics.py",
     "runtime/acd/engine.py",
     "runtime/acd/estimators.py",
+    "runtime/erlang.py",
     "runtime/simulator/events.py",
     "runtime/simulator/driver.py",
     "runtime/simulator/stats.py",

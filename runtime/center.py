@@ -66,8 +66,11 @@ class ProgramTable:
 class CallHistory:
     """Who the caller last spoke to (for "prefer previous agent"); in memory by default."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._last: dict[str, tuple[str, float]] = {}
+        #: Remember callers at all? A simulation whose scripts never ask
+        #: turns it off (a dict entry per caller, for nothing).
+        self.enabled = True
 
     def previous_agent(self, caller: str, now: float, within: float) -> str | None:
         entry = self._last.get(caller)
@@ -77,7 +80,7 @@ class CallHistory:
         return agent if now - when <= within else None
 
     def remember(self, caller: str, agent: str, when: float) -> None:
-        if caller:
+        if caller and self.enabled:
             self._last[caller] = (agent, when)
 
 

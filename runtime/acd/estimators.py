@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import NamedTuple
 
 from mypy_extensions import mypyc_attr
 
@@ -39,7 +38,7 @@ __all__ = [
 ]
 
 
-class WaitQuery(NamedTuple):
+class WaitQuery:
     """What an estimator is told about one caller.
 
     ``groups``: the caller's answer groups (the first is where it joined).
@@ -47,13 +46,24 @@ class WaitQuery(NamedTuple):
     ``agents``: agents logged in and not paused in any of those groups.
     ``ready_agents``: of those, how many are READY.
     ``waited``: seconds the caller has already waited (0 for a new caller).
+
+    (A small class, not a NamedTuple, whose constructor would run as
+    interpreted Python in the compiled engine.)
     """
 
-    groups: tuple[str, ...]
-    calls_ahead: int
-    agents: int
-    ready_agents: int
-    waited: float
+    __slots__ = ("groups", "calls_ahead", "agents", "ready_agents", "waited")
+
+    def __init__(self, groups: tuple[str, ...], calls_ahead: int, agents: int,
+                 ready_agents: int, waited: float) -> None:
+        self.groups = groups
+        self.calls_ahead = calls_ahead
+        self.agents = agents
+        self.ready_agents = ready_agents
+        self.waited = waited
+
+    def __repr__(self) -> str:
+        return (f"WaitQuery({self.groups!r}, calls_ahead={self.calls_ahead}, "
+                f"agents={self.agents}, ready_agents={self.ready_agents}, waited={self.waited})")
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # benchmarks and tests subclass it

@@ -19,6 +19,7 @@ from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
 from ..center import ContactCenter, ProgramTable
 from ..driver import CallInfo
+from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
 from .model import Model
@@ -98,6 +99,7 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
     if site is not None and getattr(site, "commands", None):
         center.commands = site.commands
     center.hot_prompts.update(model.hot_prompts)
+    center.history.enabled = any(reads_caller_history(p) for _, p in programs.items())
     center.no_answer_pause = model.no_answer_pause
     driver.center = center
     _Roster(center, loop, model).start()

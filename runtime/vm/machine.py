@@ -21,7 +21,7 @@ import math
 from enum import Enum
 from typing import Any, Callable, Final, Generator, Protocol, cast
 
-from qscript.builtins import FUNCTIONS
+from qscript.builtins import FACTS, FUNCTIONS
 from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
 
 from . import effects as fx
@@ -538,6 +538,22 @@ def _constant_operands(program: Program, op: int, arg: int) -> int | None:
 
 
 _PREPARED: dict[int, _Prepared] = {}
+
+
+def reads_caller_history(program: Program) -> bool:
+    """Does the script ask who served the caller before?
+
+    (`queue to ... prefer previous agent`, or the ``call.previous_agent``
+    fact.) A simulation keeps callers' history only when a script does.
+    """
+    previous_agent = next(f.id for f in FACTS if f.qualified == "call.previous_agent")
+    for op, arg in program.code:
+        if op == Op.FACT and arg == previous_agent:
+            return True
+        if op in (Op.QUEUE, Op.REQUEUE) and \
+                "prefer_previous" in _queue_shape(program, arg).options:
+            return True
+    return False
 
 
 def _prepare(program: Program) -> _Prepared:
