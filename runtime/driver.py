@@ -87,6 +87,11 @@ class Driver(ABC):
     #: Answering takes no time with this driver (the simulator): ``answer``
     #: returns having answered and never calls ``done``.
     answers_at_once: bool = False
+    #: Every agent answers at once, without ringing (the simulator with no
+    #: ring time and no missed rings): the session connects an offered call
+    #: without calling ``ring_agent``. A driver that overrides ``ring_agent``
+    #: must leave this False.
+    rings_at_once: bool = False
 
     @abstractmethod
     def answer(self, call: CallInfo, done: Done) -> None:

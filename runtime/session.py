@@ -103,20 +103,24 @@ class CallSession:
         self.program = program
         self.call = call
         budget = center.step_budget
-        self.machine = Machine(program, self, budget) if budget else Machine(program, self)
+        machine = self.machine = Machine(program, self, budget) if budget else \
+            Machine(program, self)
+        script_hash = machine.script_hash
         if center.coverage is not None:
-            self.machine.coverage = center.coverage.setdefault(program.hash_hex, {})
+            machine.coverage = center.coverage.setdefault(script_hash, {})
         self.state = _INBOUND
         self.record = CallRecord(call.call_id, call.caller, call.dialled,
-                                 script=program.source_name, script_hash=program.hash_hex,
+                                 script=machine.script_name, script_hash=script_hash,
                                  arrived_at=call.arrived_at, language=call.language)
-        self.language = call.language or self._default_language()
+        self.language = call.language or center.default_language
         self.priority = 0
         self.digits = ""
         self.menu_key = ""
         self.agent: str | None = None
         self.callback_accepted = False
         self.when_empty_pc = -1
+        #: The caller's leg is gone (hung up, or released for a callback).
+        self.caller_gone = False
         self._gen: Generator[fx.Effect, Any, Outcome] | None = None  # the running VM phase
         self._token = 0             # bumped on every interrupt; stale callbacks compare it
         self._media_busy = False    # a timed driver action is in progress
@@ -461,6 +465,9 @@ class CallSession:
         """The ACD chose an agent for this call: ring them."""
         self.state = _RINGING if self.state is _QUEUED else self.state
         self.agent_ringing = agent_id
+        if self.driver.rings_at_once and self.state is _RINGING:
+            self._agent_answered(agent_id, group)  # what ring_agent would do, at once
+            return
         self.call.extra["offer_group"] = group
 
         def answered():
@@ -519,7 +526,7 @@ class CallSession:
             return
         self.record.agent_ended_at = self.driver.now()
         self.center.agent_call_ended(self.agent)
-        if self.machine.has_phase("after") and not self.call.extra.get("caller_gone"):
+        if self.machine.has_phase("after") and not self.caller_gone:
             self.state = _AFTER
             self._run_phase("after")
         else:
@@ -527,7 +534,7 @@ class CallSession:
 
     def caller_hung_up(self) -> None:
         """The caller's leg is gone."""
-        self.call.extra["caller_gone"] = True
+        self.caller_gone = True
         if self.state is _ENDED or self.state is _CALLBACK:
             return
         self._interrupt()
@@ -571,7 +578,7 @@ class CallSession:
     def _hang_up_caller(self) -> None:
         if self.state is _ENDED:
             return
-        if not self.call.extra.get("caller_gone"):
+        if not self.caller_gone:
             self.driver.hangup(self.call)
         self._end(self.record.outcome)
 
@@ -602,7 +609,7 @@ class CallSession:
         self.record.error = reason
         self._interrupt()
         self._leave_queue("script failed", count=False)
-        if self.call.extra.get("caller_gone"):
+        if self.caller_gone:
             self._end(FAILED)
             return
         try:
@@ -649,9 +656,6 @@ class CallSession:
         return round(self.driver.now() - self.call.arrived_at, 3)
 
     # ------------------------------------------------------------ helpers
-
-    def _default_language(self) -> str:
-        return self.center.default_language
 
     def prompt_media(self, name: str) -> str:
         site = self.center.site

@@ -56,6 +56,8 @@ class SimDriver(Driver):
         # (a plain Python object) each time; the event handlers are bound once.
         self._no_answer_rate = model.no_answer_rate
         self._ring_seconds = model.ring_seconds
+        self.rings_at_once = not self._no_answer_rate and self._ring_seconds <= 0 and \
+            type(self).ring_agent is SimDriver.ring_agent
         self._abandon_event = self._abandon
         self._hang_up_event = self._agent_hangs_up
 

@@ -158,7 +158,7 @@ class _Arrivals:
                 continue
             candidate = now + exponential_gap(self._uniform, rate)
             if candidate < change:
-                self.loop.post_at(candidate, self._arrive_event)
+                self.loop.set_source_next(candidate, self._arrive_event)
                 return
             now = change  # memoryless: draw again at the rate change
 

@@ -192,6 +192,15 @@ class Machine:
         #: at (taken or not) -> how often. The simulator and `qscript test` read it.
         self.coverage: dict[int, int] | None = None
 
+    @property
+    def script_hash(self) -> str:
+        """The program's source hash (hex), as call records name the script version."""
+        return self._prepared.hash_hex
+
+    @property
+    def script_name(self) -> str:
+        return self._prepared.source_name
+
     def has_phase(self, phase: str) -> bool:
         """Does the program have this phase (``inbound``, ``queue``, ``after``)?"""
         return phase in self._prepared.phases
@@ -471,10 +480,13 @@ class _Prepared:
     instructions, the step counts and error positions stay as compiled.
     """
 
-    __slots__ = ("program", "code", "fused", "initial", "blocks_at", "phases")
+    __slots__ = ("program", "code", "fused", "initial", "blocks_at", "phases", "hash_hex",
+                 "source_name")
 
     def __init__(self, program: Program):
         self.program = program
+        self.hash_hex = program.hash_hex
+        self.source_name = program.source_name
         self.phases = frozenset(name for name, pc in program.entries.items() if pc >= 0)
         self.initial = tuple(v.initial for v in program.variables)
         self.blocks_at = {pc: name for name, pc in program.blocks.items()}
