@@ -46,8 +46,16 @@ class CallInfo:
         self.dialled = dialled
         self.language = language
         self.arrived_at = arrived_at
-        #: Driver-specific data (an ARI channel id, a simulated caller's behaviour).
-        self.extra: dict = {} if extra is None else extra
+        self._extra = extra
+
+    @property
+    def extra(self) -> dict:
+        """Driver-specific data (an ARI channel id, a simulated caller's behaviour).
+
+        Made on first use: most simulated calls never need one."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
 
     def __repr__(self) -> str:
         return f"CallInfo({self.call_id!r}, {self.caller!r}, {self.dialled!r})"

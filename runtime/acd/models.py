@@ -361,9 +361,11 @@ class GroupState:
 
     # -- ready agents
     def insert_ready(self, agent: Agent) -> None:
-        key = (agent.penalties[self.config.name], agent.ready_since, agent.seq)
-        agent.ready_keys[self.config.name] = key
-        _insert_sorted(self.ready, (*key, agent))
+        # The item is its own search key: (penalty, ready_since, seq) are
+        # unique, so the agent at the end is never compared.
+        item = (agent.penalties[self.config.name], agent.ready_since, agent.seq, agent)
+        agent.ready_keys[self.config.name] = item
+        _insert_sorted(self.ready, item)
 
     def remove_ready(self, agent: Agent) -> None:
         key = agent.ready_keys.pop(self.config.name)

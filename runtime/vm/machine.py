@@ -172,7 +172,7 @@ def _queue_shape(program: Program, index: int) -> QueueShape:
 class Machine:
     """One call's script state: its program, variables and host."""
 
-    __slots__ = ("program", "host", "variables", "step_budget", "steps", "trail",
+    __slots__ = ("program", "host", "variables", "step_budget", "steps", "trail", "_first_step",
                  "coverage", "_prepared", "_pc")
 
     def __init__(self, program: Program, host: Host, step_budget: int = DEFAULT_STEP_BUDGET):
@@ -184,8 +184,11 @@ class Machine:
         self.step_budget = step_budget
         self.steps = 0
         #: The call path: phases entered and blocks jumped to, newest last
-        #: (only the last TRAIL_LENGTH are kept; formatted if an error is reported).
-        self.trail: list = []
+        #: (only the last TRAIL_LENGTH are kept; formatted if an error is
+        #: reported). Most calls take one step (the inbound phase): it is
+        #: kept apart, and the list made only for a second one.
+        self._first_step: tuple | None = None
+        self.trail: list | None = None
         self._prepared = prepared
         self._pc = 0
         #: Branch coverage, when wanted: the pc each conditional jump continued
@@ -206,11 +209,22 @@ class Machine:
         return phase in self._prepared.phases
 
     def error(self, message: str, pc: int) -> ScriptError:
-        trail = self.trail[-TRAIL_LENGTH:]
+        trail = self.call_path()[-TRAIL_LENGTH:]
         return ScriptError(message, self.program, pc, [_trail_text(self.program, s) for s in trail])
+
+    def call_path(self) -> list:
+        """The steps of the call path kept so far, oldest first."""
+        if self.trail is not None:
+            return self.trail
+        return [] if self._first_step is None else [self._first_step]
 
     def _note(self, step) -> None:
         trail = self.trail
+        if trail is None:
+            if self._first_step is None:
+                self._first_step = step
+                return
+            trail = self.trail = [self._first_step]
         trail.append(step)
         if len(trail) > 2 * TRAIL_LENGTH:
             del trail[:-TRAIL_LENGTH]
@@ -223,11 +237,11 @@ class Machine:
         effect, which showed in simulator profiles.
         """
         if pc is None:
-            phase = phase or "inbound"
-            pc = self.program.entries.get(phase, -1)
-            if pc < 0:
+            step = self._prepared.entry_steps.get(phase or "inbound")
+            if step is None:
                 return _finished(Outcome.STOPPED)
-            self._note((phase, pc))
+            self._note(step)
+            pc = step[1]
         return self._execute(pc)
 
     def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
@@ -238,8 +252,9 @@ class Machine:
         constants = self.program.constants
         variables = self.variables
         host = self.host
+        # stack.append / stack.pop are called directly, not through bound
+        # methods kept in locals: compiled (mypyc), they are list primitives.
         stack: list = []
-        push, pop = stack.append, stack.pop
         budget = self.step_budget
         steps = self.steps
         coverage = self.coverage
@@ -250,18 +265,18 @@ class Machine:
                 pc += 1
                 steps += 1
                 if op == _CONST:
-                    push(constants[arg])
+                    stack.append(constants[arg])
                 elif op == _LOAD:
-                    push(variables[arg])
+                    stack.append(variables[arg])
                 elif op == _STORE:
-                    variables[arg] = pop()
+                    variables[arg] = stack.pop()
                 elif op == _JUMP_IF_FALSE:
-                    if not pop():
+                    if not stack.pop():
                         pc = arg
                     if coverage is not None:
                         coverage[pc] = coverage.get(pc, 0) + 1
                 elif op == _JUMP_IF_TRUE:
-                    if pop():
+                    if stack.pop():
                         pc = arg
                     if coverage is not None:
                         coverage[pc] = coverage.get(pc, 0) + 1
@@ -275,79 +290,79 @@ class Machine:
                         self._note(("goto", block_at[arg], pc - 1))
                     pc = arg
                 elif op == _FACT:
-                    push(host.fact(arg))
+                    stack.append(host.fact(arg))
                 elif op == _EQ:
-                    b = pop()
-                    push(pop() == b)
+                    b = stack.pop()
+                    stack.append(stack.pop() == b)
                 elif op == _NE:
-                    b = pop()
-                    push(pop() != b)
+                    b = stack.pop()
+                    stack.append(stack.pop() != b)
                 elif _LT <= op <= _GE:
-                    b = pop()
-                    push(_compare(op, pop(), b))
+                    b = stack.pop()
+                    stack.append(_compare(op, stack.pop(), b))
                 elif op == _ADD:
-                    b = pop()
-                    push(pop() + b)
+                    b = stack.pop()
+                    stack.append(stack.pop() + b)
                 elif op == _SUB:
-                    b = pop()
-                    push(pop() - b)
+                    b = stack.pop()
+                    stack.append(stack.pop() - b)
                 elif op == _MUL:
-                    b = pop()
-                    push(pop() * b)
+                    b = stack.pop()
+                    stack.append(stack.pop() * b)
                 elif op == _DIV:
-                    b = pop()
-                    push(_divide(pop(), b))
+                    b = stack.pop()
+                    stack.append(_divide(stack.pop(), b))
                 elif op == _MOD:
-                    b = pop()
-                    a = pop()
-                    push(a % b if b else 0)
+                    b = stack.pop()
+                    a = stack.pop()
+                    stack.append(a % b if b else 0)
                 elif op == _NEG:
-                    push(-pop())
+                    stack.append(-stack.pop())
                 elif op == _NOT:
-                    push(not pop())
+                    stack.append(not stack.pop())
                 elif op == _IN:
-                    container = pop()
-                    push(pop() in container)
+                    container = stack.pop()
+                    stack.append(stack.pop() in container)
                 elif op == _NOT_IN:
-                    container = pop()
-                    push(pop() not in container)
+                    container = stack.pop()
+                    stack.append(stack.pop() not in container)
                 elif op == _JUMP_IF_FALSE_KEEP:
                     if not stack[-1]:
                         pc = arg
                     else:
-                        pop()
+                        stack.pop()
                 elif op == _JUMP_IF_TRUE_KEEP:
                     if stack[-1]:
                         pc = arg
                     else:
-                        pop()
+                        stack.pop()
                 elif op == _DUP:
-                    push(stack[-1])
+                    stack.append(stack[-1])
                 elif op == _POP:
-                    pop()
+                    stack.pop()
                 elif op == _CALL:
                     function_id, count = divmod(arg, 256)
                     args = tuple(stack[-count:]) if count else ()
                     del stack[len(stack) - count:]
                     pure = PURE_BY_ID.get(function_id)
-                    push(pure(*args) if pure is not None else host.metric(function_id, args))
+                    stack.append(pure(*args) if pure is not None else host.metric(function_id, args))
                 elif op == _SET_FACT:
-                    host.set_fact(arg, pop())
+                    host.set_fact(arg, stack.pop())
                 elif op == _FIELD:
-                    record = pop()
+                    record = stack.pop()
                     name, missing = constants[arg]
                     if record:
-                        push(record.get(name, missing))
+                        stack.append(record.get(name, missing))
                     else:
-                        push(False if name == "found" else missing)
+                        stack.append(False if name == "found" else missing)
                 elif op == _LIST:
                     items = tuple(stack[-arg:]) if arg else ()
                     del stack[len(stack) - arg:]
-                    push(items)
+                    stack.append(items)
                 elif op == _FORMAT:
-                    push(format_value(pop(), arg))
+                    stack.append(format_value(stack.pop(), arg))
                 elif op == _CLOCK:
-                    push(host.clock())
+                    stack.append(host.clock())
                 elif op == _STOP:
                     self.steps = steps
                     return _OUTCOME_STOPPED
@@ -481,13 +496,15 @@ class _Prepared:
     """
 
     __slots__ = ("program", "code", "fused", "initial", "blocks_at", "phases", "hash_hex",
-                 "source_name")
+                 "source_name", "entry_steps")
 
     def __init__(self, program: Program):
         self.program = program
         self.hash_hex = program.hash_hex
         self.source_name = program.source_name
         self.phases = frozenset(name for name, pc in program.entries.items() if pc >= 0)
+        #: The call-path step of entering each phase (shared by every call).
+        self.entry_steps = {name: (name, pc) for name, pc in program.entries.items() if pc >= 0}
         self.initial = tuple(v.initial for v in program.variables)
         self.blocks_at = {pc: name for name, pc in program.blocks.items()}
         self.code = [(int(op), arg) for op, arg in program.code]
