@@ -7,7 +7,13 @@ script (examples/basic/single-group.qs) for every call, through the same
 session, VM and ACD as live calls. Goal (issue 3): at least 3× the SimPy
 model's calls per second.
 
-    .venv/bin/python benchmarks/bench_simulator.py
+The two alternate, run by run, and each keeps its fastest run: timings on a
+shared machine vary by tens of percent from minute to minute, and
+alternating exposes both to the same disturbances. The first line says
+whether the runtime's hot modules are the mypyc-compiled build (the default
+install) or pure Python (``QSCRIPT_PURE_PYTHON=1``).
+
+    .venv/bin/python benchmarks/bench_simulator.py [--runs 5]
 """
 
 from __future__ import annotations
@@ -29,20 +35,31 @@ from runtime.simulator.model import AgentTeam, load_model  # noqa: E402
 from runtime.simulator.runner import run_replication  # noqa: E402
 
 CASES = ((100, 1800.0), (500, 9500.0))
-RUNS = 3
 
 
-def best_of(function, runs=RUNS):
-    """The fastest of several runs (the least disturbed by other work), and its result."""
-    best_time, result = float("inf"), None
+def timed(function):
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def alternate_best(first, second, runs: int):
+    """Run the two alternately; the fastest time of each, and their results."""
+    best = [float("inf"), float("inf")]
+    results = [None, None]
     for _ in range(runs):
-        started = time.perf_counter()
-        result = function()
-        best_time = min(best_time, time.perf_counter() - started)
-    return best_time, result
+        for index, function in enumerate((first, second)):
+            seconds, results[index] = timed(function)
+            best[index] = min(best[index], seconds)
+    return best[0], results[0], best[1], results[1]
 
 
 def main() -> None:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
+    import runtime.session
+    compiled = not runtime.session.__file__.endswith(".py")
+    print(f"runtime: {'compiled with mypyc' if compiled else 'pure Python'}; "
+          f"best of {runs} alternating runs")
     program = compile_file(ROOT / "examples/basic/single-group.qs").program
     programs = ProgramTable({"default": program})
     base = load_model(ROOT / "examples/basic/model.yaml")
@@ -51,10 +68,11 @@ def main() -> None:
     for agents, rate in CASES:
         model = dataclasses.replace(base, arrival_rate=rate,
                                     agents=(AgentTeam(agents, {"main": 0}),))
-        q_time, run = best_of(lambda: run_replication(programs, model, None, 1))
+        q_time, run, s_time, s_result = alternate_best(
+            lambda: run_replication(programs, model, None, 1),
+            lambda: simpy_baseline.run(agents, rate, 180.0, 300.0, 8 * 3600.0, 1800.0, 20.0, 1),
+            runs)
         q_rate = run.calls_simulated / q_time
-        s_time, s_result = best_of(lambda: simpy_baseline.run(
-            agents, rate, 180.0, 300.0, 8 * 3600.0, 1800.0, 20.0, 1))
         s_rate = s_result["calls"] / s_time
         q_sl = run.stats.totals.answered_in_threshold / run.stats.totals.offered
         print(f"{agents:>6} {rate:>8.0f} {q_rate:>16,.0f} {s_rate:>14,.0f} {q_rate / s_rate:>5.2f}x"
