@@ -1,0 +1,233 @@
+"""The simulator's engine: event ordering, its shortcuts and what they must not change.
+
+The simulator takes shortcuts for speed (an arrival source beside the event
+heap, agents who answer at once connected without ringing, caller history
+kept only when a script reads it, patience started only for callers who
+wait). These tests pin down that each shortcut keeps the behaviour it
+replaces, and that the pure-Python build (the fallback when the runtime
+cannot be compiled) still runs a simulation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from qscript.api import compile_text
+from runtime.center import ContactCenter, ProgramTable
+from runtime.driver import CallInfo
+from runtime.simulator.driver import SimDriver
+from runtime.simulator.events import EventLoop
+from runtime.simulator.model import load_model_text
+from runtime.simulator.runner import run_replication
+from runtime.vm.machine import reads_caller_history
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MODEL = """
+start: "2026-12-07T08:00:00"
+duration: 1h
+warmup: 0s
+arrivals: {rate_per_hour: 600}
+handle_time: {distribution: exponential, mean: 180s}
+patience: {distribution: exponential, mean: 120s}
+agents: [{count: 36, groups: [main]}]
+service_level_threshold: 20s
+"""
+
+
+def program_of(text: str):
+    result = compile_text(text, "test.qs")
+    assert result.ok, [d.render(result.source) for d in result.errors]
+    return result.program
+
+
+# ------------------------------------------------------------------ event loop
+
+
+def test_events_due_at_the_same_time_run_in_the_order_scheduled():
+    loop, ran = EventLoop(), []
+    for name in "abc":
+        loop.post_at(5.0, ran.append, name)
+    loop.post_at(1.0, ran.append, "first")
+    loop.run()
+    assert ran == ["first", "a", "b", "c"]
+    assert loop.now == 5.0
+
+
+def test_the_source_runs_after_heap_events_due_at_the_same_time_and_obeys_until():
+    loop, ran = EventLoop(), []
+    loop.set_source_next(2.0, lambda _: ran.append(("source", loop.now)))
+    loop.post_at(2.0, ran.append, "heap")
+    loop.post_at(9.0, ran.append, "late")
+    assert loop.pending == 3
+    loop.run(until=5.0)
+    assert ran == ["heap", ("source", 2.0)]
+    assert loop.pending == 1  # "late" is still due
+    loop.run()
+    assert ran[-1] == "late"
+
+
+def test_a_cancelled_timer_does_not_run_and_zero_delays_run_first():
+    loop, ran = EventLoop(), []
+    timer = loop.call_later(3.0, lambda: ran.append("cancelled"))
+    loop.call_later(4.0, lambda: ran.append("kept"))
+    loop.post_later(0.0, ran.append, "now")
+    timer.cancel()
+    loop.run()
+    assert ran == ["now", "kept"]
+
+
+# ------------------------------------------------------------------ shortcuts
+
+
+def test_caller_history_is_kept_only_for_scripts_that_read_it():
+    plain = program_of('inbound:\n    queue to "main"\n')
+    prefers = program_of('inbound:\n    queue to "main" prefer previous agent within 7d\n')
+    reads = program_of('inbound:\n    if call.previous_agent != "":\n        log "known"\n'
+                       '    queue to "main"\n')
+    assert not reads_caller_history(plain)
+    assert reads_caller_history(prefers)
+    assert reads_caller_history(reads)
+
+
+def test_a_simulated_script_that_reads_the_previous_agent_gets_it():
+    """History is on for a script that asks: returning callers are recognised."""
+    model = dataclasses.replace(load_model_text(MODEL), repeat_share=0.9)
+    program = program_of("""inbound:
+    if call.previous_agent != "":
+        save "returning" = "yes"
+    else:
+        save "returning" = "no"
+    queue to "main"
+""")
+    run = run_replication(ProgramTable({"default": program}), model, None, 3)
+    returning = run.stats.saved["returning"]
+    assert returning["yes"] > returning["no"] > 0
+
+
+def test_returning_callers_get_their_previous_agent_when_the_script_prefers_them():
+    program = program_of('inbound:\n    queue to "main" prefer previous agent within 7d\n')
+    served: dict[str, list[str]] = {}
+
+    def remember(record):
+        if record.agent:
+            served.setdefault(record.caller, []).append(record.agent)
+
+    loop = EventLoop()
+    driver = SimDriver(loop, load_model_text(MODEL), random.Random(3))
+    center = ContactCenter(driver, ProgramTable({"default": program}), on_record=remember)
+    driver.center = center
+    for number in range(36):
+        center.agent_login(f"a{number}", {"main": 0})
+    for index in range(400):
+        call = CallInfo(f"c{index}", f"07000000{index % 20:02d}", "100", arrived_at=index * 30.0)
+
+        def arrive(_, call=call):
+            driver.new_leg(call)
+            center.incoming_call(call)
+        loop.post_at(index * 30.0, arrive)
+    loop.run()
+    pairs = [(a, b) for agents in served.values() for a, b in zip(agents, agents[1:])]
+    assert len(pairs) > 300
+    assert sum(a == b for a, b in pairs) / len(pairs) > 0.9
+
+
+def test_agents_answer_at_once_only_when_the_model_has_no_ring_time_and_no_misses():
+    base = load_model_text(MODEL)
+    loop = EventLoop()
+    assert SimDriver(loop, base, random.Random(0)).rings_at_once
+    ringing = dataclasses.replace(base, ring_seconds=5.0)
+    assert not SimDriver(loop, ringing, random.Random(0)).rings_at_once
+    missing = dataclasses.replace(base, no_answer_rate=0.1)
+    assert not SimDriver(loop, missing, random.Random(0)).rings_at_once
+
+    class OwnRinging(SimDriver):
+        def ring_agent(self, call, agent_id, timeout, answered, failed):
+            self.loop.call_later(1.0, answered)
+    assert not OwnRinging(loop, base, random.Random(0)).rings_at_once
+
+
+def test_ring_time_still_delays_the_answer():
+    """With ring time every answered call waits for it; without, not at all."""
+    program = program_of('inbound:\n    answer\n    queue to "main"\n')
+    programs = ProgramTable({"default": program})
+    base = load_model_text(MODEL)
+    light = dataclasses.replace(base, arrival_rate=200.0)
+    at_once = run_replication(programs, light, None, 5)
+    ringing = run_replication(programs, dataclasses.replace(light, ring_seconds=4.0), None, 5)
+    assert at_once.stats.totals.total_wait_answered == 0.0  # agents free, answered at once
+    # every answered call rang 4 s
+    assert ringing.stats.totals.total_wait_answered >= 4.0 * ringing.stats.totals.answered
+
+
+def test_hand_off_is_measured_only_when_a_caller_was_waiting():
+    program = program_of('inbound:\n    queue to "main"\n')
+    model = load_model_text(MODEL)
+    loop = EventLoop()
+    driver = SimDriver(loop, model, random.Random(1))
+    center = ContactCenter(driver, ProgramTable({"default": program}))
+    driver.center = center
+    center.agent_login("solo", {"main": 0})
+    for index, at in enumerate((0.0, 1.0, 5000.0)):
+        call = CallInfo(f"c{index}", f"070000000{index}", "100", arrived_at=at)
+
+        def arrive(_, call=call):
+            driver.new_leg(call)
+            center.incoming_call(call)
+        loop.post_at(at, arrive)
+    driver.abandon_enabled = False
+    loop.run()
+    # c1 waited for c0's agent: one hand-off, of no simulated time. The agent
+    # then idled until c2 arrived, which is not a hand-off.
+    assert center.handoff.samples == [0.0]
+
+
+def test_a_finished_simulation_leaves_no_calls_for_the_cyclic_collector():
+    program = program_of('inbound:\n    answer\n    queue to "main"\n')
+    gc.collect()
+    gc.disable()
+    try:
+        run = run_replication(ProgramTable({"default": program}), load_model_text(MODEL), None, 2)
+        assert run.calls_simulated > 400
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        kinds = {type(thing).__name__ for thing in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    # (The run's own structures form cycles, freed with the run; a call's
+    # session and machine did too, per call, until the session broke it.)
+    assert not kinds & {"CallSession", "Machine", "CallRecord", "CallInfo"}
+
+
+# ------------------------------------------------------------------ pure Python
+
+
+def test_the_pure_python_runtime_simulates_the_example(tmp_path):
+    """The fallback build: the same sources, not compiled, run `qscript simulate`."""
+    tree = tmp_path / "pure"
+    shutil.copytree(ROOT / "qscript", tree / "qscript", ignore=shutil.ignore_patterns("*.so"))
+    shutil.copytree(ROOT / "grammar", tree / "qscript" / "grammar")
+    shutil.copytree(ROOT / "runtime", tree / "runtime", ignore=shutil.ignore_patterns("*.so"))
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL)
+    env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
+    which = subprocess.run([sys.executable, "-c", "import runtime.session as s; print(s.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert which.stdout.strip().endswith("session.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "qscript", "simulate", str(ROOT / "examples/basic/single-group.qs"),
+         "--site", str(ROOT / "examples/basic/site.yaml"), "--model", str(model), "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    totals = json.loads(result.stdout)["totals"]
+    assert totals["calls_offered"] > 400
+    assert totals["calls_answered"] + totals["calls_abandoned"] == totals["calls_offered"]
