@@ -186,22 +186,26 @@ class RunStats:
     def groups(self) -> dict[str, Counters]:
         """Counters per answer group (calls that never queued are in no group)."""
         if self._groups is None:
-            by_group: dict[str, list[Counters]] = {}
-            for (_, group), cell in self._cells.items():
-                if group is not None:
-                    by_group.setdefault(group, []).append(cell)
-            self._groups = {name: summed(cells) for name, cells in sorted(by_group.items())}
+            self._groups = _summed_by(self._cells, 1)
         return self._groups
 
     @property
     def intervals(self) -> dict[int, Counters]:
         """Counters per interval of arrival (slot = seconds since the start // interval)."""
         if self._intervals is None:
-            by_slot: dict[int, list[Counters]] = {}
-            for (slot, _), cell in self._cells.items():
-                by_slot.setdefault(slot, []).append(cell)
-            self._intervals = {slot: summed(cells) for slot, cells in sorted(by_slot.items())}
+            self._intervals = _summed_by(self._cells, 0)
         return self._intervals
+
+def _summed_by(cells: dict[tuple[int, str | None], Counters], part: int) -> dict:
+    """The cells summed by one part of their key (0: interval slot, 1: group;
+    cells of no group are left out), in key order."""
+    by: dict = {}
+    for key, cell in cells.items():
+        name = key[part]
+        if name is not None:
+            by.setdefault(name, []).append(cell)
+    return {name: summed(group) for name, group in sorted(by.items())}
+
 
 def summed(cells: Iterable[Counters]) -> Counters:
     """The counters of several cells (or replications) added up."""
