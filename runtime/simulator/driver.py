@@ -63,8 +63,8 @@ class SimDriver(Driver):
 
     # -- calls entering and leaving
     def new_leg(self, call: CallInfo) -> None:
-        patience = self._patience() if self._patience else None
-        self.legs[call.call_id] = _Leg(self._handle_time(), patience, call)
+        patience = self._patience.draw() if self._patience is not None else None
+        self.legs[call.call_id] = _Leg(self._handle_time.draw(), patience, call)
 
     def _leg(self, call: CallInfo) -> _Leg:
         return self.legs[call.call_id]
@@ -218,7 +218,7 @@ class SimDriver(Driver):
     def call_back(self, call: CallInfo, number: str, answered: Callable[[], None],
                   failed: Callable[[str], None]) -> None:
         # The caller's leg is gone; a new one is made for the callback.
-        self.legs[call.call_id] = _Leg(self._handle_time(), None, call)
+        self.legs[call.call_id] = _Leg(self._handle_time.draw(), None, call)
         self.loop.call_later(self.model.callback_ring_seconds, answered)
 
     # -- outside effects

@@ -47,7 +47,6 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from yaml.nodes import MappingNode
 
@@ -70,7 +69,7 @@ class Distribution:
     low: float = 0.0
     high: float = 0.0
 
-    def sampler(self, rng: random.Random) -> Callable[[], float]:
+    def sampler(self, rng: random.Random) -> sampling.Sampler:
         """A function drawing one value (seconds) from the distribution."""
         if self.kind == "exponential":
             return sampling.Exponential(rng, self.mean)

@@ -175,7 +175,7 @@ class _Arrivals:
         serial = self._random_bits(27)
         while serial >= 100_000_000:
             serial = self._random_bits(27)
-        number = "07%08d" % serial
+        number = "07" + str(100_000_000 + serial)[1:]  # zero-padded to 8 digits
         if repeat and len(self._returning) < 5000:
             self._returning.append(number)
         return number

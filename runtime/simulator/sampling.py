@@ -14,65 +14,63 @@ import math
 import random
 from typing import Callable
 
-Sampler = Callable[[], float]
+
+class Sampler:
+    """Draws seconds from a distribution: ``draw()`` (or call the sampler)."""
+
+    def draw(self) -> float:
+        raise NotImplementedError
+
+    def __call__(self) -> float:
+        return self.draw()
 
 
-class Exponential:
-    __slots__ = ("rate", "uniform")
-
+class Exponential(Sampler):
     def __init__(self, rng: random.Random, mean: float) -> None:
         self.rate = 1.0 / mean
         self.uniform = rng.random
 
-    def __call__(self) -> float:
+    def draw(self) -> float:
         return -math.log(1.0 - self.uniform()) / self.rate
 
 
-class Constant:
-    __slots__ = ("value",)
-
+class Constant(Sampler):
     def __init__(self, value: float) -> None:
         self.value = value
 
-    def __call__(self) -> float:
+    def draw(self) -> float:
         return self.value
 
 
-class Uniform:
-    __slots__ = ("rng", "low", "high")
-
+class Uniform(Sampler):
     def __init__(self, rng: random.Random, low: float, high: float) -> None:
         self.rng, self.low, self.high = rng, low, high
 
-    def __call__(self) -> float:
+    def draw(self) -> float:
         return self.rng.uniform(self.low, self.high)
 
 
-class LogNormal:
+class LogNormal(Sampler):
     """Log-normal with the given mean and standard deviation (of the value itself)."""
-
-    __slots__ = ("rng", "mu", "sigma")
 
     def __init__(self, rng: random.Random, mean: float, sd: float) -> None:
         sigma2 = math.log(1 + (sd / mean) ** 2)
         self.rng = rng
         self.mu, self.sigma = math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
 
-    def __call__(self) -> float:
+    def draw(self) -> float:
         return self.rng.lognormvariate(self.mu, self.sigma)
 
 
-class Gamma:
+class Gamma(Sampler):
     """Gamma with the given mean and standard deviation."""
-
-    __slots__ = ("rng", "shape", "scale")
 
     def __init__(self, rng: random.Random, mean: float, sd: float) -> None:
         self.rng = rng
         self.shape = (mean / sd) ** 2
         self.scale = mean / self.shape
 
-    def __call__(self) -> float:
+    def draw(self) -> float:
         return self.rng.gammavariate(self.shape, self.scale)
 
 

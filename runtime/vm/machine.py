@@ -567,6 +567,7 @@ def _constant_operands(program: Program, op: int, arg: int) -> int | None:
 
 
 _PREPARED: dict[int, _Prepared] = {}
+_LAST_PREPARED: Final[list[_Prepared | None]] = [None]
 
 
 def reads_caller_history(program: Program) -> bool:
@@ -587,11 +588,15 @@ def reads_caller_history(program: Program) -> bool:
 
 def _prepare(program: Program) -> _Prepared:
     """The program's prepared form, made once (programs are immutable once loaded)."""
+    last = _LAST_PREPARED[0]
+    if last is not None and last.program is program:
+        return last  # calls mostly come for the program of the call before
     prepared = _PREPARED.get(id(program))
     if prepared is None or prepared.program is not program:
         if len(_PREPARED) > 1000:
             _PREPARED.clear()
         prepared = _PREPARED[id(program)] = _Prepared(program)
+    _LAST_PREPARED[0] = prepared
     return prepared
 
 
