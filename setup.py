@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
@@ -44,13 +45,30 @@ COMPILED = [
 ]
 
 
+HERE = Path(__file__).resolve().parent
+
+
 def _warn(message: str) -> None:
     print(f"qscript build: {message}; installing pure Python", file=sys.stderr)
+    remove_compiled_copies()
+
+
+def remove_compiled_copies() -> None:
+    """Delete compiled modules left in the source tree by an earlier (editable)
+    build: Python would import them instead of the sources."""
+    for module in COMPILED:
+        for stale in (HERE / module).parent.glob(Path(module).stem + ".*.so"):
+            stale.unlink()
+    for group in HERE.glob("*__mypyc.*.so"):
+        group.unlink()
 
 
 def compiled_extensions() -> list:
     if os.environ.get("QSCRIPT_PURE_PYTHON"):
+        remove_compiled_copies()
         return []
+    for group in HERE.glob("*__mypyc.*.so"):
+        group.unlink()  # an earlier build's shared library (named after its module set)
     try:
         from mypyc.build import mypycify
     except ImportError:
@@ -69,19 +87,23 @@ def compiled_extensions() -> list:
 
 
 class OptionalBuildExt(build_ext):
-    """Compile if a C compiler works; otherwise keep the pure-Python modules."""
+    """Compile if a C compiler works; otherwise keep the pure-Python modules.
+
+    All or nothing: the compiled modules share one library, so if any part
+    fails, whatever was built is removed again."""
 
     def run(self) -> None:
         try:
             super().run()
         except Exception as error:  # noqa: BLE001 - any compiler failure
-            _warn(f"compiling failed ({error})")
+            self._give_up(f"compiling failed ({error})")
 
-    def build_extension(self, ext) -> None:
-        try:
-            super().build_extension(ext)
-        except Exception as error:  # noqa: BLE001
-            _warn(f"compiling {ext.name} failed ({error})")
+    def _give_up(self, reason: str) -> None:
+        for ext in self.extensions:
+            built = Path(self.get_ext_fullpath(ext.name))
+            if built.exists():
+                built.unlink()
+        _warn(reason)
 
 
 setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": OptionalBuildExt})
