@@ -104,9 +104,7 @@ def build_app(runtime, token: str) -> web.Application:
         if action not in ("login", "logout", "ready", "pause", "groups"):
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
-        groups = data.get("groups")
-        if isinstance(groups, list):
-            groups = {g: 0 for g in groups}
+        groups = _agent_groups(data.get("groups"))
         runtime.agent_action(request.match_info["agent"], action, groups, str(data.get("reason", "")))
         return web.json_response({"ok": True})
 
@@ -146,6 +144,20 @@ def build_app(runtime, token: str) -> web.Application:
     app.router.add_post("/scripts/{name}/rollback", rollback)
     app.router.add_post("/hot-prompts/{name}", hot_prompt)
     return app
+
+
+def _agent_groups(groups) -> dict[str, int] | None:
+    """``groups`` of an agent request: a list of names, or names with penalties."""
+    if groups is None:
+        return None
+    if isinstance(groups, list) and all(isinstance(name, str) for name in groups):
+        return {name: 0 for name in groups}
+    if isinstance(groups, dict) and all(
+            isinstance(penalty, int) and not isinstance(penalty, bool) and penalty >= 0
+            for penalty in groups.values()):
+        return groups
+    raise ValueError('"groups" must be a list of answer group names, or an object of '
+                     'names and penalties (whole numbers, 0 or more)')
 
 
 async def start_control(runtime, host: str, port: int, token: str) -> web.AppRunner:

@@ -177,6 +177,11 @@ def test_bad_requests_get_clear_errors(server):
     assert response.status_code == 400
     response = httpx.post(server.url + "/agents/alice/dance", headers=headers, json={})
     assert response.status_code == 404
+    for groups in ({"support": None}, {"support": "high"}, {"support": -1}, [1, 2], "support"):
+        response = httpx.post(server.url + "/agents/alice/login", headers=headers,
+                              json={"groups": groups})
+        assert response.status_code == 400, groups
+        assert '"groups" must be' in response.json()["error"]
 
 
 def test_watch_deploys_each_clean_save_within_a_second(server, tmp_path):
