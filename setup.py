@@ -63,7 +63,14 @@ def remove_compiled_copies() -> None:
         group.unlink()
 
 
+#: pip runs this file for metadata too (egg_info, dist_info): no extensions
+#: are needed then, and mypyc's type check and code generation take ~15 s.
+_METADATA_ONLY = {"egg_info", "dist_info", "sdist"}
+
+
 def compiled_extensions() -> list:
+    if len(sys.argv) > 1 and sys.argv[1] in _METADATA_ONLY:
+        return []
     if os.environ.get("QSCRIPT_PURE_PYTHON"):
         remove_compiled_copies()
         return []
