@@ -59,6 +59,11 @@ def remove_compiled_copies() -> None:
     for module in COMPILED:
         for stale in (HERE / module).parent.glob(Path(module).stem + ".*.so"):
             stale.unlink()
+    remove_shared_libraries()
+
+
+def remove_shared_libraries() -> None:
+    """Delete earlier builds' shared libraries (each named after its module set)."""
     for group in HERE.glob("*__mypyc.*.so"):
         group.unlink()
 
@@ -74,8 +79,7 @@ def compiled_extensions() -> list:
     if os.environ.get("QSCRIPT_PURE_PYTHON"):
         remove_compiled_copies()
         return []
-    for group in HERE.glob("*__mypyc.*.so"):
-        group.unlink()  # an earlier build's shared library (named after its module set)
+    remove_shared_libraries()
     try:
         from mypyc.build import mypycify
     except ImportError:

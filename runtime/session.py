@@ -293,8 +293,7 @@ class CallSession:
         acd = center.acd
         groups = effect.groups
         for group in groups:
-            if not acd.has_group(group):
-                center.ensure_group(group)
+            center.ensure_group(group)
         has_when_empty = effect.has_when_empty
         if has_when_empty and center.nobody_logged_in(groups):
             return "empty"

@@ -28,7 +28,7 @@ class _Leg:
 
     __slots__ = ("call", "media", "waiting", "handle_time", "patience", "gone")
 
-    def __init__(self, handle_time: float, patience: float | None, call: CallInfo | None = None):
+    def __init__(self, handle_time: float, patience: float | None, call: CallInfo):
         self.call = call
         self.media: Timer | None = None
         #: Queued and not yet connected: the caller's patience is running. The
@@ -181,7 +181,7 @@ class SimDriver(Driver):
         if not leg.waiting:
             return  # connected (or gone) before patience ran out
         call = leg.call
-        if call is None or self.center is None:
+        if self.center is None:
             return
         session = self.center.sessions.get(call.call_id)
         if session is None:

@@ -32,11 +32,6 @@ class Timer:
     def cancel(self) -> None:
         self.action = None
 
-    def fire(self) -> None:
-        action = self.action
-        if action is not None:
-            action()
-
 
 def _fire(timer: Timer) -> None:
     action = timer.action

@@ -128,8 +128,6 @@ class _Arrivals:
         self.on_progress = on_progress
         self.duration = model.duration
         self._uniform = rng.random
-        self._withheld_share = model.withheld_share
-        self._repeat_share = model.repeat_share
         self._random_bits = rng.getrandbits
         self._arrive_event = self._arrive
         self.count = 0
@@ -165,18 +163,18 @@ class _Arrivals:
             now = change  # memoryless: draw again at the rate change
 
     def _caller_number(self) -> str:
-        withheld, repeat = self._withheld_share, self._repeat_share
-        if withheld and self._uniform() < withheld:
+        model, rng = self.model, self.rng
+        if model.withheld_share and rng.random() < model.withheld_share:
             return ""
-        if repeat and self._returning and self._uniform() < repeat:
-            return self.rng.choice(self._returning)
+        if model.repeat_share and self._returning and rng.random() < model.repeat_share:
+            return rng.choice(self._returning)
         # rng.randrange(10**8), inlined (the same draws): a uniform 27-bit
         # number, drawn again while out of range.
         serial = self._random_bits(27)
         while serial >= 100_000_000:
             serial = self._random_bits(27)
         number = "07" + str(100_000_000 + serial)[1:]  # zero-padded to 8 digits
-        if repeat and len(self._returning) < 5000:
+        if model.repeat_share and len(self._returning) < 5000:
             self._returning.append(number)
         return number
 

@@ -206,7 +206,7 @@ class Machine:
 
     def has_phase(self, phase: str) -> bool:
         """Does the program have this phase (``inbound``, ``queue``, ``after``)?"""
-        return phase in self._prepared.phases
+        return phase in self._prepared.entry_steps
 
     def error(self, message: str, pc: int) -> ScriptError:
         trail = self.call_path()[-TRAIL_LENGTH:]
@@ -495,14 +495,13 @@ class _Prepared:
     instructions, the step counts and error positions stay as compiled.
     """
 
-    __slots__ = ("program", "code", "fused", "initial", "blocks_at", "phases", "hash_hex",
+    __slots__ = ("program", "code", "fused", "initial", "blocks_at", "hash_hex",
                  "source_name", "entry_steps")
 
     def __init__(self, program: Program):
         self.program = program
         self.hash_hex = program.hash_hex
         self.source_name = program.source_name
-        self.phases = frozenset(name for name, pc in program.entries.items() if pc >= 0)
         #: The call-path step of entering each phase (shared by every call).
         self.entry_steps = {name: (name, pc) for name, pc in program.entries.items() if pc >= 0}
         self.initial = tuple(v.initial for v in program.variables)
