@@ -18,6 +18,7 @@ install) or pure Python (``QSCRIPT_PURE_PYTHON=1``).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import time
@@ -55,7 +56,9 @@ def alternate_best(first, second, runs: int):
 
 
 def main() -> None:
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs of each (best counts)")
+    runs = max(1, parser.parse_args().runs)
     import runtime.session
     compiled = not runtime.session.__file__.endswith(".py")
     print(f"runtime: {'compiled with mypyc' if compiled else 'pure Python'}; "

@@ -305,12 +305,12 @@ def _distribution(reader: Reader, node, path: str) -> Distribution | None:
         reader.report(fields.get("distribution"), f'{path}: unknown distribution "{kind}"',
                       "use one of: " + ", ".join(_DISTRIBUTIONS))
         return None
-    mean = reader.value(fields, "mean", join_path(path, "mean"), parse_duration, 0.0)
+    mean = reader.value(fields, "mean", path, parse_duration, 0.0)
     if "value" in fields:
-        mean = reader.value(fields, "value", join_path(path, "value"), parse_duration, 0.0)
-    sd = reader.value(fields, "sd", join_path(path, "sd"), parse_duration, 0.0)
-    low = reader.value(fields, "low", join_path(path, "low"), parse_duration, 0.0)
-    high = reader.value(fields, "high", join_path(path, "high"), parse_duration, 0.0)
+        mean = reader.value(fields, "value", path, parse_duration, 0.0)
+    sd = reader.value(fields, "sd", path, parse_duration, 0.0)
+    low = reader.value(fields, "low", path, parse_duration, 0.0)
+    high = reader.value(fields, "high", path, parse_duration, 0.0)
     if kind in ("exponential", "lognormal", "gamma", "constant") and mean <= 0:
         reader.report(fields.node, f"{path}: needs a mean greater than zero", "e.g. mean: 180s")
         return None
@@ -329,7 +329,7 @@ def _agents(reader: Reader, node) -> tuple[AgentTeam, ...]:
         path = f"agents[{index}]"
         fields = reader.fields(item, path, ("count", "groups", "shift", "name"),
                                required=("count", "groups"))
-        count = reader.value(fields, "count", join_path(path, "count"),
+        count = reader.value(fields, "count", path,
                              lambda t: int(_positive_number(t)), 0)
         groups: dict[str, int] = {}
         groups_node = fields.get("groups")
@@ -350,7 +350,7 @@ def _agents(reader: Reader, node) -> tuple[AgentTeam, ...]:
         if "shift" in fields:
             span = reader.parse(fields.get("shift"), join_path(path, "shift"), parse_time_range)
             shift = (span.start, span.end) if span else None
-        name = reader.value(fields, "name", join_path(path, "name"), str, f"team{index + 1}")
+        name = reader.value(fields, "name", path, str, f"team{index + 1}")
         teams.append(AgentTeam(count, groups, shift, name))
     return tuple(teams)
 
