@@ -165,14 +165,16 @@ def check(scripts: tuple[str, ...], site_path: str | None, output_format: str, s
 @_format_option
 def compile(script: str, output: str | None, site_path: str | None, output_format: str) -> None:
     """Compile a script to a bytecode file (.qsc)."""
+    target = Path(output) if output else Path(script).with_suffix(".qsc")
+    _refuse_to_overwrite_inputs(target, {"the script being compiled": script,
+                                         "the site file": site_path})
     result = compile_file(script, _site_symbols(site_path))
     code = _report([result], output_format)
     if result.program is None:
         sys.exit(code or EXIT_FINDINGS)
-    target = Path(output) if output else Path(script).with_suffix(".qsc")
     data = result.program.to_bytes()
     try:
-        target.write_bytes(data)
+        write_file_atomically(target, data)
     except OSError as error:
         _stderr.print(f"[red]error[/]: cannot write {escape(str(target))}: {escape(error.strerror or str(error))}")
         sys.exit(EXIT_FINDINGS)
@@ -181,6 +183,55 @@ def compile(script: str, output: str | None, site_path: str | None, output_forma
                       f"({len(result.program.code)} instructions, {len(data):,} bytes, "
                       f"sha256 {result.program.hash_hex[:12]})")
     sys.exit(EXIT_OK)
+
+
+def _refuse_to_overwrite_inputs(target: Path, inputs: dict[str, str | None]) -> None:
+    """Exit 1 when the output file is one of the inputs, under whatever name.
+
+    Compared by device and inode, so the same file reached through another
+    path, a symlink or a hard link is recognised too.
+    """
+    for role, path in inputs.items():
+        if path is None:
+            continue
+        try:
+            same = os.path.samefile(target, path)
+        except OSError:
+            continue  # one of them does not exist (yet): nothing to overwrite
+        if same:
+            _stderr.print(f"[red]error[/]: will not write the bytecode to {escape(str(target))}: "
+                          f"it is {role} ({escape(path)})\n"
+                          "   = help: name another output file with -o")
+            sys.exit(EXIT_FINDINGS)
+
+
+def write_file_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file in the same directory.
+
+    Readers never see a half-written file (an interrupted or failed write
+    leaves the old file as it was), and a symlink at ``target`` is replaced,
+    not written through.
+    """
+    import tempfile
+    directory = target.parent
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _warn_if_stale(path: str, program) -> None:

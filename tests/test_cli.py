@@ -304,3 +304,71 @@ def test_run_passes_normal_exit_codes_through(scripts, monkeypatch):
     with pytest.raises(SystemExit) as exited:
         cli.run()
     assert exited.value.code == 1
+
+
+# ------------------------------------------------------------------ compile never clobbers its input
+
+
+def _clobber_targets(tmp_path, source):
+    """Other names for the script file: itself, a symlink to it, a hard link to it."""
+    (tmp_path / "link.qsc").symlink_to(source)
+    import os
+    os.link(source, tmp_path / "hard.qsc")
+    return [str(source), str(tmp_path / "." / source.name), str(tmp_path / "link.qsc"),
+            str(tmp_path / "hard.qsc")]
+
+
+def test_compile_refuses_to_overwrite_the_script(scripts, tmp_path):
+    path = scripts("ok.qs", OK_SCRIPT)
+    for target in _clobber_targets(tmp_path, tmp_path / "ok.qs"):
+        result = invoke("compile", path, "-o", target)
+        assert result.exit_code == 1, target
+        assert "is the script being compiled" in result.output, target
+        assert (tmp_path / "ok.qs").read_text(encoding="utf-8") == OK_SCRIPT
+
+
+def test_compile_of_a_qsc_named_script_refuses_the_default_output(scripts, tmp_path):
+    """``compile x.qsc`` would write x.qsc over itself by default."""
+    path = scripts("odd.qsc", OK_SCRIPT)
+    result = invoke("compile", path)
+    assert result.exit_code == 1 and "is the script being compiled" in result.output
+    assert (tmp_path / "odd.qsc").read_text(encoding="utf-8") == OK_SCRIPT
+
+
+def test_compile_refuses_to_overwrite_the_site_file(scripts, tmp_path):
+    path = scripts("ok.qs", OK_SCRIPT)
+    site = tmp_path / "site.yaml"
+    site.write_text("site: t\ngroups:\n  support: {}\n", encoding="utf-8")
+    result = invoke("compile", path, "--site", str(site), "-o", str(site))
+    assert result.exit_code == 1 and "is the site file" in result.output
+    assert site.read_text(encoding="utf-8").startswith("site: t")
+
+
+def test_compile_replaces_an_output_symlink_instead_of_writing_through_it(scripts, tmp_path):
+    """The bytecode goes to the named file: a symlink there is replaced, its target untouched."""
+    path = scripts("ok.qs", OK_SCRIPT)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me", encoding="utf-8")
+    (tmp_path / "out.qsc").symlink_to(elsewhere)
+    assert invoke("compile", path, "-o", str(tmp_path / "out.qsc")).exit_code == 0
+    assert elsewhere.read_text(encoding="utf-8") == "keep me"
+    assert (tmp_path / "out.qsc").read_bytes()[:4] == b"QSBC"
+    assert not (tmp_path / "out.qsc").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "ok.qs", "out.qsc"]
+
+
+def test_a_failed_compile_write_keeps_the_old_output_and_leaves_no_temporary_file(
+        scripts, tmp_path, monkeypatch):
+    import errno
+    import os
+    path = scripts("ok.qs", OK_SCRIPT)
+    (tmp_path / "ok.qsc").write_bytes(b"old")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = invoke("compile", path)
+    assert result.exit_code == 1 and "cannot write" in result.output
+    assert "No space left on device" in result.output
+    assert (tmp_path / "ok.qsc").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.qs", "ok.qsc"]
