@@ -32,6 +32,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .acd import AcdError
+from .site.values import NAME_RULE, is_valid_name
 
 log = logging.getLogger("qscript.control")
 
@@ -99,41 +100,45 @@ def build_app(runtime, token: str) -> web.Application:
         return web.json_response(runtime.metrics())
 
     async def agent(request):
+        agent_id = _path_name(request, "agent", "agent id")
         data = await body(request)
         action = request.match_info["action"]
         if action not in ("login", "logout", "ready", "pause", "groups"):
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
         groups = _agent_groups(data.get("groups"))
-        runtime.agent_action(request.match_info["agent"], action, groups, str(data.get("reason", "")))
+        runtime.agent_action(agent_id, action, groups, str(data.get("reason", "")))
         return web.json_response({"ok": True})
 
     async def deploy(request):
+        name = _path_name(request, "name", "script name")
         data = await body(request)
         source = data.get("source")
         if not isinstance(source, str):
             raise ValueError('the body needs "source": the script text')
-        result = runtime.deploy_source(request.match_info["name"], source,
+        result = runtime.deploy_source(name, source,
                                        data.get("source_name"), str(data.get("comment", "")))
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
-        rows = runtime.store.versions(request.match_info["name"])
+        rows = runtime.store.versions(_path_name(request, "name", "script name"))
         return web.json_response([{"version": v.version, "active": v.active,
                                    "created_at": v.created_at.isoformat(),
                                    "source_hash": v.source_hash, "comment": v.comment}
                                   for v in rows])
 
     async def rollback(request):
+        name = _path_name(request, "name", "script name")
         data = await body(request)
         version = data.get("version")
-        result = runtime.rollback(request.match_info["name"],
+        result = runtime.rollback(name,
                                   int(version) if version is not None else None)
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def hot_prompt(request):
+        name = _path_name(request, "name", "hot prompt name")
         data = await body(request)
-        runtime.set_hot_prompt(request.match_info["name"], bool(data.get("active")))
+        runtime.set_hot_prompt(name, bool(data.get("active")))
         return web.json_response({"ok": True})
 
     app.router.add_get("/status", status)
@@ -144,6 +149,15 @@ def build_app(runtime, token: str) -> web.Application:
     app.router.add_post("/scripts/{name}/rollback", rollback)
     app.router.add_post("/hot-prompts/{name}", hot_prompt)
     return app
+
+
+def _path_name(request: web.Request, key: str, kind: str) -> str:
+    """A name from the URL path (decoded), checked against the name rule; ValueError if not."""
+    name = request.match_info[key]
+    if not is_valid_name(name):
+        shown = name if len(name) <= 120 else name[:120] + "..."
+        raise ValueError(f'invalid {kind} "{shown}": {NAME_RULE}')
+    return name
 
 
 def _agent_groups(groups) -> dict[str, int] | None:

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 from rich.console import Console
@@ -111,6 +112,42 @@ def _redact(url: str) -> str:
 # ------------------------------------------------------------------ control client
 
 
+def _check_name(kind: str, name: str) -> str:
+    """``name`` if it follows the name rule (docs/live.md), else a usage error (exit 2)."""
+    from .site.values import NAME_RULE, is_valid_name
+    if not is_valid_name(name):
+        raise click.BadParameter(f'invalid {kind} "{name}": {NAME_RULE}')
+    return name
+
+
+def _name_argument(kind: str):
+    """A click callback checking one name, or each of several (a repeatable option)."""
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        for name in (value if isinstance(value, tuple) else (value,)):
+            _check_name(kind, name)
+        return value
+    return check
+
+
+def _segment(name: str) -> str:
+    """A name as one URL path segment (valid names need no quoting; this is the belt)."""
+    return quote(name, safe="")
+
+
+def _script_name(script: str, name: str | None) -> str:
+    """The name a script is deployed under: ``--name``, else the file name without .qs."""
+    if name is not None:
+        return name  # checked by its option
+    stem = Path(script).stem
+    try:
+        return _check_name("script name", stem)
+    except click.BadParameter as error:
+        raise click.UsageError(f"{error.message} (from the file name); give one with --name") \
+            from None
+
+
 def _control(site_path: str | None, url: str | None, token: str | None) -> tuple[str, str]:
     url = url or os.environ.get("QSCRIPT_CONTROL_URL")
     token = token or os.environ.get("QSCRIPT_CONTROL_TOKEN")
@@ -167,8 +204,9 @@ def client_options(function):
 
 @click.command()
 @click.argument("action", type=click.Choice(["login", "logout", "ready", "pause", "groups"]))
-@click.argument("agent_id")
-@click.option("--group", "groups", multiple=True, help="Answer group (repeatable; login/groups).")
+@click.argument("agent_id", callback=_name_argument("agent id"))
+@click.option("--group", "groups", multiple=True, callback=_name_argument("answer group name"),
+              help="Answer group (repeatable; login/groups).")
 @click.option("--reason", default="", help="Pause reason.")
 @client_options
 def agent(action, agent_id, groups, reason, site_path, url, token) -> None:
@@ -176,7 +214,7 @@ def agent(action, agent_id, groups, reason, site_path, url, token) -> None:
     body = {"groups": list(groups)} if groups else {}
     if reason:
         body["reason"] = reason
-    status, data = _call(site_path, url, token, "POST", f"/agents/{agent_id}/{action}", body)
+    status, data = _call(site_path, url, token, "POST", f"/agents/{_segment(agent_id)}/{action}", body)
     if status != 200:
         _err.print(f"[red]error[/]: {escape(str(data.get('error', data)))}")
         sys.exit(EXIT_FINDINGS)
@@ -244,18 +282,18 @@ def status(site_path, url, token, as_json, watch_seconds) -> None:
 
 @click.command()
 @click.argument("script", type=click.Path(dir_okay=False, exists=True))
-@click.option("--name", help="Script name (default: the file name without .qs).")
+@click.option("--name", callback=_name_argument("script name"),
+              help="Script name (default: the file name without .qs).")
 @click.option("--comment", default="", help="A note stored with the version.")
 @client_options
 def deploy(script, name, comment, site_path, url, token) -> None:
     """Compile SCRIPT and activate it on the running runtime (new calls get it at once)."""
-    _deploy(script, name, comment, site_path, url, token)
+    _deploy(script, _script_name(script, name), comment, site_path, url, token)
 
 
 def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
     text = Path(script).read_text(encoding="utf-8", errors="replace")
-    name = name or Path(script).stem
-    code, data = _call(site_path, url, token, "POST", f"/scripts/{name}",
+    code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}",
                        {"source": text, "source_name": script, "comment": comment})
     if code == 200:
         for note in data.get("diagnostics") or []:
@@ -274,13 +312,13 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", callback=_name_argument("script name"))
 @click.option("--version", "version", type=int, default=None,
               help="Version to activate (default: the one before the active one).")
 @client_options
 def rollback(name, version, site_path, url, token) -> None:
     """Activate an earlier version of a deployed script."""
-    code, data = _call(site_path, url, token, "POST", f"/scripts/{name}/rollback",
+    code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}/rollback",
                        {"version": version} if version is not None else {})
     if code != 200:
         message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) or data
@@ -291,12 +329,14 @@ def rollback(name, version, site_path, url, token) -> None:
 
 @click.command()
 @click.argument("script", type=click.Path(dir_okay=False, exists=True))
-@click.option("--name", help="Script name (default: the file name without .qs).")
+@click.option("--name", callback=_name_argument("script name"),
+              help="Script name (default: the file name without .qs).")
 @click.option("--interval", type=float, default=0.2, show_default=True, help="Seconds between checks.")
 @client_options
 def watch(script, name, interval, site_path, url, token) -> None:
     """Recompile SCRIPT on every save; deploy it when it compiles cleanly."""
     from qscript.api import load_source, check_source
+    name = _script_name(script, name)
     symbols = None
     if site_path:
         from .simulator.cli import load_site_or_exit
@@ -327,12 +367,12 @@ def watch(script, name, interval, site_path, url, token) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", callback=_name_argument("hot prompt name"))
 @click.argument("state", type=click.Choice(["on", "off"]))
 @client_options
 def hot(name, state, site_path, url, token) -> None:
     """Switch a hot prompt on or off at run time (no redeploy)."""
-    code, data = _call(site_path, url, token, "POST", f"/hot-prompts/{name}",
+    code, data = _call(site_path, url, token, "POST", f"/hot-prompts/{_segment(name)}",
                        {"active": state == "on"})
     if code != 200:
         _err.print(f"[red]error[/]: {escape(str(data.get('error', data)))}")

@@ -21,7 +21,11 @@ site.yaml:7:5: error: groups.support: unknown key "servce_level_threshold"
   text you wrote, so YAML 1.1 surprises (``13:00`` read as the number 780,
   ``no`` as false, ``+4687001000`` losing its ``+``) cannot happen.
 * **Booleans** are ``true``/``false`` (also yes/no, on/off).
-* **Names** (groups, prompts, calendars, ...) use letters, digits, ``_ . -``.
+* **Names** (groups, agents, prompts, calendars, hot prompts, ...) use letters,
+  digits, ``_ . -``, at most 100 characters, starting with a letter, a digit or
+  ``_``. A script's name is its file name without ``.qs``, under the same rule:
+  the control API and ``qscript deploy`` address scripts, agents and hot
+  prompts by these names in URLs.
 * **Paths** are relative to the directory of the site file.
 * **Secrets** are never written in the file: keys ending in ``_env`` name the
   environment variable that holds them (``password_env: QSCRIPT_SMTP_PASSWORD``).

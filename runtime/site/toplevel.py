@@ -19,7 +19,7 @@ from .model import (DEFAULT_ARI_APP, DEFAULT_ARI_PASSWORD_ENV, DEFAULT_ARI_URL,
                     DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, Agent,
                     AnnouncementDefaults, AriConfig, CommandModule, CommandsConfig, ControlConfig,
                     DialplanTarget, Fallback, Group, MailConfig, NumberRoute)
-from .values import (BadValue, parse_bool, parse_dialled_number, parse_duration, parse_env_name,
+from .values import (NAME_RULE, BadValue, is_valid_name, parse_bool, parse_dialled_number, parse_duration, parse_env_name,
                      parse_host_port, parse_int, parse_language, parse_name, parse_percent)
 from .yamlmarks import Reader, describe, did_you_mean, is_null, join_path
 
@@ -222,7 +222,14 @@ def read_numbers(reader: Reader, node: Node | None, base_dir: Path) -> tuple[Num
     for entry in reader.entries(node, "numbers") if node is not None else []:
         number = entry.key if entry.key == "default" else \
             reader.parse(entry.key_node, "numbers", parse_dialled_number)
-        script = reader.parse(entry.value, f'numbers."{entry.key}"', str.strip)
+        path = f'numbers."{entry.key}"'
+        script = reader.parse(entry.value, path, str.strip)
+        if script and not is_valid_name(Path(script).stem):
+            # Deploys, rollbacks and the control API address a script by this name.
+            reader.report(entry.value, f'{path}: the script name "{Path(script).stem}" (the file '
+                                       "name without .qs) is not a valid name",
+                          f"rename the file: {NAME_RULE}")
+            continue
         if number and script:
             routes.append(NumberRoute(number, (base_dir / script).resolve(),
                                       reader.location(entry.value)))

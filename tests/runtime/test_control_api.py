@@ -220,3 +220,43 @@ def test_watch_deploys_each_clean_save_within_a_second(server, tmp_path):
     assert "Q0101" in output and "not deployed" in output
     assert "Q1003" in output and "running version stays" in output
     assert "Traceback" not in output
+
+
+# ------------------------------------------------------------------ names in URLs
+
+
+def test_a_name_with_a_slash_cannot_reach_another_route(server, tmp_path):
+    """`deploy --name main/rollback` used to POST /scripts/main/rollback: a rollback."""
+    script = tmp_path / "main.qs"
+    script.write_text('inbound:\n    answer\n    queue to "sales"\n')
+    assert cli(server, "deploy", str(script)).exit_code == 0   # version 2 active
+    result = cli(server, "deploy", str(script), "--name", "main/rollback")
+    assert result.exit_code == 2 and 'invalid script name "main/rollback"' in result.output
+    assert server.call(lambda: server.runtime.versions["main"]) == 2
+    for args in (["rollback", "../main"], ["hot", "out/age", "on"], ["agent", "login", "al ice"],
+                 ["agent", "login", "x" * 101]):
+        result = cli(server, *args)
+        assert result.exit_code == 2, args
+        assert "invalid" in result.output and "letters, digits" in result.output, args
+    assert server.call(lambda: server.runtime.versions["main"]) == 2
+
+
+def test_a_script_file_name_that_is_not_a_valid_name_needs_name(server, tmp_path):
+    script = tmp_path / "my script.qs"
+    script.write_text(SCRIPT)
+    result = cli(server, "deploy", str(script))
+    assert result.exit_code == 2 and 'invalid script name "my script"' in result.output
+    assert "--name" in result.output
+    assert cli(server, "deploy", str(script), "--name", "my-script").exit_code == 0
+
+
+def test_the_server_refuses_invalid_names_in_paths(server):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for method, path in (("POST", "/scripts/main%2Frollback"), ("GET", "/scripts/a%20b"),
+                         ("POST", "/scripts/.hidden/rollback"), ("POST", "/hot-prompts/out%2Fage"),
+                         ("POST", "/agents/al%20ice/login"), ("GET", "/scripts/" + "x" * 101)):
+        body = {"source": SCRIPT} if path == "/scripts/main%2Frollback" else {}
+        response = httpx.request(method, server.url + path, headers=headers, json=body)
+        assert response.status_code == 400, path
+        assert "letters, digits" in response.json()["error"], path
+    assert server.call(lambda: server.runtime.versions["main"]) == 1
