@@ -45,11 +45,31 @@ def state_file(site_path: str | Path) -> Path:
 
 
 def write_state(site_path: str | Path, url: str, token: str) -> Path:
+    """Write the URL and token for the clients, readable by the owner only.
+
+    The file is written under a fresh name and renamed into place, so it is
+    created 0600 whatever mode an earlier one had, and a symlink at its path
+    is replaced, never followed (O_NOFOLLOW, O_EXCL on the temporary file).
+    """
     path = state_file(site_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({"url": url, "token": token}, handle)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    descriptor = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # whatever the umask allowed
+            json.dump({"url": url, "token": token}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
     return path
 
 

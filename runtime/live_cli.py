@@ -19,7 +19,7 @@ from rich.table import Table
 
 from qscript.cli import EXIT_FINDINGS, EXIT_USAGE
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
 _out = Console(highlight=False)
 
 
@@ -32,10 +32,15 @@ _out = Console(highlight=False)
 @click.option("--ari-url", envvar="QSCRIPT_ARI_URL", help="ARI base URL (default: site ari.url).")
 @click.option("--ari-user", envvar="QSCRIPT_ARI_USER", help="ARI user (default: site ari.user).")
 @click.option("--app", envvar="QSCRIPT_ARI_APP", help="Stasis application name.")
-@click.option("--control", "control", help="HOST:PORT of the control API (default 127.0.0.1:8089).")
+@click.option("--control", "control",
+              help="HOST:PORT of the control API (default: the site's control.listen, "
+                   "127.0.0.1:8089); :PORT means 127.0.0.1:PORT.")
+@click.option("--allow-remote-control", is_flag=True,
+              help="Let the control API listen on an address other machines can reach.")
 @click.option("--database", envvar="QSCRIPT_DATABASE", help="SQLAlchemy URL (default: site database).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every call's steps.")
-def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None:
+def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, database,
+          verbose) -> None:
     """Run scripts on live calls from Asterisk (ARI)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -43,6 +48,8 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
     # hundred calls that is thousands of lines a second and a third of the CPU.
     for noisy in ("httpx", "httpcore", "asyncari", "asyncswagger11", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if ari_url is not None:
+        ari_url = _check_ari_url(ari_url)
     from .simulator.cli import load_site_or_exit
     site = load_site_or_exit(site_path, _err)
     from .ari.asyncari_adapter import AsyncariAdapter
@@ -55,12 +62,8 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
     config = AriConfig(url=ari_url or (ari.url if ari else "http://127.0.0.1:8088"),
                        user=ari_user or (ari.user if ari else "qscript"), password=password,
                        app=app or (ari.app if ari else "qscript"))
-    host, port = site.control.host, site.control.port
-    if control:
-        host, _, port_text = control.rpartition(":")
-        if not port_text.isdigit():
-            raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:8089", param_hint="--control")
-        port = int(port_text)
+    host, port = _control_address(control, site.control.host, site.control.port,
+                                  allow_remote_control)
     token = resolve_token(site)
 
     async def run() -> None:
@@ -84,10 +87,26 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
                        f"API: {escape(error.strerror or str(error))}")
             await runtime.close()
             raise SystemExit(EXIT_FINDINGS) from None
-        shown_host = f"[{host}]" if ":" in host else host
-        state = write_state(site_path, f"http://{shown_host}:{port}", token)
-        _err.print(f"[green]serving[/] {escape(site.name)}: ARI {escape(config.url)} app "
-                   f"{escape(config.app)}; control API http://{host}:{port} (token in {state})")
+        control_url = f"http://{_url_host(host)}:{port}"
+        try:
+            state = write_state(site_path, control_url, token)
+        except OSError as error:
+            _err.print(f"[red]error[/]: cannot write the control state file next to the site "
+                       f"({escape(error.filename or site_path)}): "
+                       f"{escape(error.strerror or str(error))}; the qscript commands find the "
+                       "runtime through it")
+            await runner.cleanup()
+            await runtime.close()
+            store.close()
+            raise SystemExit(EXIT_FINDINGS) from None
+        if allow_remote_control and not _is_loopback(host):
+            _err.print(f"[bold red]WARNING[/]: the control API listens on {escape(control_url)}, "
+                       "reachable from other machines, over plain HTTP: anyone who learns the "
+                       "token controls agents, scripts and hot prompts. Put a TLS proxy in "
+                       "front and firewall the port.")
+        _err.print(f"[green]serving[/] {escape(site.name)}: ARI {escape(mask_url_password(config.url))} "
+                   f"app {escape(config.app)}; control API {escape(control_url)} "
+                   f"(token in {escape(str(state))})")
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
@@ -98,6 +117,81 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
         store.close()
 
     asyncio.run(run())
+
+
+def _control_address(option: str | None, site_host: str, site_port: int,
+                     allow_remote: bool) -> tuple[str, int]:
+    """Where the control API listens: ``--control`` (as the site's ``control.listen``
+    reads it: ``:PORT`` is loopback), else the site's; a usage error (exit 2) for a
+    malformed address, or for one other machines can reach without ``--allow-remote-control``."""
+    from .site.values import BadValue, parse_host_port
+    host, port, origin = site_host, site_port, "the site's control.listen"
+    if option is not None:
+        try:
+            host, port = parse_host_port(option)
+        except BadValue as error:
+            hint = f" ({error.hint})" if error.hint else ""
+            raise click.BadParameter(f"{error.message}{hint}", param_hint="--control") from None
+        origin = "--control"
+    if not allow_remote and not _is_loopback(host):
+        raise click.UsageError(
+            f"{origin} is {_url_host(host)}:{port}, not a loopback address: the control API "
+            "would be reachable from other machines. Listen on 127.0.0.1, or give "
+            "--allow-remote-control to mean it (and put a TLS proxy in front).")
+    return host, port
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback address (127.0.0.0/8, ::1)."""
+    import ipaddress
+    import socket
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # an unknown name cannot be bound anyway; do not call it safe
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _check_ari_url(url: str) -> str:
+    """``--ari-url`` (or QSCRIPT_ARI_URL): an http(s) URL without credentials."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f'"{mask_url_password(url)}" is not an http(s) URL, '
+                                 "e.g. http://127.0.0.1:8088", param_hint="--ari-url")
+    if parts.username is not None or parts.password is not None:
+        raise click.BadParameter(
+            f'"{mask_url_password(url)}" holds credentials: give the user with --ari-user and '
+            "the password in the environment variable QSCRIPT_ARI_PASSWORD (or the site's "
+            "ari.password_env), never in the URL", param_hint="--ari-url")
+    return url.strip().rstrip("/")
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``***``, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("@")[-1]
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    netloc = f"{user}:***@{hostport}" if colon else f"{user}@{hostport}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _redact(url: str) -> str:
@@ -175,7 +269,7 @@ def _call(site_path, url, token, method: str, path: str, body: dict | None = Non
         response = httpx.request(method, base + path, json=body, timeout=10.0,
                                  headers={"Authorization": f"Bearer {secret}"})
     except httpx.HTTPError as error:
-        _err.print(f"[red]error[/]: cannot reach the runtime at {escape(base)}: "
+        _err.print(f"[red]error[/]: cannot reach the runtime at {escape(mask_url_password(base))}: "
                    f"{escape(type(error).__name__)}")
         sys.exit(EXIT_FINDINGS)
     try:

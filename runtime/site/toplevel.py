@@ -323,9 +323,18 @@ def _callback_endpoint(text: str) -> str:
 
 
 def parse_http_url(text: str) -> str:
-    parts = urlsplit(text.strip())
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise BadValue(f'"{text}" is not an http(s) URL', "e.g. http://127.0.0.1:8088") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadValue(f'"{text}" is not an http(s) URL', "e.g. http://127.0.0.1:8088")
+    if parts.username is not None or parts.password is not None:
+        # The message must not repeat the password.
+        raise BadValue("the URL holds a user or password",
+                       "write the user under user: and name the password's environment "
+                       "variable with password_env:")
     return text.strip().rstrip("/")
 
 
