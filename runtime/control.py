@@ -18,6 +18,10 @@ Routes:
 * ``GET  /scripts/{name}`` — the stored versions
 * ``POST /scripts/{name}/rollback`` — body ``{"version": N}`` (optional)
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
+
+Names in paths follow the site's name rule and bodies their route's schema
+(:mod:`runtime.control_bodies`); both are checked before the runtime is
+asked to do anything, and a request that does not fit is a 400.
 """
 
 from __future__ import annotations
@@ -31,12 +35,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from qscript.source import MAX_SOURCE_BYTES
+
 from .acd import AcdError
+from .control_bodies import check_body, parse_body
 from .site.values import NAME_RULE, is_valid_name
 
 log = logging.getLogger("qscript.control")
 
-MAX_BODY = 2_000_000
+#: The largest request body: a script of MAX_SOURCE_BYTES as JSON, where every
+#: character may be written as a \uXXXX escape.
+MAX_BODY = 6 * MAX_SOURCE_BYTES + 100_000
+AGENT_ACTIONS = ("login", "logout", "ready", "pause", "groups")
 
 
 def state_file(site_path: str | Path) -> Path:
@@ -102,16 +112,16 @@ def build_app(runtime, token: str) -> web.Application:
 
     app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY)
 
-    async def body(request) -> dict:
-        if not request.can_read_body:
-            return {}
+    async def body(request, route: str) -> dict:
+        """The route's body fields, checked (control_bodies); ValueError -> 400."""
         try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError("the body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        return data
+            raw = await request.read() if request.can_read_body else b""
+        except web.HTTPRequestEntityTooLarge:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=MAX_BODY, actual_size=request.content_length or 0,
+                text=json.dumps({"error": f"the body is too large: at most {MAX_BODY:,} bytes"}),
+                content_type="application/json") from None
+        return check_body(route, parse_body(raw))
 
     async def status(request):
         return web.json_response(runtime.status())
@@ -121,23 +131,19 @@ def build_app(runtime, token: str) -> web.Application:
 
     async def agent(request):
         agent_id = _path_name(request, "agent", "agent id")
-        data = await body(request)
         action = request.match_info["action"]
-        if action not in ("login", "logout", "ready", "pause", "groups"):
+        if action not in AGENT_ACTIONS:
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
-        groups = _agent_groups(data.get("groups"))
-        runtime.agent_action(agent_id, action, groups, str(data.get("reason", "")))
+        fields = await body(request, f"agent {action}")
+        runtime.agent_action(agent_id, action, fields.get("groups"), fields.get("reason") or "")
         return web.json_response({"ok": True})
 
     async def deploy(request):
         name = _path_name(request, "name", "script name")
-        data = await body(request)
-        source = data.get("source")
-        if not isinstance(source, str):
-            raise ValueError('the body needs "source": the script text')
-        result = runtime.deploy_source(name, source,
-                                       data.get("source_name"), str(data.get("comment", "")))
+        fields = await body(request, "deploy")
+        result = runtime.deploy_source(name, fields["source"], fields["source_name"],
+                                       fields["comment"] or "")
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
@@ -149,16 +155,14 @@ def build_app(runtime, token: str) -> web.Application:
 
     async def rollback(request):
         name = _path_name(request, "name", "script name")
-        data = await body(request)
-        version = data.get("version")
-        result = runtime.rollback(name,
-                                  int(version) if version is not None else None)
+        fields = await body(request, "rollback")
+        result = runtime.rollback(name, fields["version"])
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def hot_prompt(request):
         name = _path_name(request, "name", "hot prompt name")
-        data = await body(request)
-        runtime.set_hot_prompt(name, bool(data.get("active")))
+        fields = await body(request, "hot prompt")
+        runtime.set_hot_prompt(name, fields["active"])
         return web.json_response({"ok": True})
 
     app.router.add_get("/status", status)
@@ -178,20 +182,6 @@ def _path_name(request: web.Request, key: str, kind: str) -> str:
         shown = name if len(name) <= 120 else name[:120] + "..."
         raise ValueError(f'invalid {kind} "{shown}": {NAME_RULE}')
     return name
-
-
-def _agent_groups(groups) -> dict[str, int] | None:
-    """``groups`` of an agent request: a list of names, or names with penalties."""
-    if groups is None:
-        return None
-    if isinstance(groups, list) and all(isinstance(name, str) for name in groups):
-        return {name: 0 for name in groups}
-    if isinstance(groups, dict) and all(
-            isinstance(penalty, int) and not isinstance(penalty, bool) and penalty >= 0
-            for penalty in groups.values()):
-        return groups
-    raise ValueError('"groups" must be a list of answer group names, or an object of '
-                     'names and penalties (whole numbers, 0 or more)')
 
 
 async def start_control(runtime, host: str, port: int, token: str) -> web.AppRunner:

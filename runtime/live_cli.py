@@ -305,6 +305,13 @@ def client_options(function):
 @client_options
 def agent(action, agent_id, groups, reason, site_path, url, token) -> None:
     """Agent state: login, logout, ready, pause (with a reason), choose groups."""
+    if groups and action not in ("login", "groups"):
+        raise click.UsageError("--group is for login and groups")
+    if action == "groups" and not groups:
+        raise click.UsageError("agent groups replaces the agent's groups: give them with --group "
+                               "(repeatable)")
+    if reason and action != "pause":
+        raise click.UsageError("--reason is for pause")
     body = {"groups": list(groups)} if groups else {}
     if reason:
         body["reason"] = reason

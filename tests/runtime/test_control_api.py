@@ -260,3 +260,103 @@ def test_the_server_refuses_invalid_names_in_paths(server):
         assert response.status_code == 400, path
         assert "letters, digits" in response.json()["error"], path
     assert server.call(lambda: server.runtime.versions["main"]) == 1
+
+
+# ------------------------------------------------------------------ request bodies
+
+
+def _post(server, path, payload=None, content=None):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    return httpx.post(server.url + path, headers=headers, json=payload, content=content)
+
+
+@pytest.mark.parametrize("path, payload, expected", [
+    ("/hot-prompts/outage", {"active": "false"}, '"active" must be true or false'),
+    ("/hot-prompts/outage", {"active": 1}, '"active" must be true or false'),
+    ("/hot-prompts/outage", {"active": None}, 'needs "active"'),
+    ("/hot-prompts/outage", {}, 'needs "active"'),
+    ("/hot-prompts/outage", {"activ": True}, 'unknown field "activ"'),
+    ("/scripts/main/rollback", {"version": 1.9}, '"version" must be a whole number'),
+    ("/scripts/main/rollback", {"version": True}, '"version" must be a whole number'),
+    ("/scripts/main/rollback", {"version": "1"}, '"version" must be a whole number'),
+    ("/scripts/main/rollback", {"version": 0}, '"version" must be a whole number from 1'),
+    ("/scripts/main/rollback", {"version": 10 ** 30}, '"version" must be a whole number'),
+    ("/scripts/main", {"source": SCRIPT, "source_name": 5}, '"source_name" must be'),
+    ("/scripts/main", {"source": SCRIPT, "source_name": "a\nb"}, '"source_name" must be'),
+    ("/scripts/main", {"source": SCRIPT, "comment": ["x"]}, '"comment" must be'),
+    ("/scripts/main", {"source": SCRIPT, "comment": "x" * 1001}, '"comment" must be'),
+    ("/scripts/main", {"source": 42}, '"source" must be'),
+    ("/scripts/main", {"comment": "no source"}, 'needs "source"'),
+    ("/agents/alice/pause", {"reason": 5}, '"reason" must be'),
+    ("/agents/alice/pause", {"reason": "x" * 201}, '"reason" must be'),
+    ("/agents/alice/login", {"groups": {"support": 10 ** 30}}, '"groups" must be'),
+    ("/agents/alice/login", {"groups": {"sup port": 0}}, '"groups" must be'),
+    ("/agents/alice/login", {"groups": ["support"], "reason": "x"}, 'unknown field "reason"'),
+    ("/agents/alice/groups", {}, 'needs "groups"'),
+    ("/agents/alice/ready", {"groups": ["support"]}, 'unknown field "groups"'),
+])
+def test_every_field_is_checked_and_refused_with_what_is_expected(server, path, payload,
+                                                                   expected):
+    before = server.call(lambda: (dict(server.runtime.center.hot_prompts),
+                                  dict(server.runtime.versions)))
+    response = _post(server, path, payload)
+    assert response.status_code == 400, (path, payload, response.text)
+    assert expected in response.json()["error"], response.json()
+    after = server.call(lambda: (dict(server.runtime.center.hot_prompts),
+                                 dict(server.runtime.versions)))
+    assert after == before  # nothing was done
+
+
+def test_the_string_false_does_not_switch_a_hot_prompt_on(server):
+    assert _post(server, "/hot-prompts/outage", {"active": "false"}).status_code == 400
+    assert server.call(lambda: server.runtime.center.hot_prompts["outage"]) is False
+    assert _post(server, "/hot-prompts/outage", {"active": True}).status_code == 200
+    assert server.call(lambda: server.runtime.center.hot_prompts["outage"]) is True
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b'"text"', b"NaN", b'{"version": Infinity}',
+                                     b"[" * 100_000, b'{"version": 1' + b"0" * 5000 + b"}",
+                                     b"\xff\xfe{}"])
+def test_bodies_that_are_not_json_objects_are_400(server, content):
+    response = _post(server, "/scripts/main/rollback", content=content)
+    assert response.status_code == 400, response.text
+    assert "JSON" in response.json()["error"]
+
+
+def test_an_oversized_body_is_413_in_json(server):
+    from runtime.control import MAX_BODY
+    response = _post(server, "/scripts/main", content=b'{"source": "' + b"x" * (MAX_BODY + 10)
+                     + b'"}')
+    assert response.status_code == 413
+    assert "too large" in response.json()["error"]
+
+
+def test_a_script_as_large_as_the_compiler_accepts_can_be_deployed(server):
+    from qscript.source import MAX_SOURCE_BYTES
+    filler = "# " + "é" * 1000 + "\n"
+    text = SCRIPT + filler * ((MAX_SOURCE_BYTES - len(SCRIPT) - 10) // len(filler.encode()))
+    assert len(text.encode()) <= MAX_SOURCE_BYTES
+    response = httpx.post(server.url + "/scripts/main", json={"source": text}, timeout=60,
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, response.text[:300]
+    too_big = text + "#" * (MAX_SOURCE_BYTES - len(text.encode()) + 1)
+    response = httpx.post(server.url + "/scripts/main", json={"source": too_big}, timeout=60,
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 400 and '"source" must be' in response.json()["error"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["agent", "groups", "alice"], "--group"),
+    (["agent", "ready", "alice", "--group", "support"], "--group is for login and groups"),
+    (["agent", "login", "alice", "--reason", "lunch"], "--reason is for pause"),
+])
+def test_agent_options_that_do_not_fit_the_action_are_usage_errors(server, args, message):
+    result = cli(server, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_agent_groups_replaces_the_groups(server):
+    assert cli(server, "agent", "login", "alice").exit_code == 0
+    assert cli(server, "agent", "groups", "alice", "--group", "sales").exit_code == 0
+    status = json.loads(cli(server, "status", "--json").output)
+    assert next(a for a in status["agents"] if a["id"] == "alice")["groups"] == {"sales": 0}
