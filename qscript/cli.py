@@ -30,9 +30,12 @@ from .api import Compilation, compile_file, load_source, check_source
 from .bytecode import BytecodeError, read_program
 from .codes import all_codes, lookup as lookup_code
 from .diagnostics import Diagnostic
-from .source import Source
+from .files import UnreadableFile, read_limited
+from .source import MAX_SOURCE_BYTES, Source
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
+#: The largest bytecode file read (a script of MAX_SOURCE_BYTES compiles to far less).
+MAX_BYTECODE_BYTES = 64_000_000
 
 _stdout = Console(highlight=False, soft_wrap=True)
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -87,7 +90,7 @@ def _site_symbols(site_path: str | None):
         raise SystemExit(EXIT_FINDINGS) from None
 
 
-_site_option = click.option("--site", "site_path", type=click.Path(dir_okay=False),
+_site_option = click.option("--site", "site_path", type=click.Path(),
                             help="Site configuration (YAML) to check names against.")
 # Script arguments are plain paths: a directory or a missing file is reported
 # by load_source as error Q0001 (exit 1), like any other unreadable script,
@@ -205,7 +208,7 @@ def _refuse_to_overwrite_inputs(target: Path, inputs: dict[str, str | None]) -> 
             sys.exit(EXIT_FINDINGS)
 
 
-def write_file_atomically(target: Path, data: bytes) -> None:
+def write_file_atomically(target: Path, data: bytes, mode: int | None = None) -> None:
     """Write ``data`` to ``target`` through a temporary file in the same directory.
 
     Readers never see a half-written file (an interrupted or failed write
@@ -218,7 +221,7 @@ def write_file_atomically(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, (0o666 & ~_umask()) if mode is None else mode)
         os.replace(temporary, target)
     except BaseException:
         try:
@@ -242,9 +245,9 @@ def _warn_if_stale(path: str, program) -> None:
     if not source_path.is_absolute():
         source_path = Path(path).parent / source_path.name
     try:
-        current = source_path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return  # the source is not here: nothing to compare with
+        current = read_limited(source_path, MAX_SOURCE_BYTES, kind="script").decode("utf-8-sig")
+    except (UnreadableFile, UnicodeDecodeError):
+        return  # the source is not here (or not a script): nothing to compare with
     if source_hash(current) != program.source_hash:
         _stderr.print(f"{escape(path)}: [bold yellow]warning[{STALE_BYTECODE.code}][/]: "
                       f"{escape(str(source_path))} changed since this file was compiled\n"
@@ -253,12 +256,16 @@ def _warn_if_stale(path: str, program) -> None:
 
 def load_program_or_exit(path: str, site=None):
     """A Program from a .qsc file or by compiling a .qs file; exit 1 with a message on failure."""
+    is_bytecode_name = path.endswith(".qsc")
     try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        _stderr.print(f"[red]error[/]: {escape(path)}: {escape(error.strerror or str(error))}")
-        sys.exit(EXIT_FINDINGS)
-    if data[:4] == b"QSBC" or path.endswith(".qsc"):
+        data = read_limited(path, MAX_BYTECODE_BYTES,
+                            kind="bytecode file" if is_bytecode_name else "script")
+    except UnreadableFile as error:
+        if is_bytecode_name:
+            _stderr.print(f"[red]error[/]: {escape(str(error))}")
+            sys.exit(EXIT_FINDINGS)
+        data = b""  # compiling it below reports why, as error Q0001
+    if data[:4] == b"QSBC" or is_bytecode_name:
         try:
             program = read_program(data)
         except BytecodeError as error:
@@ -284,7 +291,7 @@ def disasm(file: str, site_path: str | None) -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=_script_path)
 @click.option("--check", "check_only", is_flag=True,
               help="Change nothing; exit 1 if a file is not formatted.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a diff instead of rewriting.")
@@ -314,9 +321,25 @@ def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
             _stderr.print(f"would reformat {escape(path)}")
             code = EXIT_FINDINGS
         else:
-            Path(path).write_text(result.text, encoding="utf-8")
+            try:
+                _rewrite_in_place(path, result.text.encode("utf-8"))
+            except OSError as error:
+                _stderr.print(f"[red]error[/]: cannot rewrite {escape(path)}: "
+                              f"{escape(error.strerror or str(error))}; it is left as it was")
+                code = EXIT_FINDINGS
+                continue
             _stderr.print(f"reformatted {escape(path)}")
     sys.exit(code)
+
+
+def _rewrite_in_place(path: str, data: bytes) -> None:
+    """Replace a script's contents whole: through a symlink to the file it names,
+    keeping its permissions; an interrupted rewrite leaves the old text."""
+    real = Path(os.path.realpath(path))
+    mode = real.stat().st_mode & 0o7777
+    if not os.access(real, os.W_OK):  # the rename below would bypass the file's own mode
+        raise PermissionError(13, "Permission denied", str(real))
+    write_file_atomically(real, data, mode=mode)
 
 
 @main.command()

@@ -27,7 +27,7 @@ _out = Console(highlight=False)
 
 
 @click.command()
-@click.option("--site", "site_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--site", "site_path", required=True, type=click.Path(),
               help="Site configuration (YAML).")
 @click.option("--ari-url", envvar="QSCRIPT_ARI_URL", help="ARI base URL (default: site ari.url).")
 @click.option("--ari-user", envvar="QSCRIPT_ARI_USER", help="ARI user (default: site ari.user).")
@@ -206,6 +206,25 @@ def _redact(url: str) -> str:
 # ------------------------------------------------------------------ control client
 
 
+class Seconds(click.ParamType):
+    """A finite number of seconds within a range (click's FloatRange lets nan through)."""
+
+    name = "seconds"
+
+    def __init__(self, minimum: float, maximum: float):
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value, param, ctx):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not self.minimum <= seconds <= self.maximum:  # also false for nan
+            self.fail(f"{value} is not a number of seconds from {self.minimum:g} to "
+                      f"{self.maximum:g}", param, ctx)
+        return seconds
+
+
 def _check_name(kind: str, name: str) -> str:
     """``name`` if it follows the name rule (docs/live.md), else a usage error (exit 2)."""
     from .site.values import NAME_RULE, is_valid_name
@@ -247,19 +266,32 @@ def _control(site_path: str | None, url: str | None, token: str | None) -> tuple
     token = token or os.environ.get("QSCRIPT_CONTROL_TOKEN")
     if (not url or not token) and site_path:
         from .control import state_file
+        from qscript.files import UnreadableFile, read_limited
         path = state_file(site_path)
         try:
-            state = json.loads(path.read_text())
+            state = json.loads(read_limited(path, 64_000, kind="state file"))
+            if not isinstance(state.get("url"), str) or not isinstance(state.get("token"), str):
+                raise ValueError("the state file does not hold a URL and a token")
             url, token = url or state["url"], token or state["token"]
-        except (OSError, ValueError, KeyError):
+        except (UnreadableFile, ValueError, AttributeError) as error:
+            reason = "is missing" if isinstance(error, UnreadableFile) and \
+                error.reason == "no such file" else f"cannot be used: {_reason(error)}"
             _err.print(f"[red]error[/]: no running runtime found for {escape(site_path)} "
-                       f"({escape(str(path))} is missing); start `qscript serve --site {escape(site_path)}`")
+                       f"({escape(str(path))} {escape(reason)}); start "
+                       f"`qscript serve --site {escape(site_path)}`")
             sys.exit(EXIT_FINDINGS)
     if not url or not token:
         _err.print("[red]error[/]: give --site SITE (of a running `qscript serve`), or --url and "
                    "--token (or QSCRIPT_CONTROL_URL and QSCRIPT_CONTROL_TOKEN)")
         sys.exit(EXIT_USAGE)
     return url.rstrip("/"), token
+
+
+def _reason(error: Exception) -> str:
+    if hasattr(error, "reason"):
+        return str(error.reason)
+    return "it is not the JSON a running `qscript serve` writes" if isinstance(
+        error, (ValueError, AttributeError)) else str(error)
 
 
 def _call(site_path, url, token, method: str, path: str, body: dict | None = None):
@@ -283,7 +315,7 @@ def _call(site_path, url, token, method: str, path: str, body: dict | None = Non
 
 
 _client_options = [
-    click.option("--site", "site_path", type=click.Path(dir_okay=False),
+    click.option("--site", "site_path", type=click.Path(),
                  help="Site file of the running runtime (finds its control API)."),
     click.option("--url", help="Control API URL (or QSCRIPT_CONTROL_URL)."),
     click.option("--token", help="Control API token (or QSCRIPT_CONTROL_TOKEN)."),
@@ -361,7 +393,7 @@ def render_status(data: dict, console: Console) -> None:
 @click.command()
 @client_options
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
-@click.option("--watch", "watch_seconds", type=float, default=None,
+@click.option("--watch", "watch_seconds", type=Seconds(0.1, 3600), default=None,
               help="Refresh every N seconds until interrupted.")
 def status(site_path, url, token, as_json, watch_seconds) -> None:
     """Live view of groups, waiting calls and agents (free green, busy yellow, paused orange)."""
@@ -382,18 +414,24 @@ def status(site_path, url, token, as_json, watch_seconds) -> None:
 
 
 @click.command()
-@click.argument("script", type=click.Path(dir_okay=False, exists=True))
+@click.argument("script", type=click.Path())
 @click.option("--name", callback=_name_argument("script name"),
               help="Script name (default: the file name without .qs).")
 @click.option("--comment", default="", help="A note stored with the version.")
 @client_options
 def deploy(script, name, comment, site_path, url, token) -> None:
     """Compile SCRIPT and activate it on the running runtime (new calls get it at once)."""
-    _deploy(script, _script_name(script, name), comment, site_path, url, token)
+    from qscript.api import load_source
+    name = _script_name(script, name)
+    source, failed = load_source(script)
+    if failed is not None:  # missing, a directory or FIFO, too big, not UTF-8: error Q0001
+        for diagnostic in failed.diagnostics:
+            _err.print(escape(diagnostic.render(failed.source)))
+        sys.exit(EXIT_FINDINGS)
+    _deploy(source.text, script, name, comment, site_path, url, token)
 
 
-def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
-    text = Path(script).read_text(encoding="utf-8", errors="replace")
+def _deploy(text, script, name, comment, site_path, url, token, quiet=False) -> bool:
     code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}",
                        {"source": text, "source_name": script, "comment": comment})
     if code == 200:
@@ -414,7 +452,7 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
 
 @click.command()
 @click.argument("name", callback=_name_argument("script name"))
-@click.option("--version", "version", type=int, default=None,
+@click.option("--version", "version", type=click.IntRange(1, 2**31 - 1), default=None,
               help="Version to activate (default: the one before the active one).")
 @client_options
 def rollback(name, version, site_path, url, token) -> None:
@@ -429,10 +467,11 @@ def rollback(name, version, site_path, url, token) -> None:
 
 
 @click.command()
-@click.argument("script", type=click.Path(dir_okay=False, exists=True))
+@click.argument("script", type=click.Path())
 @click.option("--name", callback=_name_argument("script name"),
               help="Script name (default: the file name without .qs).")
-@click.option("--interval", type=float, default=0.2, show_default=True, help="Seconds between checks.")
+@click.option("--interval", type=Seconds(0.01, 60), default=0.2, show_default=True,
+              help="Seconds between checks (0.01 to 60).")
 @client_options
 def watch(script, name, interval, site_path, url, token) -> None:
     """Recompile SCRIPT on every save; deploy it when it compiles cleanly."""
@@ -442,6 +481,13 @@ def watch(script, name, interval, site_path, url, token) -> None:
     if site_path:
         from .simulator.cli import load_site_or_exit
         symbols = load_site_or_exit(site_path, _err).symbols()
+    from qscript.files import UnreadableFile, read_limited
+    from qscript.source import MAX_SOURCE_BYTES
+    try:
+        read_limited(script, MAX_SOURCE_BYTES, kind="script")
+    except UnreadableFile as error:
+        _err.print(f"[red]error[/]: {escape(str(error))}")
+        sys.exit(EXIT_FINDINGS)
     path = Path(script)
     last = None
     _err.print(f"watching {escape(script)} (Ctrl-C to stop)")
@@ -458,7 +504,8 @@ def watch(script, name, interval, site_path, url, token) -> None:
                 for diagnostic in result.diagnostics:
                     _err.print(escape(diagnostic.render(result.source)))
                 if result.ok:
-                    if _deploy(script, name, "watch", site_path, url, token, quiet=True):
+                    if _deploy(source.text, script, name, "watch", site_path, url, token,
+                               quiet=True):
                         _err.print(f"[green]{time.strftime('%H:%M:%S')} deployed[/] {escape(script)}")
                 else:
                     _err.print(f"[red]{time.strftime('%H:%M:%S')} not deployed[/]: fix the errors above")

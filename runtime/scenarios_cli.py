@@ -15,14 +15,14 @@ from .scenarios import ScenarioError, load_scenarios, run_scenario, uncovered_br
 
 
 @click.command(name="test")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--coverage/--no-coverage", default=True, show_default=True,
               help="Report script branches no scenario took.")
 def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
     """Run scenario files (YAML): scripted callers and agents, with expectations."""
     console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     results_json = []
     failed = 0
     total = 0

@@ -372,3 +372,44 @@ def test_a_failed_compile_write_keeps_the_old_output_and_leaves_no_temporary_fil
     assert "No space left on device" in result.output
     assert (tmp_path / "ok.qsc").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.qs", "ok.qsc"]
+
+
+# ------------------------------------------------------------------ fmt rewrites in place, safely
+
+MESSY = 'inbound:\n  answer\n  queue to "support"\n'
+
+
+def test_fmt_of_a_file_it_may_not_write_exits_1_and_goes_on(scripts, tmp_path, monkeypatch):
+    import errno
+    import os
+    locked = scripts("locked.qs", MESSY)
+    other = scripts("other.qs", MESSY)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False
+                        if str(path).endswith("locked.qs") and mode == os.W_OK
+                        else real_access(path, mode, **kw))
+    result = invoke("fmt", locked, other)
+    assert result.exit_code == 1
+    assert f"cannot rewrite {locked}: Permission denied" in result.output
+    assert (tmp_path / "locked.qs").read_text(encoding="utf-8") == MESSY
+    assert (tmp_path / "other.qs").read_text(encoding="utf-8") != MESSY   # the rest is done
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = invoke("fmt", scripts("third.qs", MESSY))
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert (tmp_path / "third.qs").read_text(encoding="utf-8") == MESSY
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_fmt_through_a_symlink_formats_the_file_and_keeps_the_link_and_mode(scripts, tmp_path):
+    import os
+    import stat
+    real = scripts("real.qs", MESSY)
+    os.chmod(real, 0o640)
+    (tmp_path / "link.qs").symlink_to(real)
+    assert invoke("fmt", str(tmp_path / "link.qs")).exit_code == 0
+    assert (tmp_path / "link.qs").is_symlink()
+    assert (tmp_path / "real.qs").read_text(encoding="utf-8").startswith("inbound:\n    answer")
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640

@@ -32,10 +32,10 @@ def load_site_or_exit(site_path: str | None, console: Console):
 
 
 @click.command()
-@click.argument("script", type=click.Path(dir_okay=False))
-@click.option("--site", "site_path", type=click.Path(dir_okay=False),
+@click.argument("script", type=click.Path())
+@click.option("--site", "site_path", type=click.Path(),
               help="Site configuration (groups, calendars, prompts, lookups).")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", required=True, type=click.Path(),
               help="Traffic model (YAML): arrivals, handle times, patience, agents.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
 @click.option("--replications", default=1, show_default=True, type=click.IntRange(1, 1000),
@@ -46,7 +46,7 @@ def load_site_or_exit(site_path: str | None, console: Console):
 def simulate(script: str, site_path: str | None, model_path: str, seed: int, replications: int,
              as_json: bool, estimator: str | None) -> None:
     """Simulate calls through SCRIPT with a traffic model; report service level, ASA, ..."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     site = load_site_or_exit(site_path, console)
     symbols = site.symbols() if site is not None else None
     program = load_program_or_exit(script, symbols)

@@ -163,7 +163,8 @@ lookups:
 ``type`` (csv or sqlite), ``path``, ``key`` (the column matched), ``fields``
 (column -> value type: string, number, boolean, duration, time; ``found`` is
 reserved), for sqlite ``table``, for csv ``delimiter`` (default ``,``; ``tab``
-for tabs) and ``encoding`` (default UTF-8, with or without BOM). The file, its
+for tabs) and ``encoding`` (default UTF-8, with or without BOM; ``utf-16`` needs a
+byte-order mark, ``utf-16-le``/``utf-16-be`` do not). The file, its
 header or table and columns are checked when the site loads. See
 `runtime.site.lookups` for conversions and reloading.
 
@@ -216,13 +217,15 @@ from types import MappingProxyType
 
 from yaml.nodes import Node
 
+from qscript.files import UnreadableFile, read_limited
+
 from .model import Site
 from .sections import read_calendars, read_hot_prompts, read_lookups, read_prompts
 from .toplevel import (read_agents, read_ari, read_announcements, read_commands, read_control,
                        read_database, read_fallback, read_groups, read_languages, read_mail,
                        read_numbers, read_timezone, read_version)
-from .yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml, decode_site_bytes,
-                        did_you_mean)
+from .yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
+                        decode_site_bytes, did_you_mean)
 
 TOP_LEVEL_KEYS = ("version", "site", "timezone", "languages", "groups", "agents", "calendars",
                   "prompts", "hot_prompts", "lookups", "commands", "mail", "numbers", "fallback",
@@ -238,14 +241,10 @@ def load_site(path: str | Path, *, check_scripts: bool = True) -> Site:
     path = Path(path)
     name = str(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SiteError([Problem(Location(name), "no such file")]) from None
-    except IsADirectoryError:
-        raise SiteError([Problem(Location(name), "is a directory, not a site file",
-                                 "name the YAML file, e.g. site.yaml")]) from None
-    except OSError as error:
-        raise SiteError([Problem(Location(name), f"cannot read: {error.strerror}")]) from None
+        data = read_limited(path, MAX_SITE_BYTES, kind="site file")
+    except UnreadableFile as error:
+        hint = "name the YAML file, e.g. site.yaml" if "directory" in error.reason else None
+        raise SiteError([Problem(Location(name), error.reason, hint)]) from None
     text = decode_site_bytes(data, name)
     return load_site_text(text, name, path.parent, check_scripts=check_scripts, site_path=path)
 
