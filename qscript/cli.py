@@ -29,6 +29,7 @@ from . import __version__
 from .api import Compilation, compile_file, load_source, check_source
 from .bytecode import BytecodeError, read_program
 from .codes import all_codes, lookup as lookup_code
+from .console import make_console
 from .diagnostics import Diagnostic
 from .files import UnreadableFile, read_limited
 from .source import MAX_SOURCE_BYTES, Source
@@ -37,8 +38,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
 #: The largest bytecode file read (a script of MAX_SOURCE_BYTES compiles to far less).
 MAX_BYTECODE_BYTES = 64_000_000
 
-_stdout = Console(highlight=False, soft_wrap=True)
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_stdout = make_console()
+_stderr = make_console(stderr=True)
 
 
 # ------------------------------------------------------------------ output

@@ -18,9 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from qscript.cli import EXIT_FINDINGS, EXIT_USAGE
+from qscript.console import make_console
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
-_out = Console(highlight=False)
+_err = make_console(stderr=True)
+_out = make_console()
 
 
 # ------------------------------------------------------------------ serve
@@ -361,33 +362,54 @@ _STATE_WORD = {"ready": "free", "busy": "busy", "ringing": "ringing", "wrap_up":
 
 
 def render_status(data: dict, console: Console) -> None:
-    console.print(f"[bold]{escape(data.get('site', ''))}[/]  calls: {data['calls']}  "
-                  f"ARI: {'[green]connected[/]' if data['connected'] else '[red]disconnected[/]'}")
+    """The status tables. Every value comes from the runtime's answer and is shown as
+    text (escaped, never read as markup), whatever it holds."""
+    connected = "[green]connected[/]" if data.get("connected") else "[red]disconnected[/]"
+    console.print(f"[bold]{_text(data.get('site', ''))}[/]  calls: {_text(data.get('calls'))}  "
+                  f"ARI: {connected}")
     groups = Table(title="Queues")
     for column in ("group", "waiting", "oldest", "logged in", "free", "busy", "service level",
                    "callers waiting (digits, waited)"):
         groups.add_column(column)
-    for group in data["groups"]:
-        callers = ", ".join(f"{w['caller'] or 'withheld'}"
-                            + (f" [{w['digits']}]" if w['digits'] else "") + f" {w['waited_s']:.0f}s"
-                            for w in group["waiting"])
-        level = group["service_level_percent"]
-        groups.add_row(group["name"], str(group["calls_waiting"]), f"{group['oldest_wait_s']:.0f}s",
-                       str(group["agents_logged_in"]), str(group["agents_ready"]),
-                       str(group["agents_busy"]), "—" if level is None else f"{level:.0f}%",
+    for group in data.get("groups") or []:
+        callers = ", ".join(f"{w.get('caller') or 'withheld'}"
+                            + (f" [{w['digits']}]" if w.get("digits") else "")
+                            + f" {_whole_seconds(w.get('waited_s'))}"
+                            for w in group.get("waiting") or [])
+        groups.add_row(_text(group.get("name")), _text(group.get("calls_waiting")),
+                       _whole_seconds(group.get("oldest_wait_s")),
+                       _text(group.get("agents_logged_in")), _text(group.get("agents_ready")),
+                       _text(group.get("agents_busy")), _service_level(group),
                        escape(callers))
     console.print(groups)
     agents = Table(title="Agents")
     for column in ("agent", "name", "state", "groups"):
         agents.add_column(column)
-    for row in data["agents"]:
-        style = _STATE_STYLE.get(row["state"], "")
-        word = _STATE_WORD.get(row["state"], row["state"])
-        if row.get("pause_reason") and row["state"] == "paused":
+    for row in data.get("agents") or []:
+        state = str(row.get("state"))
+        style = _STATE_STYLE.get(state, "")
+        word = _STATE_WORD.get(state, state)
+        if row.get("pause_reason") and state == "paused":
             word += f" ({row['pause_reason']})"
-        agents.add_row(escape(row["id"]), escape(row.get("name") or ""), f"[{style}]{escape(word)}[/]",
-                       escape(", ".join(row["groups"])))
+        agents.add_row(_text(row.get("id")), _text(row.get("name") or ""),
+                       f"[{style}]{escape(word)}[/]" if style else escape(word),
+                       escape(", ".join(str(g) for g in row.get("groups") or [])))
     console.print(agents)
+
+
+def _text(value) -> str:
+    """A value from the runtime's answer, as markup-safe text."""
+    return escape("" if value is None else str(value))
+
+
+def _whole_seconds(value) -> str:
+    return f"{value:.0f}s" if isinstance(value, (int, float)) else _text(value)
+
+
+def _service_level(group: dict) -> str:
+    level = group.get("service_level_percent")
+    return "—" if level is None else (f"{level:.0f}%" if isinstance(level, (int, float))
+                                      else _text(level))
 
 
 @click.command()

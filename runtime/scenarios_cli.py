@@ -6,10 +6,10 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from qscript.cli import EXIT_FINDINGS, EXIT_OK, load_program_or_exit
+from qscript.console import make_console
 
 from .scenarios import ScenarioError, load_scenarios, run_scenario, uncovered_branches
 
@@ -21,8 +21,8 @@ from .scenarios import ScenarioError, load_scenarios, run_scenario, uncovered_br
               help="Report script branches no scenario took.")
 def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
     """Run scenario files (YAML): scripted callers and agents, with expectations."""
-    console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = make_console()
+    errors = make_console(stderr=True)
     results_json = []
     failed = 0
     total = 0

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
 from qscript.cli import EXIT_FINDINGS, EXIT_OK, load_program_or_exit
+from qscript.console import make_console
 
 from ..center import ProgramTable
 from .model import ModelError, load_model
@@ -46,7 +47,7 @@ def load_site_or_exit(site_path: str | None, console: Console):
 def simulate(script: str, site_path: str | None, model_path: str, seed: int, replications: int,
              as_json: bool, estimator: str | None) -> None:
     """Simulate calls through SCRIPT with a traffic model; report service level, ASA, ..."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = make_console(stderr=True)
     site = load_site_or_exit(site_path, console)
     symbols = site.symbols() if site is not None else None
     program = load_program_or_exit(script, symbols)
@@ -78,5 +79,5 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
-        render(report, Console(highlight=False))
+        render(report, make_console())
     sys.exit(EXIT_OK)

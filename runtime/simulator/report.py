@@ -14,6 +14,7 @@ import math
 import statistics
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .model import Model
@@ -163,7 +164,7 @@ def render(report: dict, console: Console) -> None:
                    "abandon rate", "occupancy"):
         table.add_column(column, justify="right" if column != "group" else "left")
     for name, figures in report["groups"].items():
-        table.add_row(name, str(figures["calls_offered"]), str(figures["calls_answered"]),
+        table.add_row(escape(name), str(figures["calls_offered"]), str(figures["calls_answered"]),
                       str(figures["calls_abandoned"]), _pct(figures["service_level"]),
                       _secs(figures["asa_s"]), _pct(figures["abandon_rate"]), "")
     table.add_row("[bold]total[/]", str(totals["calls_offered"]), str(totals["calls_answered"]),
@@ -198,12 +199,13 @@ def render(report: dict, console: Console) -> None:
         branches.add_column("source")
         branches.add_column("times", justify="right")
         for row in report["branches"]:
-            branches.add_row(str(row["line"]), row["source"], str(row["count"]))
+            branches.add_row(str(row["line"]), escape(row["source"]), str(row["count"]))
         console.print(branches)
     for key, counts in report["survey"].items():
-        console.print(f"Saved {key!r}: " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())))
+        console.print(escape(f"Saved {key!r}: " + ", ".join(f"{v}: {n}"
+                                                            for v, n in sorted(counts.items()))))
     for error in report["errors"]:
-        console.print(f"[red]script error[/]: {error}")
+        console.print(f"[red]script error[/]: {escape(str(error))}")
     performance = report["performance"]
     if performance["seconds"]:
         console.print(f"[dim]{performance['calls_simulated']:,} calls simulated in "
