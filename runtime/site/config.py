@@ -190,8 +190,9 @@ announcements: {position: true, wait: true, wait_style: approximate}
   (write it without spaces), or ``default``; values are script files. Every
   script must exist when the site loads (`check_scripts_exist()`).
 * ``fallback``: exactly one of ``group`` (an answer group of this site) or
-  ``dialplan`` (``context``, ``extension``, ``priority`` default 1), where
-  the live runtime hands the channel back to Asterisk.
+  ``dialplan`` (``context``, required; ``extension``, default the dialled
+  number; ``priority``, default 1), where the live runtime hands the channel
+  back to Asterisk.
 * ``ari``: ``user`` is required; ``url`` (default http://127.0.0.1:8088),
   ``app`` (default qscript), ``password_env`` (default QSCRIPT_ARI_PASSWORD),
   ``transfer_context`` (the dialplan context `transfer to NUMBER` continues in,

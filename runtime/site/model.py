@@ -73,7 +73,7 @@ class NumberRoute:
 @dataclass(frozen=True, slots=True)
 class DialplanTarget:
     context: str
-    extension: str
+    extension: str | None = None      # None: the dialled number
     priority: int = 1
 
 

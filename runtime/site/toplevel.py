@@ -252,11 +252,20 @@ def read_fallback(reader: Reader, node: Node | None, groups: Mapping[str, Group]
         return Fallback(group=group)
     path = "fallback.dialplan"
     target = reader.fields(fields.get("dialplan"), path, ("context", "extension", "priority"),
-                           required=("context", "extension"))
+                           required=("context",))
     return Fallback(dialplan=DialplanTarget(
-        reader.value(target, "context", path, str.strip, ""),
-        reader.value(target, "extension", path, str.strip, ""),
+        reader.value(target, "context", path, _dialplan_word, ""),
+        reader.value(target, "extension", path, _dialplan_word, None),  # None: the dialled number
         reader.value(target, "priority", path, lambda t: parse_int(t, minimum=1), 1)))
+
+
+def _dialplan_word(text: str) -> str:
+    """A dialplan context or extension: one word (Asterisk would not find one with spaces)."""
+    word = text.strip()
+    if not word or re.search(r"[\s,()]", word):
+        raise BadValue(f'"{text}" is not a dialplan context or extension',
+                       "write one word without spaces, commas or brackets, e.g. from-queue")
+    return word
 
 
 # ------------------------------------------------------------------ connections

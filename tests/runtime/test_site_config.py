@@ -251,3 +251,13 @@ def test_a_command_module_that_fails_is_a_site_error_at_its_entry(tmp_path):
     assert "no_such_module_anywhere" in problems[0].message
     assert "unsupported type" in problems[1].message
     assert "site_cmds_missing" in problems[2].message
+
+
+def test_a_dialplan_fallback_needs_only_a_context(tmp_path):
+    site = site_from("fallback: {dialplan: {context: from-queue}}\n", tmp_path)
+    assert site.fallback.dialplan.context == "from-queue"
+    assert site.fallback.dialplan.extension is None      # the dialled number
+    assert site.fallback.dialplan.priority == 1
+    site = site_from('fallback: {dialplan: {context: q, extension: "100", priority: 2}}\n',
+                     tmp_path)
+    assert (site.fallback.dialplan.extension, site.fallback.dialplan.priority) == ("100", 2)
