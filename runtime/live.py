@@ -235,7 +235,9 @@ class LiveRuntime:
                            "agents_ready": acd.agents_ready(name),
                            "agents_busy": acd.agents_busy(name),
                            "oldest_wait_s": round(acd.oldest_wait(name, now), 1),
-                           "service_level_percent": acd.service_level(name), "waiting": waiting})
+                           "service_level_percent": acd.service_level(name),
+                           "service_level_target_percent": self._target_percent(name),
+                           "waiting": waiting})
         agents = []
         for agent in getattr(self.site, "agents", ()):
             info = acd.agent_info(agent.id) if _known(acd, agent.id) else None
@@ -247,6 +249,11 @@ class LiveRuntime:
         return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
                 "calls": len(self.center.sessions), "groups": groups, "agents": agents,
                 "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts)}
+
+    def _target_percent(self, group: str) -> float | None:
+        """The site's service_level_target of a group, as a percentage (None: no site group)."""
+        config = getattr(self.site, "groups", {}).get(group) if self.site is not None else None
+        return None if config is None else round(100 * config.service_level_target, 3)
 
     def metrics(self) -> dict:
         elapsed = time.monotonic() - self.started_at

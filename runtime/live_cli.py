@@ -21,7 +21,7 @@ from qscript.cli import EXIT_FINDINGS, EXIT_USAGE
 from qscript.console import make_console
 
 _err = make_console(stderr=True)
-_out = make_console()
+_out = make_console(soft_wrap=False)  # the status tables, laid out to fit the terminal
 
 
 # ------------------------------------------------------------------ serve
@@ -407,9 +407,20 @@ def _whole_seconds(value) -> str:
 
 
 def _service_level(group: dict) -> str:
-    level = group.get("service_level_percent")
-    return "—" if level is None else (f"{level:.0f}%" if isinstance(level, (int, float))
-                                      else _text(level))
+    """The group's service level, judged against its target when the runtime sends one:
+    ``78% < 80% target`` in red, ``92% ≥ 80% target`` in green."""
+    level, target = group.get("service_level_percent"), group.get("service_level_target_percent")
+    if not isinstance(target, (int, float)):
+        target = None
+    if level is None:
+        return "—" if target is None else f"— (target {target:.0f}%)"
+    if not isinstance(level, (int, float)):
+        return _text(level)
+    if target is None:
+        return f"{level:.0f}%"
+    if level >= target:
+        return f"[green]{level:.0f}% ≥ {target:.0f}% target[/]"
+    return f"[red]{level:.0f}% < {target:.0f}% target[/]"
 
 
 @click.command()

@@ -155,3 +155,46 @@ def test_control_client_errors_are_not_wrapped(tmp_path):
     assert result.returncode == 1
     assert any(line.startswith("error: cannot reach the runtime at http://127.0.0.1:9/"
                                + LONG_GROUP) for line in result.stderr.splitlines()), result.stderr
+
+
+# ------------------------------------------------------------------ service level against target
+
+
+def test_status_judges_each_groups_service_level_against_its_target(monkeypatch):
+    from runtime import live_cli
+    group = {"calls_waiting": 0, "oldest_wait_s": 0.0, "agents_logged_in": 1,
+             "agents_ready": 1, "agents_busy": 0, "waiting": []}
+    data = {"site": "s", "calls": 0, "connected": True, "agents": [], "groups": [
+        dict(group, name="low", service_level_percent=70.0, service_level_target_percent=80.0),
+        dict(group, name="high", service_level_percent=95.0, service_level_target_percent=90.0),
+        dict(group, name="none", service_level_percent=None, service_level_target_percent=80.0)]}
+    monkeypatch.setattr(live_cli, "_call", lambda *args, **kwargs: (200, data))
+    result = CliRunner().invoke(cli.main, ["status", "--url", "http://x", "--token", "t"],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
+            if line.startswith("│")}
+    assert "70% < 80% target" in rows["low"]
+    assert "95% ≥ 90% target" in rows["high"]
+    assert "— (target 80%)" in rows["none"]
+
+
+def test_simulate_reports_each_groups_service_level_against_the_site_target(tmp_path):
+    import json
+    (tmp_path / "x.qs").write_text('inbound:\n    answer\n    queue to "main"\n')
+    (tmp_path / "site.yaml").write_text("groups:\n  main: {service_level_target: 99%}\n")
+    (tmp_path / "model.yaml").write_text(
+        "start: '2026-12-07T08:00:00'\nduration: 1h\narrivals: {rate_per_hour: 120}\n"
+        "handle_time: {distribution: exponential, mean: 60s}\n"
+        "agents: [{count: 2, groups: [main]}]\n")
+    args = ["simulate", str(tmp_path / "x.qs"), "--model", str(tmp_path / "model.yaml"),
+            "--site", str(tmp_path / "site.yaml")]
+    result = CliRunner().invoke(cli.main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    main = json.loads(result.stdout)["groups"]["main"]
+    assert main["service_level_target"] == 0.99
+    assert main["service_level_met"] is (main["service_level"] >= 0.99)
+    assert main["service_level_met"] is False    # 2 agents for 2 erlangs: far below 99 %
+    text = CliRunner().invoke(cli.main, args, env={"COLUMNS": "300"}).output
+    row = next(line for line in text.splitlines() if line.startswith("│ main"))
+    assert "< 99.0% target" in row

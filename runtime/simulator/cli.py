@@ -73,11 +73,13 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
             results.append(run_replication(programs, model, site, seed + index,
                                            on_progress if show_progress else None))
             progress.update(task, completed=index + 1)
-    report = build_report(model, results, program, time.perf_counter() - started)
+    targets = {name: group.service_level_target for name, group in site.groups.items()} \
+        if site is not None else None
+    report = build_report(model, results, program, time.perf_counter() - started, targets)
     report["script"] = str(Path(script))
     report["model_file"] = str(Path(model_path))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
-        render(report, make_console())
+        render(report, make_console(soft_wrap=False))  # tables, not error lines: laid out to fit
     sys.exit(EXIT_OK)

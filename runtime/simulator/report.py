@@ -63,7 +63,10 @@ def _agent_seconds(model: Model) -> float:
 
 
 def build_report(model: Model, replications: list[Replication], program=None,
-                 elapsed: float | None = None) -> dict:
+                 elapsed: float | None = None,
+                 targets: dict[str, float] | None = None) -> dict:
+    """The report; ``targets`` are the site's service-level targets by group (fractions),
+    against which each group's service level is judged."""
     agent_seconds = _agent_seconds(model)
     totals = _figures([r.stats.totals for r in replications], agent_seconds)
     per_replication = [_figures([r.stats.totals], agent_seconds) for r in replications]
@@ -76,8 +79,13 @@ def build_report(model: Model, replications: list[Replication], program=None,
     group_names = sorted({g for r in replications for g in r.stats.groups})
     groups = {g: _figures([r.stats.groups[g] for r in replications if g in r.stats.groups], 0)
               for g in group_names}
-    for figures in groups.values():
+    for name, figures in groups.items():
         figures.pop("occupancy", None)
+        target = (targets or {}).get(name)
+        if target is not None:
+            level = figures.get("service_level")
+            figures["service_level_target"] = target
+            figures["service_level_met"] = None if level is None else level >= target
     slots = sorted({s for r in replications for s in r.stats.intervals})
     intervals = []
     for slot in slots:
@@ -157,6 +165,18 @@ def _ci(report: dict, key: str, scale: float = 100.0, unit: str = "%") -> str:
     return "" if half is None else f" ±{half * scale:.1f}{unit}"
 
 
+def _judged(figures: dict) -> str:
+    """A group's service level, and against its site target when it has one."""
+    level, target = figures["service_level"], figures.get("service_level_target")
+    if target is None:
+        return _pct(level)
+    if level is None:
+        return f"— (target {_pct(target)})"
+    if level >= target:
+        return f"[green]{_pct(level)} ≥ {_pct(target)} target[/]"
+    return f"[red]{_pct(level)} < {_pct(target)} target[/]"
+
+
 def render(report: dict, console: Console) -> None:
     totals = report["totals"]
     table = Table(title=f"Simulation: {report['replications']} replication(s)", show_lines=False)
@@ -165,7 +185,7 @@ def render(report: dict, console: Console) -> None:
         table.add_column(column, justify="right" if column != "group" else "left")
     for name, figures in report["groups"].items():
         table.add_row(escape(name), str(figures["calls_offered"]), str(figures["calls_answered"]),
-                      str(figures["calls_abandoned"]), _pct(figures["service_level"]),
+                      str(figures["calls_abandoned"]), _judged(figures),
                       _secs(figures["asa_s"]), _pct(figures["abandon_rate"]), "")
     table.add_row("[bold]total[/]", str(totals["calls_offered"]), str(totals["calls_answered"]),
                   str(totals["calls_abandoned"]),

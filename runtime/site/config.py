@@ -67,7 +67,9 @@ groups:
 
 ``description`` (text), ``service_level_threshold`` (duration, default 20s:
 the service level counts calls answered within it), ``service_level_target``
-(percentage, default 80%), ``wrap_up`` (duration, default 0s: time after a
+(percentage, default 80%: the service level the group aims at; ``qscript status``
+and ``qscript simulate --site`` judge each group's service level against it),
+``wrap_up`` (duration, default 0s: time after a
 call before the agent is offered the next), ``ring_timeout`` (duration,
 default 15s: how long an agent's phone rings before the next agent is tried).
 
@@ -79,7 +81,7 @@ agents:
     name: Alice Andersson     # default: the id
     endpoint: PJSIP/alice     # what the live runtime dials (TECH/resource)
     groups: {support: 0, sales: 1}   # group -> penalty, 0 best; a list means penalty 0
-    wrap_up: 5s               # overrides the groups' wrap_up
+    wrap_up: 5s               # replaces the groups' wrap_up after each of their calls
     active: true              # false: the agent cannot log in (kept for statistics)
     variables: {"PJSIP_HEADER(add,Alert-Info)": auto-answer}   # set on the agent's leg when rung
 ```

@@ -360,3 +360,9 @@ def test_agent_groups_replaces_the_groups(server):
     assert cli(server, "agent", "groups", "alice", "--group", "sales").exit_code == 0
     status = json.loads(cli(server, "status", "--json").output)
     assert next(a for a in status["agents"] if a["id"] == "alice")["groups"] == {"sales": 0}
+
+
+def test_status_gives_each_groups_service_level_target(server):
+    status = json.loads(cli(server, "status", "--json").output)
+    targets = {g["name"]: g["service_level_target_percent"] for g in status["groups"]}
+    assert targets == {"support": 80.0, "sales": 80.0}
