@@ -295,24 +295,68 @@ def _reason(error: Exception) -> str:
         error, (ValueError, AttributeError)) else str(error)
 
 
-def _call(site_path, url, token, method: str, path: str, body: dict | None = None):
+#: Seconds a command waits for the runtime's answer (--timeout); a deploy compiles first.
+DEFAULT_TIMEOUT = 10.0
+DEPLOY_TIMEOUT = 60.0
+
+
+def _call(site_path, url, token, method: str, path: str, body: dict | None = None, *,
+          timeout: float | None = None, unanswered: str = ""):
+    """(HTTP status, the answer's JSON object); exits 1 with what went wrong when the
+    runtime cannot be reached, does not answer in time (``unanswered`` says what that
+    leaves open), refuses the token, or answers with something that is not a JSON object."""
     import httpx
     base, secret = _control(site_path, url, token)
+    shown = escape(mask_url_password(base))
+    seconds = timeout or DEFAULT_TIMEOUT
     try:
-        response = httpx.request(method, base + path, json=body, timeout=10.0,
+        response = httpx.request(method, base + path, json=body, timeout=seconds,
                                  headers={"Authorization": f"Bearer {secret}"})
+    except httpx.TimeoutException:
+        _err.print(f"[red]error[/]: the runtime at {shown} did not answer within {seconds:g} s"
+                   + (f"; {escape(unanswered)}" if unanswered else ""))
+        sys.exit(EXIT_FINDINGS)
     except httpx.HTTPError as error:
-        _err.print(f"[red]error[/]: cannot reach the runtime at {escape(mask_url_password(base))}: "
-                   f"{escape(type(error).__name__)}")
+        _err.print(f"[red]error[/]: cannot reach the runtime at {shown}: "
+                   f"{escape(_connection_problem(error))}")
+        sys.exit(EXIT_FINDINGS)
+    if response.status_code == 401:
+        _err.print("[red]error[/]: the control API refused the token")
         sys.exit(EXIT_FINDINGS)
     try:
         data = response.json()
     except ValueError:
-        data = {"error": response.text}
-    if response.status_code == 401:
-        _err.print("[red]error[/]: the control API refused the token")
+        data = None
+    if not isinstance(data, dict):
+        what = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+        _err.print(f"[red]error[/]: unexpected answer from the runtime at {shown} ({what}): "
+                   f"{escape(_plain_text(response.text))}")
         sys.exit(EXIT_FINDINGS)
     return response.status_code, data
+
+
+def _connection_problem(error: Exception) -> str:
+    """Why a connection failed, in words ("[Errno 111] Connection refused")."""
+    text = str(error).strip() or type(error).__name__
+    return mask_url_password(text.splitlines()[0])
+
+
+def _plain_text(text: str, limit: int = 200) -> str:
+    """A body for a message: tags dropped (a proxy's HTML error page), one line, short."""
+    import re
+    words = " ".join(re.sub(r"<[^>]*>", " ", text).split())
+    return (words[:limit] + "...") if len(words) > limit else (words or "(empty)")
+
+
+def _refusal(code: int, data: dict) -> str:
+    """What the runtime said when it did not do what was asked: ``HTTP 409: reason``."""
+    message = data.get("error")
+    if not isinstance(message, str):
+        notes = data.get("diagnostics")
+        messages = [str(d.get("message", "")) for d in notes if isinstance(d, dict)] \
+            if isinstance(notes, list) else []
+        message = "; ".join(m for m in messages if m) or json.dumps(data)[:200]
+    return f"HTTP {code}: {message}"
 
 
 _client_options = [
@@ -320,6 +364,9 @@ _client_options = [
                  help="Site file of the running runtime (finds its control API)."),
     click.option("--url", help="Control API URL (or QSCRIPT_CONTROL_URL)."),
     click.option("--token", help="Control API token (or QSCRIPT_CONTROL_TOKEN)."),
+    click.option("--timeout", type=Seconds(0.1, 3600), default=None,
+                 help=f"Seconds to wait for the runtime (default {DEFAULT_TIMEOUT:g}, "
+                      f"deploy {DEPLOY_TIMEOUT:g})."),
 ]
 
 
@@ -336,7 +383,7 @@ def client_options(function):
               help="Answer group (repeatable; login/groups).")
 @click.option("--reason", default="", help="Pause reason.")
 @client_options
-def agent(action, agent_id, groups, reason, site_path, url, token) -> None:
+def agent(action, agent_id, groups, reason, site_path, url, token, timeout) -> None:
     """Agent state: login, logout, ready, pause (with a reason), choose groups."""
     if groups and action not in ("login", "groups"):
         raise click.UsageError("--group is for login and groups")
@@ -348,9 +395,10 @@ def agent(action, agent_id, groups, reason, site_path, url, token) -> None:
     body = {"groups": list(groups)} if groups else {}
     if reason:
         body["reason"] = reason
-    status, data = _call(site_path, url, token, "POST", f"/agents/{_segment(agent_id)}/{action}", body)
+    status, data = _call(site_path, url, token, "POST", f"/agents/{_segment(agent_id)}/{action}",
+                         body, timeout=timeout)
     if status != 200:
-        _err.print(f"[red]error[/]: {escape(str(data.get('error', data)))}")
+        _err.print(f"[red]error[/]: {escape(_refusal(status, data))}")
         sys.exit(EXIT_FINDINGS)
     _err.print(f"{escape(agent_id)}: {action} ok")
 
@@ -428,12 +476,12 @@ def _service_level(group: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
 @click.option("--watch", "watch_seconds", type=Seconds(0.1, 3600), default=None,
               help="Refresh every N seconds until interrupted.")
-def status(site_path, url, token, as_json, watch_seconds) -> None:
+def status(site_path, url, token, timeout, as_json, watch_seconds) -> None:
     """Live view of groups, waiting calls and agents (free green, busy yellow, paused orange)."""
     while True:
-        code, data = _call(site_path, url, token, "GET", "/status")
+        code, data = _call(site_path, url, token, "GET", "/status", timeout=timeout)
         if code != 200:
-            _err.print(f"[red]error[/]: {escape(str(data))}")
+            _err.print(f"[red]error[/]: {escape(_refusal(code, data))}")
             sys.exit(EXIT_FINDINGS)
         if as_json:
             click.echo(json.dumps(data, indent=2))
@@ -452,7 +500,7 @@ def status(site_path, url, token, as_json, watch_seconds) -> None:
               help="Script name (default: the file name without .qs).")
 @click.option("--comment", default="", help="A note stored with the version.")
 @client_options
-def deploy(script, name, comment, site_path, url, token) -> None:
+def deploy(script, name, comment, site_path, url, token, timeout) -> None:
     """Compile SCRIPT and activate it on the running runtime (new calls get it at once)."""
     from qscript.api import load_source
     name = _script_name(script, name)
@@ -461,23 +509,44 @@ def deploy(script, name, comment, site_path, url, token) -> None:
         for diagnostic in failed.diagnostics:
             _err.print(escape(diagnostic.render(failed.source)))
         sys.exit(EXIT_FINDINGS)
-    _deploy(source.text, script, name, comment, site_path, url, token)
+    _deploy(source.text, script, name, comment, site_path, url, token, timeout=timeout)
 
 
-def _deploy(text, script, name, comment, site_path, url, token, quiet=False) -> bool:
+def _deploy(text, script, name, comment, site_path, url, token, quiet=False,
+            timeout=None) -> bool:
+    """Send a script; True when deployed. A failure says what failed: the script does
+    not compile (422, with its diagnostics), the runtime refused the request or failed
+    (its status and message), or it could not be reached or did not answer."""
     code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}",
-                       {"source": text, "source_name": script, "comment": comment})
-    if code == 200:
-        for note in data.get("diagnostics") or []:
+                       {"source": text, "source_name": script, "comment": comment},
+                       timeout=timeout or DEPLOY_TIMEOUT,
+                       unanswered="the deploy may still have happened: see the active "
+                                  "version with `qscript status`")
+    notes = [d for d in data.get("diagnostics") or [] if isinstance(d, dict)] \
+        if isinstance(data.get("diagnostics"), list) else []
+    if code == 200 and isinstance(data.get("version"), int):
+        for note in notes:
             if note.get("severity") == "warning":
-                _err.print(f"[yellow]{escape(note.get('rendered') or note.get('message', ''))}[/]")
+                _err.print(f"[yellow]{escape(str(note.get('rendered') or note.get('message', '')))}[/]")
         if not quiet:
             _err.print(f"[green]deployed[/] {escape(name)} version {data['version']} "
-                       f"(sha256 {data['source_hash'][:12]})")
+                       f"(sha256 {escape(str(data.get('source_hash', ''))[:12])})")
         return True
-    for diagnostic in data.get("diagnostics") or []:
-        _err.print(escape(diagnostic.get("rendered") or diagnostic.get("message", "")))
-    _err.print(f"[red]refused[/]: {escape(name)} does not compile; the running version stays")
+    if code == 200:
+        _err.print(f"[red]error[/]: unexpected answer from the runtime to the deploy of "
+                   f"{escape(name)}: {escape(json.dumps(data)[:200])}; see the active version "
+                   "with `qscript status`")
+    elif code == 422:
+        for diagnostic in notes:
+            _err.print(escape(str(diagnostic.get("rendered") or diagnostic.get("message", ""))))
+        _err.print(f"[red]refused[/]: {escape(name)} does not compile; the running version stays")
+    elif code < 500:
+        _err.print(f"[red]refused[/]: the runtime refused the deploy of {escape(name)} "
+                   f"({escape(_refusal(code, data))}); the running version stays")
+    else:
+        _err.print(f"[red]error[/]: the runtime failed to deploy {escape(name)} "
+                   f"({escape(_refusal(code, data))}); see the active version with "
+                   "`qscript status`")
     if not quiet:
         sys.exit(EXIT_FINDINGS)
     return False
@@ -488,13 +557,14 @@ def _deploy(text, script, name, comment, site_path, url, token, quiet=False) -> 
 @click.option("--version", "version", type=click.IntRange(1, 2**31 - 1), default=None,
               help="Version to activate (default: the one before the active one).")
 @client_options
-def rollback(name, version, site_path, url, token) -> None:
+def rollback(name, version, site_path, url, token, timeout) -> None:
     """Activate an earlier version of a deployed script."""
     code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}/rollback",
-                       {"version": version} if version is not None else {})
-    if code != 200:
-        message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) or data
-        _err.print(f"[red]error[/]: {escape(str(message))}")
+                       {"version": version} if version is not None else {}, timeout=timeout,
+                       unanswered="the rollback may still have happened: see the active "
+                                  "version with `qscript status`")
+    if code != 200 or not isinstance(data.get("version"), int):
+        _err.print(f"[red]error[/]: {escape(_refusal(code, data))}")
         sys.exit(EXIT_FINDINGS)
     _err.print(f"[green]rolled back[/] {escape(name)} to version {data['version']}")
 
@@ -506,7 +576,7 @@ def rollback(name, version, site_path, url, token) -> None:
 @click.option("--interval", type=Seconds(0.01, 60), default=0.2, show_default=True,
               help="Seconds between checks (0.01 to 60).")
 @client_options
-def watch(script, name, interval, site_path, url, token) -> None:
+def watch(script, name, interval, site_path, url, token, timeout) -> None:
     """Recompile SCRIPT on every save; deploy it when it compiles cleanly."""
     from qscript.api import load_source, check_source
     name = _script_name(script, name)
@@ -537,8 +607,8 @@ def watch(script, name, interval, site_path, url, token) -> None:
                 for diagnostic in result.diagnostics:
                     _err.print(escape(diagnostic.render(result.source)))
                 if result.ok:
-                    if _deploy(source.text, script, name, "watch", site_path, url, token,
-                               quiet=True):
+                    if _deploy_while_watching(source.text, script, name, site_path, url,
+                                              token, timeout):
                         _err.print(f"[green]{time.strftime('%H:%M:%S')} deployed[/] {escape(script)}")
                 else:
                     _err.print(f"[red]{time.strftime('%H:%M:%S')} not deployed[/]: fix the errors above")
@@ -547,15 +617,27 @@ def watch(script, name, interval, site_path, url, token) -> None:
         _err.print("stopped watching")
 
 
+def _deploy_while_watching(text, script, name, site_path, url, token, timeout) -> bool:
+    """A deploy from ``watch``: a runtime that is down or refuses is reported and watching
+    goes on (the next save tries again); only not knowing where it is stops it."""
+    try:
+        return _deploy(text, script, name, "watch", site_path, url, token, quiet=True,
+                       timeout=timeout)
+    except SystemExit as exit:
+        if exit.code == EXIT_USAGE:
+            raise
+        return False
+
+
 @click.command()
 @click.argument("name", callback=_name_argument("hot prompt name"))
 @click.argument("state", type=click.Choice(["on", "off"]))
 @client_options
-def hot(name, state, site_path, url, token) -> None:
+def hot(name, state, site_path, url, token, timeout) -> None:
     """Switch a hot prompt on or off at run time (no redeploy)."""
     code, data = _call(site_path, url, token, "POST", f"/hot-prompts/{_segment(name)}",
-                       {"active": state == "on"})
+                       {"active": state == "on"}, timeout=timeout)
     if code != 200:
-        _err.print(f"[red]error[/]: {escape(str(data.get('error', data)))}")
+        _err.print(f"[red]error[/]: {escape(_refusal(code, data))}")
         sys.exit(EXIT_FINDINGS)
     _err.print(f"hot prompt {escape(name)} is {state}")

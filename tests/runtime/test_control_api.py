@@ -366,3 +366,128 @@ def test_status_gives_each_groups_service_level_target(server):
     status = json.loads(cli(server, "status", "--json").output)
     targets = {g["name"]: g["service_level_target_percent"] for g in status["groups"]}
     assert targets == {"support": 80.0, "sales": 80.0}
+
+
+# ------------------------------------------------------------------ what failed, said plainly
+
+
+class Canned:
+    """An HTTP server answering every request with one canned response (status, body)."""
+
+    def __init__(self, status: int, body: bytes, content_type="application/json", delay=0.0):
+        import http.server
+        import time as time_module
+        canned = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                time_module.sleep(canned.delay)
+                self.send_response(canned.status)
+                self.send_header("Content-Type", canned.content_type)
+                self.send_header("Content-Length", str(len(canned.body)))
+                self.end_headers()
+                self.wfile.write(canned.body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _deploy_against(canned, tmp_path, *extra):
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    try:
+        return CliRunner().invoke(main, ["deploy", str(script), "--url", canned.url,
+                                         "--token", TOKEN, *extra])
+    finally:
+        canned.close()
+
+
+@pytest.mark.parametrize("status, body, content_type, expected", [
+    (500, b'{"error": "internal error: database is locked"}', "application/json",
+     ["HTTP 500", "internal error: database is locked"]),
+    (400, b'{"error": "\\"comment\\" must be a text"}', "application/json",
+     ["HTTP 400", '"comment" must be a text']),
+    (502, b"<html><body>Bad Gateway</body></html>", "text/html", ["HTTP 502", "Bad Gateway"]),
+    (404, b"[1, 2]", "application/json", ["HTTP 404"]),
+    (200, b"[]", "application/json", ["unexpected answer"]),
+    (200, b'{"ok": true}', "application/json", ["unexpected answer"]),
+])
+def test_deploy_says_what_failed(tmp_path, status, body, content_type, expected):
+    result = _deploy_against(Canned(status, body, content_type), tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.exception is None or \
+        isinstance(result.exception, SystemExit), result.exception
+    assert "does not compile" not in result.output
+    for text in expected:
+        assert text in result.output, result.output
+
+
+def test_deploy_that_times_out_says_the_version_is_unknown(tmp_path):
+    result = _deploy_against(Canned(200, b"{}", delay=3), tmp_path, "--timeout", "0.5")
+    assert result.exit_code == 1
+    assert "did not answer within 0.5 s" in result.output
+    assert "may" in result.output and "qscript status" in result.output
+    assert "does not compile" not in result.output
+
+
+def test_deploy_to_nobody_says_the_connection_was_refused(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    result = CliRunner().invoke(main, ["deploy", str(script), "--url", f"http://127.0.0.1:{port}",
+                                       "--token", TOKEN])
+    assert result.exit_code == 1
+    assert f"cannot reach the runtime at http://127.0.0.1:{port}" in result.output
+    assert "refused" in result.output.lower() and "does not compile" not in result.output
+
+
+@pytest.mark.parametrize("args", [["agent", "login", "alice"], ["hot", "outage", "on"],
+                                  ["rollback", "main"], ["status"]])
+def test_other_commands_survive_odd_answers(tmp_path, args):
+    for status, body in ((400, b"[1]"), (500, b'"oops"'), (200, b"[]"), (409, b"{}")):
+        canned = Canned(status, body)
+        try:
+            result = CliRunner().invoke(main, [*args, "--url", canned.url, "--token", TOKEN])
+        finally:
+            canned.close()
+        assert result.exit_code == 1, (args, status, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            (args, status, repr(result.exception))
+
+
+def test_watch_keeps_watching_while_the_runtime_is_down(tmp_path):
+    import subprocess
+    import sys
+    import time
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qscript", "watch", str(script), "--url", f"http://127.0.0.1:{port}",
+         "--token", TOKEN, "--interval", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3)
+        assert process.poll() is None, "watch stopped when the runtime could not be reached"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"cannot reach the runtime at http://127.0.0.1:{port}" in output
+    assert "Traceback" not in output
