@@ -8,6 +8,7 @@ Exit codes (documented in docs/cli.md):
   ``fmt --check`` found files to reformat, or a bytecode file was refused
 * 2 — usage error: unknown option, missing argument, bad option value
 * 123 — internal error (a bug in QScript; the message says how to report it)
+* 130 — interrupted (Ctrl-C)
 
 No input, however broken, makes the CLI print a Python traceback; set
 ``QSCRIPT_DEBUG=1`` to see one for an internal error.
@@ -35,6 +36,7 @@ from .files import UnreadableFile, read_limited
 from .source import MAX_SOURCE_BYTES, Source
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
+EXIT_INTERRUPTED = 130
 #: The largest bytecode file read (a script of MAX_SOURCE_BYTES compiles to far less).
 MAX_BYTECODE_BYTES = 64_000_000
 
@@ -126,6 +128,15 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(self.LAZY))
+
+    def invoke(self, ctx):
+        # Ctrl-C: a short word and the conventional exit code 130 (128 + SIGINT), not
+        # click's "Aborted!" with exit 1, which means "the input has errors" here.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _stderr.print("interrupted")
+            raise SystemExit(EXIT_INTERRUPTED) from None
 
     def get_command(self, ctx, name):
         if name in self.LAZY:
@@ -366,7 +377,7 @@ def run() -> None:
         raise
     except KeyboardInterrupt:
         _stderr.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as error:  # noqa: BLE001 - never show users a traceback
         if os.environ.get("QSCRIPT_DEBUG"):
             traceback.print_exc()

@@ -66,6 +66,9 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
     host, port = _control_address(control, site.control.host, site.control.port,
                                   allow_remote_control)
     token = resolve_token(site)
+    if not is_sendable_token(token):
+        raise click.UsageError(f"the control token (from ${site.control.token_env}) must be "
+                               "printable ASCII without spaces: it travels in an HTTP header")
 
     async def run() -> None:
         url = database or site.database
@@ -285,7 +288,16 @@ def _control(site_path: str | None, url: str | None, token: str | None) -> tuple
         _err.print("[red]error[/]: give --site SITE (of a running `qscript serve`), or --url and "
                    "--token (or QSCRIPT_CONTROL_URL and QSCRIPT_CONTROL_TOKEN)")
         sys.exit(EXIT_USAGE)
+    if not is_sendable_token(token):
+        _err.print("[red]error[/]: the control token must be printable ASCII without spaces "
+                   "(it travels in an HTTP header)")
+        sys.exit(EXIT_USAGE)
     return url.rstrip("/"), token
+
+
+def is_sendable_token(token: str) -> bool:
+    """Whether a token can travel in an ``Authorization: Bearer`` header."""
+    return bool(token) and all("!" <= c <= "~" for c in token)
 
 
 def _reason(error: Exception) -> str:

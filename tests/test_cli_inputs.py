@@ -151,3 +151,33 @@ def test_out_of_range_option_values_are_usage_errors(files, args):
     result = run(*args, *(CLIENT if args[0] in ("status", "watch", "rollback") else []))
     assert result.exit_code == 2, result.output
     assert "Invalid value" in result.output
+
+
+# ------------------------------------------------------------------ Ctrl-C and odd tokens
+
+
+def test_ctrl_c_during_simulate_stops_cleanly_with_130(tmp_path):
+    import subprocess
+    import sys
+    import time
+    (tmp_path / "x.qs").write_text(SCRIPT)
+    (tmp_path / "m.yaml").write_text(
+        "start: '2026-12-07T08:00:00'\nduration: 24h\narrivals: {rate_per_hour: 20000}\n"
+        "handle_time: {distribution: exponential, mean: 180s}\n"
+        "agents: [{count: 1000, groups: [main]}]\n")
+    process = subprocess.Popen([sys.executable, "-m", "qscript", "simulate", "x.qs", "--model",
+                                "m.yaml", "--replications", "50"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    assert "interrupted" in err and "Traceback" not in err and "Aborted" not in err
+    assert out == ""
+
+
+@pytest.mark.parametrize("token", ["tök", "a\nb", "a b", ""])
+def test_a_token_that_cannot_be_sent_is_a_usage_error(token):
+    result = run("status", "--url", "http://127.0.0.1:9", "--token", token)
+    assert result.exit_code == 2, result.output
+    assert "token" in result.output

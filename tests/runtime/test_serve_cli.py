@@ -205,3 +205,12 @@ def test_serve_that_cannot_write_its_state_file_says_so(site):
     assert result.returncode == 1, result.stderr
     assert "cannot write the control state file" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_control_token_that_cannot_be_sent_is_refused_at_start(site):
+    env = dict(os.environ, QSCRIPT_CONTROL_TOKEN="tök en")
+    result = subprocess.run([sys.executable, "-m", "qscript", "serve", "--site", str(site),
+                             "--control", f"127.0.0.1:{_free_port()}"],
+                            capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "printable ASCII" in result.stderr and "tök" not in result.stderr
