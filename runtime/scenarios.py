@@ -117,7 +117,7 @@ def load_scenarios(path: str | Path) -> ScenarioFile:
     except UnreadableFile as error:
         raise ScenarioError([Problem(Location(str(path)), error.reason)]) from None
     text = decode_site_bytes(data, str(path))
-    root = compose_yaml(text, str(path))
+    root = compose_yaml(text, str(path), "scenario file")
     reader = Reader(str(path))
     fields = reader.fields(root, "", _FILE_KEYS, required=("script", "scenarios"))
     script = reader.value(fields, "script", "", str, "")

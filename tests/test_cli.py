@@ -413,3 +413,30 @@ def test_fmt_through_a_symlink_formats_the_file_and_keeps_the_link_and_mode(scri
     assert (tmp_path / "link.qs").is_symlink()
     assert (tmp_path / "real.qs").read_text(encoding="utf-8").startswith("inbound:\n    answer")
     assert stat.S_IMODE(os.stat(real).st_mode) == 0o640
+
+
+# ------------------------------------------------------------------ very long lines
+
+
+def test_a_very_long_line_is_shown_cut_around_the_error(scripts):
+    path = scripts("long.qs", 'inbound:\n    play "' + "x" * 3_000_000 + '" $\n')
+    result = invoke("check", path)
+    assert result.exit_code == 1
+    assert f"{path}:2:3000013: error[Q0100]" in result.output
+    assert len(result.output) < 2000
+    lines = result.output.splitlines()
+    excerpt = next(line for line in lines if line.startswith("2 | "))
+    carets = lines[lines.index(excerpt) + 1]
+    assert excerpt[carets.index("^")] == "$"
+    assert excerpt[4] == "\u2026"   # cut at the start, marked
+
+
+def test_a_very_long_site_line_is_shown_cut(tmp_path, scripts):
+    site = tmp_path / "site.yaml"
+    site.write_text("groups:\n  support: {description: '" + "d" * 100_000 + "', wrap_up: 10}\n")
+    result = invoke("check", "--site", str(site), scripts("ok.qs", OK_SCRIPT))
+    assert result.exit_code == 1 and '"10" is not a duration' in result.output
+    assert len(result.output) < 2000
+    lines = result.output.splitlines()
+    excerpt = next(line for line in lines if line.startswith("2 | "))
+    assert excerpt[lines[lines.index(excerpt) + 1].index("^"):].startswith("10}")

@@ -181,3 +181,18 @@ def test_a_token_that_cannot_be_sent_is_a_usage_error(token):
     result = run("status", "--url", "http://127.0.0.1:9", "--token", token)
     assert result.exit_code == 2, result.output
     assert "token" in result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "the {kind} is empty"), ("- a\n- b\n", "the {kind} must be a mapping of keys"),
+    ("\x00\x01", "this is a binary file")])
+@pytest.mark.parametrize("command, kind", [("simulate --model", "traffic model"),
+                                           ("test", "scenario file"),
+                                           ("check --site", "site file")])
+def test_empty_or_odd_yaml_files_are_named_by_their_kind(files, command, kind, content, message):
+    (files / "bad").write_text(content)
+    result = run(*[str(files / "bad") if a == "BAD" else a for a in COMMANDS[command]])
+    assert result.exit_code == 1
+    assert message.format(kind=kind) in result.output, result.output
+    if kind != "site file":
+        assert "site file" not in result.output and "site:, groups:" not in result.output

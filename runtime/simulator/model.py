@@ -185,7 +185,7 @@ _KEYS = ("start", "duration", "warmup", "arrivals", "handle_time", "patience", "
 
 
 def load_model_text(text: str, name: str = "<model>") -> Model:
-    root = compose_yaml(text, name)
+    root = compose_yaml(text, name, "traffic model")
     reader = Reader(name)
     fields = reader.fields(root, "", _KEYS, required=("start", "duration", "arrivals",
                                                        "handle_time", "agents"))
