@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -189,7 +190,7 @@ def compile(script: str, output: str | None, site_path: str | None, output_forma
         sys.exit(code or EXIT_FINDINGS)
     data = result.program.to_bytes()
     try:
-        write_file_atomically(target, data)
+        write_output(target, data)
     except OSError as error:
         _stderr.print(f"[red]error[/]: cannot write {escape(str(target))}: {escape(error.strerror or str(error))}")
         sys.exit(EXIT_FINDINGS)
@@ -218,6 +219,22 @@ def _refuse_to_overwrite_inputs(target: Path, inputs: dict[str, str | None]) -> 
                           f"it is {role} ({escape(path)})\n"
                           "   = help: name another output file with -o")
             sys.exit(EXIT_FINDINGS)
+
+
+def write_output(target: Path, data: bytes) -> None:
+    """Write an output file as compilers do: through a symlink to the file it names;
+    a regular file atomically (see :func:`write_file_atomically`); a device or a pipe
+    (``-o /dev/null``, ``-o /dev/stdout``) by writing to it, never by replacing it."""
+    real = Path(os.path.realpath(target))
+    try:
+        is_regular = stat.S_ISREG(real.stat().st_mode)
+    except FileNotFoundError:
+        is_regular = True  # a new file
+    if not is_regular:
+        with open(real, "wb") as handle:
+            handle.write(data)
+        return
+    write_file_atomically(real, data)
 
 
 def write_file_atomically(target: Path, data: bytes, mode: int | None = None) -> None:

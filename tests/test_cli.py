@@ -344,17 +344,28 @@ def test_compile_refuses_to_overwrite_the_site_file(scripts, tmp_path):
     assert site.read_text(encoding="utf-8").startswith("site: t")
 
 
-def test_compile_replaces_an_output_symlink_instead_of_writing_through_it(scripts, tmp_path):
-    """The bytecode goes to the named file: a symlink there is replaced, its target untouched."""
+def test_compile_writes_through_an_output_symlink(scripts, tmp_path):
+    """As compilers do: the file the link names gets the bytecode, the link stays."""
     path = scripts("ok.qs", OK_SCRIPT)
-    elsewhere = tmp_path / "elsewhere.txt"
-    elsewhere.write_text("keep me", encoding="utf-8")
-    (tmp_path / "out.qsc").symlink_to(elsewhere)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "out.qsc").symlink_to(tmp_path / "build" / "real.qsc")
     assert invoke("compile", path, "-o", str(tmp_path / "out.qsc")).exit_code == 0
-    assert elsewhere.read_text(encoding="utf-8") == "keep me"
-    assert (tmp_path / "out.qsc").read_bytes()[:4] == b"QSBC"
-    assert not (tmp_path / "out.qsc").is_symlink()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "ok.qs", "out.qsc"]
+    assert (tmp_path / "out.qsc").is_symlink()
+    assert (tmp_path / "build" / "real.qsc").read_bytes()[:4] == b"QSBC"
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["real.qsc"]
+
+
+def test_compile_to_a_device_writes_to_it_and_never_replaces_it(scripts, tmp_path):
+    """``-o /dev/null`` (here through a link to it, so the test cannot harm the
+    machine): renaming a temporary file over a device would replace the device."""
+    import os
+    import stat
+    path = scripts("ok.qs", OK_SCRIPT)
+    (tmp_path / "null").symlink_to("/dev/null")
+    assert invoke("compile", path, "-o", str(tmp_path / "null")).exit_code == 0
+    assert os.readlink(tmp_path / "null") == "/dev/null"
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "ok.qs"]
 
 
 def test_a_failed_compile_write_keeps_the_old_output_and_leaves_no_temporary_file(
