@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qscript.api import check_source
+from qscript.api import check_source, load_source
 from qscript.bytecode import Program, read_program
 from qscript.source import Source
 
@@ -116,8 +116,12 @@ class LiveRuntime:
             name = Path(route.script).stem
             if name in stored:
                 continue
-            result = self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
-                                        str(route.script), comment="initial version from the site")
+            source, unreadable = load_source(route.script)
+            if unreadable is not None:  # not UTF-8, binary, too big...: error Q0001, located
+                raise RuntimeError("\n".join(d.render(unreadable.source)
+                                             for d in unreadable.diagnostics))
+            result = self.deploy_source(name, source.text, str(route.script),
+                                        comment="initial version from the site")
             if not result.ok:
                 raise RuntimeError(f"{route.script} does not compile; fix it before serving:\n"
                                    + "\n".join(d["message"] for d in result.diagnostics or []))

@@ -214,3 +214,13 @@ def test_a_control_token_that_cannot_be_sent_is_refused_at_start(site):
                             capture_output=True, text=True, timeout=30, env=env)
     assert result.returncode == 2, result.stderr
     assert "printable ASCII" in result.stderr and "tök" not in result.stderr
+
+
+def test_a_site_script_that_is_not_utf8_stops_the_start_with_its_location(site):
+    (site.parent / "main.qs").write_bytes(b'inbound:\n    play "\xff"\n')
+    result = subprocess.run([sys.executable, "-m", "qscript", "serve", "--site", str(site),
+                             "--control", f"127.0.0.1:{_free_port()}"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert f"{site.parent / 'main.qs'}: error[Q0001]: the file is not valid UTF-8" \
+        in result.stderr
