@@ -18,6 +18,10 @@ Routes:
 * ``GET  /scripts/{name}`` — the stored versions
 * ``POST /scripts/{name}/rollback`` — body ``{"version": N}`` (optional)
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
+
+Agent and hot-prompt changes take effect at once; the answer is 200 once the
+change is in the database, 202 ``{"saved": false, "message": ...}`` when it
+is applied but not saved yet (the outbox keeps it and retries).
 """
 
 from __future__ import annotations
@@ -105,8 +109,10 @@ def build_app(runtime, token: str) -> web.Application:
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
         groups = _agent_groups(data.get("groups"))
-        runtime.agent_action(request.match_info["agent"], action, groups, str(data.get("reason", "")))
-        return web.json_response({"ok": True})
+        saving = runtime.agent_action(request.match_info["agent"], action, groups,
+                                      str(data.get("reason", "")))
+        status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
+        return web.json_response(answer, status=status)
 
     async def deploy(request):
         data = await body(request)
@@ -133,8 +139,9 @@ def build_app(runtime, token: str) -> web.Application:
 
     async def hot_prompt(request):
         data = await body(request)
-        runtime.set_hot_prompt(request.match_info["name"], bool(data.get("active")))
-        return web.json_response({"ok": True})
+        saving = runtime.set_hot_prompt(request.match_info["name"], bool(data.get("active")))
+        status, answer = await runtime.saved(saving)
+        return web.json_response(answer, status=status)
 
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)

@@ -6,16 +6,23 @@
 and the control API (runtime/control.py). It owns deployment: scripts are
 compiled, stored as numbered versions and activated atomically — calls in
 progress keep the program they started with, new calls get the new one.
+
+Call records, agent states and hot-prompt states go through the
+:class:`~runtime.outbox.Outbox`, which keeps them through an outage and
+writes them when the database is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
+import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qscript.api import check_source
 from qscript.bytecode import Program, read_program
@@ -25,10 +32,32 @@ from .ari.driver import AriDriver
 from .ari.port import AriPort
 from .center import CallHistory, ContactCenter, ProgramTable
 from .mailer import Mailer
+from .outbox import REJECTED, SAVED, SPOOLED, Outbox
 from .records import CallRecord
-from .store import Store
+from .store import Store, agent_state_op, call_op, hot_prompt_op
 
 log = logging.getLogger("qscript.live")
+
+#: How long the control API waits for an agent or hot-prompt change to be
+#: saved before it answers 202 "applied, not saved yet".
+SAVE_WAIT = 2.0
+
+
+def default_spool_path(url: str, site) -> Path:
+    """Where the outbox spools writes: next to an SQLite file, else next to the site."""
+    from sqlalchemy.engine import make_url
+    try:
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except Exception:  # noqa: BLE001 - an unusual URL: fall back to the site's folder
+        database = None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        return path.with_name(path.name + ".outbox.jsonl")
+    base = Path(getattr(site, "base_dir", None) or ".")
+    site_path = getattr(site, "path", None)
+    stem = Path(site_path).stem if site_path else "site"
+    return base / ".qscript" / f"{stem}.outbox.jsonl"
 
 
 @dataclass
@@ -41,10 +70,13 @@ class DeployResult:
 
 
 class LiveRuntime:
-    def __init__(self, site, port: AriPort, store: Store, *, loop=None):
+    def __init__(self, site, port: AriPort, store: Store, *, loop=None,
+                 outbox: Outbox | None = None):
         self.site = site
         self.port = port
         self.store = store
+        self.outbox = outbox or Outbox(store, default_spool_path(store.url, site))
+        self.save_wait = SAVE_WAIT
         self.loop = loop or asyncio.get_event_loop()
         fallback = getattr(site, "fallback", None)
         dialplan = getattr(fallback, "dialplan", None) if fallback else None
@@ -73,14 +105,17 @@ class LiveRuntime:
     # ------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.outbox.start)  # an earlier run's spool, before the state
         self._load_scripts()
         self._restore_state()
         await self.port.start(self.driver.on_event)
 
     async def close(self) -> None:
+        """Stop taking calls; write the outbox (or spool what the database does not take)."""
         await self.port.close()
         for task in list(self.driver.tasks):
             task.cancel()
+        await asyncio.to_thread(self.outbox.close)
 
     def _restore_state(self) -> None:
         for name, active in self.store.hot_prompts().items():
@@ -92,7 +127,6 @@ class LiveRuntime:
                 if ended >= since:
                     seconds_ago = (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()
                     self.history.remember(row.caller, row.agent, self.loop.time() - seconds_ago)
-        import json
         for row in self.store.agents():
             if row.logged_in:
                 groups = json.loads(row.groups or "{}")
@@ -173,12 +207,15 @@ class LiveRuntime:
 
     def _record(self, record: CallRecord) -> None:
         epoch, mono = self._epoch
-        task = self.loop.create_task(asyncio.to_thread(self.store.add_call, record, epoch, mono))
-        self.driver.tasks.add(task)
-        task.add_done_callback(self.driver.tasks.discard)
+        self.outbox.submit(call_op(record, epoch, mono))
 
-    def agent_action(self, agent_id: str, action: str, groups=None, reason: str = "") -> None:
-        """Change an agent's state; ValueError/LookupError for requests that cannot be done."""
+    def agent_action(self, agent_id: str, action: str, groups=None,
+                     reason: str = "") -> concurrent.futures.Future[str]:
+        """Change an agent's state now; ValueError/LookupError for requests that cannot be done.
+
+        The change is in effect when this returns; saving it is queued in the
+        outbox, and the returned future says where it went (see :meth:`saved`).
+        """
         center = self.center
         agent = self.site.agent(agent_id) if self.site is not None else None
         if self.site is not None and agent is None:
@@ -202,19 +239,50 @@ class LiveRuntime:
             raise ValueError(f"unknown agent action {action!r}")
         info = center.acd.agent_info(agent_id)
         from .acd import AgentState
-        self.loop.create_task(asyncio.to_thread(
-            self.store.save_agent, agent_id, info.state is not AgentState.LOGGED_OUT,
-            info.state is AgentState.READY, info.pause_reason or "", dict(info.groups)))
+        return self.outbox.submit(agent_state_op(
+            agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,
+            info.pause_reason or "", dict(info.groups)))
 
     def _site_groups(self, agent_id: str) -> dict[str, int]:
         agent = self.site.agent(agent_id) if self.site is not None else None
         return dict(agent.groups) if agent is not None else {}
 
-    def set_hot_prompt(self, name: str, active: bool) -> None:
+    def set_hot_prompt(self, name: str, active: bool) -> concurrent.futures.Future[str]:
+        """Switch a hot prompt now; saving it is queued (the future says where it went)."""
         if self.site is not None and name not in self.site.hot_prompts:
             raise LookupError(f'unknown hot prompt "{name}"')
         self.center.set_hot_prompt(name, active)
-        self.loop.create_task(asyncio.to_thread(self.store.save_hot_prompt, name, active))
+        return self.outbox.submit(hot_prompt_op(name, active))
+
+    async def saved(self, saving: concurrent.futures.Future[str]) -> tuple[int, dict[str, Any]]:
+        """The control API's answer to a change that is in effect: was it saved?
+
+        200 once the database has it. Otherwise, after ``save_wait`` seconds
+        at most, 202: the change is applied (calls are routed by it) but not
+        in the database yet; the message says whether it is kept on disk (a
+        restart keeps it) or only in memory, and why.
+        """
+        try:
+            outcome = await asyncio.wait_for(_awaitable(saving, self.loop), self.save_wait)
+        except asyncio.TimeoutError:
+            outcome = "pending"
+        if outcome == SAVED:
+            return 200, {"ok": True, "applied": True, "saved": True}
+        health = self.outbox.health()
+        why = (f"the database is unavailable ({health['error']})" if health["error"]
+               else f"the database has not confirmed it within {self.save_wait:g}s")
+        if outcome == SPOOLED:
+            kept = (f"the change is kept on disk in {health['spool']} and will be written "
+                    "when the database is back (a restart keeps it)")
+        elif outcome == REJECTED:
+            kept = f"the database refused it; it is kept in {health['spool']}.rejected"
+        elif health["spool_full"]:
+            kept = ("the outbox spool is full: the change is held in memory, written when the "
+                    "database is back, lost if the runtime stops before")
+        else:
+            kept = "the change is queued and retried; `qscript status` shows the database"
+        return 202, {"applied": True, "saved": False, "kept": outcome,
+                     "message": f"applied, but not saved yet: {why}; {kept}"}
 
     # ------------------------------------------------------------ status
 
@@ -246,7 +314,8 @@ class LiveRuntime:
                            "call": info.call_id if info else None})
         return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
                 "calls": len(self.center.sessions), "groups": groups, "agents": agents,
-                "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts)}
+                "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts),
+                "database": self.outbox.health()}
 
     def metrics(self) -> dict:
         elapsed = time.monotonic() - self.started_at
@@ -254,7 +323,33 @@ class LiveRuntime:
         return {"latency": self.driver.latency.summary(), "handoff": self.center.handoff.summary(),
                 "calls": len(self.center.sessions),
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),
-                "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None}
+                "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None,
+                "database": self.outbox.health()}
+
+
+def _awaitable(saving: concurrent.futures.Future[str],
+               loop: asyncio.AbstractEventLoop) -> asyncio.Future[str]:
+    """An asyncio future that follows the outbox's future (resolved in its thread).
+
+    Not asyncio.wrap_future: cancelling a wait would cancel the outbox's future,
+    and a late result after the loop closed would raise in the writer thread.
+    """
+    waiter: asyncio.Future[str] = loop.create_future()
+
+    def settle(outcome: str) -> None:
+        if not waiter.done():
+            waiter.set_result(outcome)
+
+    def done(future: concurrent.futures.Future[str]) -> None:
+        if future.cancelled() or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(settle, future.result())
+        except RuntimeError:  # the loop closed meanwhile: nobody waits any more
+            pass
+
+    saving.add_done_callback(done)
+    return waiter
 
 
 def _known(acd, agent_id: str) -> bool:
