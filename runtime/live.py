@@ -7,9 +7,11 @@ and the control API (runtime/control.py). It owns deployment: scripts are
 compiled, stored as numbered versions and activated atomically — calls in
 progress keep the program they started with, new calls get the new one.
 
-Call records, agent states and hot-prompt states go through the
-:class:`~runtime.outbox.Outbox`, which keeps them through an outage and
-writes them when the database is back.
+The database is never touched on the event loop: deploys, rollbacks and
+version listings run in a worker thread (a slow or locked database delays
+the request, not the calls), and call records, agent states and hot-prompt
+states go through the :class:`~runtime.outbox.Outbox`, which keeps them
+through an outage and writes them when the database is back.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from qscript.api import check_source
 from qscript.bytecode import Program, read_program
@@ -34,9 +36,12 @@ from .center import CallHistory, ContactCenter, ProgramTable
 from .mailer import Mailer
 from .outbox import REJECTED, SAVED, SPOOLED, Outbox
 from .records import CallRecord
-from .store import Store, agent_state_op, call_op, hot_prompt_op
+from .store import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
+                    hot_prompt_op, is_transient)
 
 log = logging.getLogger("qscript.live")
+
+_T = TypeVar("_T")
 
 #: How long the control API waits for an agent or hot-prompt change to be
 #: saved before it answers 202 "applied, not saved yet".
@@ -98,6 +103,7 @@ class LiveRuntime:
         if getattr(site, "commands", None):
             self.center.commands = site.commands
         self.versions: dict[str, int] = {}           # script name -> active version
+        self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
         self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
         self.started_at = time.monotonic()
         self._cpu_started = time.process_time()
@@ -105,9 +111,17 @@ class LiveRuntime:
     # ------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.outbox.start)  # an earlier run's spool, before the state
-        self._load_scripts()
-        self._restore_state()
+        """Write an earlier run's spool, load scripts and state, connect to ARI.
+
+        Needs the database: the active script versions live there. When it is
+        down this raises :class:`StoreUnavailable` with a message that says
+        so (the spool stays on disk for the next start).
+        """
+        await asyncio.to_thread(self.outbox.start)
+        await self._load_scripts()
+        hot, calls, agents = await self._in_store(
+            lambda: (self.store.hot_prompts(), self.store.calls(limit=5000), self.store.agents()))
+        self._restore_state(hot, calls, agents)
         await self.port.start(self.driver.on_event)
 
     async def close(self) -> None:
@@ -117,17 +131,29 @@ class LiveRuntime:
             task.cancel()
         await asyncio.to_thread(self.outbox.close)
 
-    def _restore_state(self) -> None:
-        for name, active in self.store.hot_prompts().items():
+    async def _in_store(self, function: Callable[[], _T]) -> _T:
+        """Run a database call in a worker thread; an outage is a StoreUnavailable."""
+        try:
+            return await asyncio.to_thread(function)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_transient(error):
+                raise StoreUnavailable(
+                    f"the database is unavailable ({describe_error(error)})") from error
+            raise
+
+    def _restore_state(self, hot_prompts: dict[str, bool], calls: list, agents: list) -> None:
+        for name, active in hot_prompts.items():
             self.center.set_hot_prompt(name, active)
         since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
-        for row in reversed(self.store.calls(limit=5000)):
+        for row in reversed(calls):
             if row.agent and row.caller and row.ended_at is not None:
                 ended = row.ended_at if row.ended_at.tzinfo else row.ended_at.replace(tzinfo=dt.timezone.utc)
                 if ended >= since:
                     seconds_ago = (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()
                     self.history.remember(row.caller, row.agent, self.loop.time() - seconds_ago)
-        for row in self.store.agents():
+        for row in agents:
             if row.logged_in:
                 groups = json.loads(row.groups or "{}")
                 self.center.agent_login(row.agent_id, groups, ready=row.ready)
@@ -143,19 +169,20 @@ class LiveRuntime:
             routes.setdefault(Path(route.script).stem, []).append(route.number)
         return routes
 
-    def _load_scripts(self) -> None:
+    async def _load_scripts(self) -> None:
         """Activate the stored versions; store a first version of scripts never deployed."""
-        stored = {v.name: v for v in self.store.active_versions()}
+        stored = {v.name: v for v in await self._in_store(self.store.active_versions)}
         for route in getattr(self.site, "numbers", ()):
             name = Path(route.script).stem
             if name in stored:
                 continue
-            result = self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
-                                        str(route.script), comment="initial version from the site")
+            result = await self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
+                                              str(route.script),
+                                              comment="initial version from the site")
             if not result.ok:
                 raise RuntimeError(f"{route.script} does not compile; fix it before serving:\n"
                                    + "\n".join(d["message"] for d in result.diagnostics or []))
-            stored = {v.name: v for v in self.store.active_versions()}
+            stored = {v.name: v for v in await self._in_store(self.store.active_versions)}
         for name, version in stored.items():
             if self.versions.get(name) != version.version:  # not just deployed above
                 self._activate(name, read_program(version.bytecode), version.version)
@@ -166,18 +193,27 @@ class LiveRuntime:
         self.versions[name] = version
         log.info("script %s version %d active (%s)", name, version, program.hash_hex[:12])
 
-    def deploy_source(self, name: str, source_text: str, source_name: str | None = None,
-                      comment: str = "") -> DeployResult:
-        """Compile and activate a new version; a script with errors is refused."""
+    async def deploy_source(self, name: str, source_text: str, source_name: str | None = None,
+                            comment: str = "") -> DeployResult:
+        """Compile and activate a new version; a script with errors is refused.
+
+        Compiling and storing run in a worker thread. Nothing changes unless
+        the version is stored: with the database down this raises
+        :class:`StoreUnavailable` and the running version stays.
+        """
         symbols = self.site.symbols() if self.site is not None else None
-        result = check_source(Source(source_text, source_name or f"{name}.qs"), symbols, compile=True)
-        if result.program is None:
-            return DeployResult(False, name, diagnostics=[
-                dict(d.to_json(), rendered=d.render(result.source)) for d in result.diagnostics])
-        program = result.program
-        stored = self.store.add_version(name, source_text, program.to_bytes(), program.hash_hex,
-                                        comment=comment)
-        self._activate(name, program, stored.version)
+        async with self._deploying:
+            result = await asyncio.to_thread(
+                check_source, Source(source_text, source_name or f"{name}.qs"), symbols,
+                compile=True)
+            if result.program is None:
+                return DeployResult(False, name, diagnostics=[
+                    dict(d.to_json(), rendered=d.render(result.source))
+                    for d in result.diagnostics])
+            program = result.program
+            stored = await self._in_store(lambda: self.store.add_version(
+                name, source_text, program.to_bytes(), program.hash_hex, comment=comment))
+            self._activate(name, program, stored.version)
         notes = [d.to_json() for d in result.diagnostics]
         if name not in self._script_names():
             notes.append({"severity": "warning", "code": "", "message":
@@ -186,22 +222,30 @@ class LiveRuntime:
                           "rendered": f'warning: no dialled number in the site routes to "{name}"'})
         return DeployResult(True, name, stored.version, notes, program.hash_hex)
 
-    def rollback(self, name: str, version: int | None = None) -> DeployResult:
-        versions = self.store.versions(name)
-        if not versions:
-            return DeployResult(False, name, diagnostics=[{"message": f"no versions of {name}"}])
-        current = self.versions.get(name)
-        if version is None:
-            earlier = [v for v in versions if current is None or v.version < current]
-            if not earlier:
-                return DeployResult(False, name, diagnostics=[
-                    {"message": f"version {current} is the first version of {name}"}])
-            version = earlier[-1].version
-        target = self.store.activate(name, version)
-        if target is None:
-            return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
-        self._activate(name, read_program(target.bytecode), target.version)
-        return DeployResult(True, name, target.version, [], target.source_hash)
+    async def rollback(self, name: str, version: int | None = None) -> DeployResult:
+        """Activate a stored version (by default the one before the active one)."""
+        async with self._deploying:
+            versions = await self._in_store(lambda: self.store.versions(name))
+            if not versions:
+                return DeployResult(False, name, diagnostics=[{"message": f"no versions of {name}"}])
+            current = self.versions.get(name)
+            if version is None:
+                earlier = [v for v in versions if current is None or v.version < current]
+                if not earlier:
+                    return DeployResult(False, name, diagnostics=[
+                        {"message": f"version {current} is the first version of {name}"}])
+                version = earlier[-1].version
+            chosen = version
+            target = await self._in_store(lambda: self.store.activate(name, chosen))
+            if target is None:
+                return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
+            program = await asyncio.to_thread(read_program, target.bytecode)
+            self._activate(name, program, target.version)
+            return DeployResult(True, name, target.version, [], target.source_hash)
+
+    async def stored_versions(self, name: str) -> list:
+        """The stored versions of a script, oldest first (read in a worker thread)."""
+        return await self._in_store(lambda: self.store.versions(name))
 
     # ------------------------------------------------------------ records and agents
 

@@ -303,6 +303,12 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
             _err.print(f"[green]deployed[/] {escape(name)} version {data['version']} "
                        f"(sha256 {data['source_hash'][:12]})")
         return True
+    if code != 422:  # not a verdict on the script: e.g. 503, the database is unavailable
+        _err.print(f"[red]not deployed[/]: {escape(str(data.get('error', data)))}; "
+                   "the running version stays")
+        if not quiet:
+            sys.exit(EXIT_FINDINGS)
+        return False
     for diagnostic in data.get("diagnostics") or []:
         _err.print(escape(diagnostic.get("rendered") or diagnostic.get("message", "")))
     _err.print(f"[red]refused[/]: {escape(name)} does not compile; the running version stays")
@@ -321,7 +327,8 @@ def rollback(name, version, site_path, url, token) -> None:
     code, data = _call(site_path, url, token, "POST", f"/scripts/{name}/rollback",
                        {"version": version} if version is not None else {})
     if code != 200:
-        message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) or data
+        message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) \
+            or data.get("error") or data
         _err.print(f"[red]error[/]: {escape(str(message))}")
         sys.exit(EXIT_FINDINGS)
     _err.print(f"[green]rolled back[/] {escape(name)} to version {data['version']}")

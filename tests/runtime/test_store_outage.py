@@ -8,6 +8,9 @@ runtime takes calls from the in-process ARI fake and agent and hot-prompt
 changes through its control API while that happens; afterwards every call
 record, agent state and hot-prompt state must be in the database exactly
 once, and the control API must have said which changes were not saved yet.
+
+A slow store (every call takes 2 s) must not delay the handling of a call:
+all database work is off the event loop.
 """
 
 from __future__ import annotations
@@ -448,6 +451,102 @@ def test_start_with_the_database_down_says_so_and_keeps_the_spool(tmp_path, post
     store.close()
 
 
+# ------------------------------------------------------------------ a slow store
+
+
+class SlowStore(Store):
+    """Every database call takes ``delay`` seconds once ``slow`` is set."""
+
+    slow = False
+    delay = 2.0
+
+    def _wait(self):
+        if self.slow:
+            time.sleep(self.delay)
+
+    def add_version(self, *args, **kwargs):
+        self._wait()
+        return super().add_version(*args, **kwargs)
+
+    def activate(self, *args, **kwargs):
+        self._wait()
+        return super().activate(*args, **kwargs)
+
+    def versions(self, *args, **kwargs):
+        self._wait()
+        return super().versions(*args, **kwargs)
+
+    def active_versions(self, *args, **kwargs):
+        self._wait()
+        return super().active_versions(*args, **kwargs)
+
+    def apply(self, *args, **kwargs):
+        self._wait()
+        return super().apply(*args, **kwargs)
+
+
+SLOW_REQUESTS = {
+    "deploy": ("POST", "/scripts/main", {"source": SCRIPT.replace("hangup", "play \"outage-msg\"\n    hangup")}),
+    "versions": ("GET", "/scripts/main", None),
+    "rollback": ("POST", "/scripts/main/rollback", {"version": 1}),
+    "agent": ("POST", "/agents/alice/login", {}),
+    "hot prompt": ("POST", "/hot-prompts/outage", {"active": True}),
+}
+
+
+@pytest.mark.parametrize("request_name", list(SLOW_REQUESTS))
+def test_a_slow_store_does_not_delay_a_call(tmp_path, request_name):
+    method, path, body = SLOW_REQUESTS[request_name]
+
+    async def scenario():
+        store = SlowStore(f"sqlite:///{tmp_path / 'q.db'}")
+        async with Running(tmp_path, store) as running:
+            running.runtime.save_wait = 5.0
+            if request_name == "rollback":
+                assert (await running.post("/scripts/main", SLOW_REQUESTS["deploy"][2]))[0] == 200
+            store.slow = True
+            started = time.monotonic()
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            pending = asyncio.create_task(running.client.request(method, path, json=body,
+                                                                 headers=headers))
+            await asyncio.sleep(0.2)                    # the request is in the store by now
+            assert not pending.done()
+            event_at = time.monotonic()
+            await running.call(1)
+            answered = await wait_until(lambda: ("answer", "call-1") in running.fake.requests
+                                        and time.monotonic(), 5, "the call to be answered")
+            assert answered - event_at < 0.3, \
+                f"{request_name}: the call waited {answered - event_at:.2f}s for the store"
+            response = await pending
+            assert response.status == 200, await response.text()
+            assert time.monotonic() - started >= store.delay   # it did wait for the store
+            store.slow = False
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_the_loop_stays_responsive_during_a_slow_deploy(tmp_path):
+    async def scenario():
+        store = SlowStore(f"sqlite:///{tmp_path / 'q.db'}")
+        async with Running(tmp_path, store) as running:
+            store.slow = True
+            lags = []
+
+            async def ticker():
+                while True:
+                    before = time.monotonic()
+                    await asyncio.sleep(0.01)
+                    lags.append(time.monotonic() - before - 0.01)
+
+            tick = asyncio.create_task(ticker())
+            result = await running.runtime.deploy_source("main", SCRIPT)
+            tick.cancel()
+            assert result.ok and result.version == 2
+            assert len(lags) > 50 and max(lags) < 0.2, f"the loop stalled {max(lags):.2f}s"
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
 # ------------------------------------------------------------------ what the CLI shows
 
 
@@ -467,6 +566,13 @@ def test_the_cli_says_what_is_not_saved_while_sqlite_is_locked(tmp_path):
             result = cli(server, "agent", "pause", "alice", "--reason", "lunch")
             assert result.exit_code == 0, result.output        # in effect: not a failure
             assert "pause applied, but not saved yet" in result.text
+            script = tmp_path / "main.qs"
+            script.write_text('inbound:\n    answer\n    queue to "sales"\n')
+            result = cli(server, "deploy", str(script))
+            assert result.exit_code == 1
+            assert "not deployed" in result.text and "database is locked" in result.text
+            assert "running version stays" in result.text
+            assert server.call(lambda: server.runtime.versions["main"]) == 1
             deadline = time.monotonic() + 10
             while "down" not in (output := cli(server, "status").text):
                 assert time.monotonic() < deadline, output
