@@ -146,11 +146,18 @@ def _control(site_path: str | None, url: str | None, token: str | None) -> tuple
     return url.rstrip("/"), token
 
 
-def _call(site_path, url, token, method: str, path: str, body: dict | None = None):
+#: Seconds to wait for the runtime's answer; a deploy or rollback may wait on
+#: the database first (SQLite's 5 s busy timeout, PostgreSQL's 5 s connect timeout).
+CONTROL_TIMEOUT = 10.0
+STORE_TIMEOUT = 30.0
+
+
+def _call(site_path, url, token, method: str, path: str, body: dict | None = None,
+          timeout: float = CONTROL_TIMEOUT):
     import httpx
     base, secret = _control(site_path, url, token)
     try:
-        response = httpx.request(method, base + path, json=body, timeout=10.0,
+        response = httpx.request(method, base + path, json=body, timeout=timeout,
                                  headers={"Authorization": f"Bearer {secret}"})
     except httpx.HTTPError as error:
         _err.print(f"[red]error[/]: cannot reach the runtime at {escape(base)}: "
@@ -294,7 +301,8 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
     text = Path(script).read_text(encoding="utf-8", errors="replace")
     name = name or Path(script).stem
     code, data = _call(site_path, url, token, "POST", f"/scripts/{name}",
-                       {"source": text, "source_name": script, "comment": comment})
+                       {"source": text, "source_name": script, "comment": comment},
+                       timeout=STORE_TIMEOUT)
     if code == 200:
         for note in data.get("diagnostics") or []:
             if note.get("severity") == "warning":
@@ -325,7 +333,8 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
 def rollback(name, version, site_path, url, token) -> None:
     """Activate an earlier version of a deployed script."""
     code, data = _call(site_path, url, token, "POST", f"/scripts/{name}/rollback",
-                       {"version": version} if version is not None else {})
+                       {"version": version} if version is not None else {},
+                       timeout=STORE_TIMEOUT)
     if code != 200:
         message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) \
             or data.get("error") or data

@@ -252,11 +252,18 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(self.engine)
-        self._lock = threading.Lock()  # SQLite allows one writer; keep writes in order
+        # Numbering versions reads the last one, then inserts the next: one at a time.
+        # Not around apply(): the outbox is its one caller, and a deploy must not wait
+        # for an outbox write that is itself waiting out a locked SQLite (the database
+        # orders concurrent writers itself).
+        self._lock = threading.Lock()
 
     def apply(self, ops: list[WriteOp]) -> None:
-        """Apply write operations in one transaction (all or none)."""
-        with self._lock, Session(self.engine) as session:
+        """Apply write operations in one transaction (all or none).
+
+        Called by one writer, the outbox's thread, so that the ops keep their order.
+        """
+        with Session(self.engine) as session:
             for op in ops:
                 writer = WRITERS.get(op.kind)
                 if writer is None:

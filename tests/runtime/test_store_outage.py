@@ -587,3 +587,27 @@ def test_the_cli_says_what_is_not_saved_while_sqlite_is_locked(tmp_path):
             time.sleep(0.2)
         rows = server.call(lambda: server.runtime.store.agents())
         assert [(r.agent_id, r.pause_reason) for r in rows] == [("alice", "lunch")]
+
+
+def test_a_deploy_does_not_queue_behind_the_outbox_on_a_locked_sqlite(tmp_path):
+    """A deploy waits for SQLite's lock (5 s), not also for the outbox's 5 s try before it:
+    10 s in all was the CLI's whole timeout ("cannot reach the runtime")."""
+    from test_control_api import Server, cli as run_cli
+
+    with Server(tmp_path) as server:
+        blocker = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            server.call(lambda: server.runtime.set_hot_prompt("outage", True))  # the writer waits
+            time.sleep(0.5)
+            script = tmp_path / "main.qs"
+            script.write_text('inbound:\n    answer\n    queue to "sales"\n')
+            started = time.monotonic()
+            result = run_cli(server, "deploy", str(script))
+            text = " ".join(result.output.split())
+            assert result.exit_code == 1
+            assert "database is locked" in text and "running version stays" in text, text
+            assert 4.5 < time.monotonic() - started < 7.5, time.monotonic() - started
+        finally:
+            blocker.rollback()
+            blocker.close()
