@@ -25,9 +25,9 @@ database; a runtime that stops half-way through replays it from the start
 next time, which is harmless because every write is idempotent (see
 runtime/store.py).
 
-**The bound.** The spool stops growing at ``spool_max_bytes`` (256 MB,
-some 300,000 call records). Past it, new writes are *held in memory* —
-never dropped: they are written when the database returns. This is logged
+**The bound.** The spool stops growing at ``spool_max_bytes`` (256 MB, some
+600,000 call records of about 400 bytes). Past it, new writes are *held in
+memory* — never dropped: they are written when the database returns. This is logged
 as an error at once and every ``log_every`` seconds, and ``health()``
 says ``spool_full``; at shutdown the held writes are appended to the spool
 past its bound, the last chance to keep them.
@@ -69,7 +69,7 @@ REJECTED = "rejected"    # refused by the database for good; kept in <spool>.rej
 class OutboxSettings:
     batch_size: int = 200              # ops per transaction
     retry_first: float = 0.5           # seconds before the first retry after a failure
-    retry_max: float = 30.0            # the longest wait between retries
+    retry_max: float = 10.0            # the longest wait between retries
     spool_max_bytes: int = 256 * 1024 * 1024
     close_timeout: float = 10.0        # how long close() waits for the writer
     log_every: float = 60.0            # seconds between repeated outage errors in the log
