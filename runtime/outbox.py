@@ -94,6 +94,18 @@ def _resolve(future: concurrent.futures.Future[str], outcome: str) -> None:
             pass
 
 
+class SpoolBatch:
+    """Lines read from the front of the spool: the ops, and the place after them."""
+
+    __slots__ = ("ops", "used", "lines", "unreadable")
+
+    def __init__(self) -> None:
+        self.ops: list[WriteOp] = []
+        self.used = 0                 # bytes
+        self.lines = 0                # lines, readable or not
+        self.unreadable: list[tuple[str, str]] = []   # (line, why)
+
+
 class Spool:
     """Append-only JSON lines on disk: the writes the database has not taken yet.
 
@@ -160,36 +172,35 @@ class Spool:
                 self.count += taken
             return taken
 
-    def read(self, limit: int) -> tuple[list[WriteOp], int]:
-        """Up to ``limit`` ops from the front, and the bytes they take; bad lines are set aside."""
+    def read(self, limit: int) -> "SpoolBatch":
+        """Up to ``limit`` ops from the front; the place moves only with :meth:`advance`."""
+        batch = SpoolBatch()
         with self._lock:
             if self._file is None:
-                return [], 0
+                return batch
             self._file.seek(self.offset)
-            ops: list[WriteOp] = []
-            used = 0
-            while len(ops) < limit and self.offset + used < self.size:
+            while len(batch.ops) < limit and self.offset + batch.used < self.size:
                 raw = self._file.readline()
                 if not raw:
                     break
-                used += len(raw)
+                batch.used += len(raw)
+                batch.lines += 1
                 text = raw.decode("utf-8", "replace")
                 try:
-                    ops.append(WriteOp.from_line(text))
+                    batch.ops.append(WriteOp.from_line(text))
                 except ValueError as error:
-                    log.error("outbox spool %s: a line that is not a write (%s) is kept in %s",
-                              self.path, error, self.rejected_path)
-                    self._set_aside(text.rstrip("\n"), f"unreadable: {error}")
-                    self.offset += len(raw)
-                    used -= len(raw)
-                    self.count -= 1
-            return ops, used
+                    batch.unreadable.append((text.rstrip("\n"), f"unreadable: {error}"))
+        return batch
 
-    def advance(self, used: int, ops: int) -> None:
-        """``ops`` lines (``used`` bytes) from the front are in the database."""
+    def advance(self, batch: "SpoolBatch") -> None:
+        """The batch is in the database: move past it (set its unreadable lines aside)."""
         with self._lock:
-            self.offset += used
-            self.count -= ops
+            for line, error in batch.unreadable:
+                log.error("outbox spool %s: a line that is not a write (%s) is kept in %s",
+                          self.path, error, self.rejected_path)
+                self._set_aside(line, error)
+            self.offset += batch.used
+            self.count -= batch.lines
             if self.count <= 0 and self._file is not None:
                 self._file.truncate(0)
                 os.fsync(self._file.fileno())
@@ -338,16 +349,18 @@ class Outbox:
     # ------------------------------------------------------------ the writer thread
 
     def _run(self) -> None:
-        try:
-            while self._step():
-                pass
-        except Exception:  # noqa: BLE001 - a bug here must be loud, and must not lose the queue
-            log.exception("outbox: the writer failed; the queued writes are kept in %s",
-                          self.spool.path)
-            with self._cond:
-                left = list(self._in_flight) + list(self._memory)
-                self._in_flight, self._memory = [], deque()
-            self._spool_entries(left, force=True)
+        while True:
+            try:
+                if not self._step():
+                    return
+            except Exception as error:  # noqa: BLE001 - a bug here: loud, and the queue is kept
+                log.exception("outbox: the writer failed; the queued writes are kept in %s",
+                              self.spool.path)
+                with self._cond:
+                    left = list(self._in_flight) + list(self._memory)
+                    self._in_flight, self._memory = [], deque()
+                self._spool_entries(left, force=True)
+                self._failed(error)   # wait before the next round, then carry on
 
     def _step(self) -> bool:
         """One round of the writer; False when it is done (closing, nothing left it can do)."""
@@ -373,6 +386,8 @@ class Outbox:
             return True
         if batch:
             self._spool_entries(batch, force=closing)
+            with self._cond:
+                self._in_flight = []
         if self.spool.count and (closing or self._retry_due()):
             try:
                 self._drain_spool_batch()
@@ -439,9 +454,10 @@ class Outbox:
 
     def _drain_spool_batch(self) -> None:
         """Write the next batch from the front of the spool; raises on a transient failure."""
-        ops, used = self.spool.read(self.settings.batch_size)
+        batch = self.spool.read(self.settings.batch_size)
+        ops = batch.ops
         if not ops:
-            self.spool.advance(used, 0)
+            self.spool.advance(batch)
             return
         try:
             self.store.apply(ops)
@@ -455,7 +471,7 @@ class Outbox:
                     if is_transient(single):
                         raise
                     self._reject(op, single)
-        self.spool.advance(used, len(ops))
+        self.spool.advance(batch)
         with self._cond:
             self._written += len(ops)
             if self.spool.count == 0:
@@ -476,7 +492,6 @@ class Outbox:
             _resolve(entry.future, SPOOLED)
         held = entries[taken:]
         with self._cond:
-            self._in_flight = []
             if held and not self._closed:
                 self._memory.extendleft(reversed(held))
                 if self._log_due(first=not self._held):

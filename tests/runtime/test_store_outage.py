@@ -611,3 +611,88 @@ def test_a_deploy_does_not_queue_behind_the_outbox_on_a_locked_sqlite(tmp_path):
         finally:
             blocker.rollback()
             blocker.close()
+
+
+def test_an_unreadable_spool_line_then_an_outage_does_not_lose_the_place(tmp_path):
+    """A bad line is set aside; if the write after it fails, the retry reads the same lines."""
+    from runtime.store import hot_prompt_op
+    import sqlalchemy.exc
+
+    class FlakyOnce(Store):
+        failures = 1
+
+        def apply(self, ops):
+            if self.failures:
+                self.failures -= 1
+                raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("server closed"))
+            return super().apply(ops)
+
+    store = FlakyOnce(f"sqlite:///{tmp_path / 'q.db'}")
+    spool = tmp_path / "outbox.jsonl"
+    spool.write_text(hot_prompt_op("first", True).to_line() + "not json at all\n"
+                     + hot_prompt_op("second", True).to_line())
+    outbox = Outbox(store, spool, FAST)
+    with pytest.raises(StoreUnavailable):
+        outbox.start()                                    # the first try fails
+    again = Outbox(store, spool, FAST)                    # as at the next start
+    again.start()
+    again.close()
+    assert store.hot_prompts() == {"first": True, "second": True}
+    rejected = (tmp_path / "outbox.jsonl.rejected").read_text().splitlines()
+    assert [json.loads(line)["line"] for line in rejected] == ["not json at all"]
+
+
+def test_a_failed_write_reads_the_same_spool_lines_again(tmp_path):
+    """Reading past an unreadable line, then not advancing (the write failed), loses nothing."""
+    from runtime.outbox import Spool
+    from runtime.store import hot_prompt_op
+
+    path = tmp_path / "outbox.jsonl"
+    path.write_text(hot_prompt_op("a", True).to_line() + "garbage\n"
+                    + hot_prompt_op("b", False).to_line())
+    spool = Spool(path, 1 << 20)
+    first = spool.read(200)
+    again = spool.read(200)                              # the write of `first` failed
+    assert [op.data["name"] for op in again.ops] == ["a", "b"] and again.ops == first.ops
+    assert again.used == first.used == path.stat().st_size and again.lines == 3
+    assert not (tmp_path / "outbox.jsonl.rejected").exists()   # not before it is passed
+    spool.advance(again)
+    assert spool.count == 0 and path.stat().st_size == 0
+    rejected = (tmp_path / "outbox.jsonl.rejected").read_text().splitlines()
+    assert [json.loads(line)["line"] for line in rejected] == ["garbage"]
+
+
+def test_the_writer_carries_on_after_an_unexpected_error(tmp_path, caplog):
+    from runtime.store import hot_prompt_op
+    import sqlalchemy.exc
+
+    class DownOnce(Store):
+        down = True
+
+        def apply(self, ops):
+            if self.down:
+                self.down = False
+                raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("server closed"))
+            return super().apply(ops)
+
+    outbox = Outbox(DownOnce(f"sqlite:///{tmp_path / 'q.db'}"), tmp_path / "outbox.jsonl", FAST)
+    real_append = outbox.spool.append
+    broken = {"once": True}
+
+    def append(lines, force=False):
+        if broken.pop("once", False):
+            raise RuntimeError("a bug")
+        return real_append(lines, force)
+
+    outbox.spool.append = append
+    outbox.start()
+    first = outbox.submit(hot_prompt_op("first", True))
+    assert first.result(5) == "spooled"        # the bug hit the first try; the rescue kept it
+    later = outbox.submit(hot_prompt_op("later", True))
+    assert later.result(5) in ("saved", "spooled")
+    deadline = time.monotonic() + 5
+    while outbox.health()["unsaved"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    outbox.close()
+    assert outbox.store.hot_prompts() == {"first": True, "later": True}
+    assert any("the writer failed" in r.getMessage() for r in caplog.records)
