@@ -78,12 +78,11 @@ class OutboxSettings:
 class _Entry:
     """An op waiting in memory, with the future its submitter may wait on."""
 
-    __slots__ = ("op", "future", "line")
+    __slots__ = ("op", "future")
 
     def __init__(self, op: WriteOp, future: concurrent.futures.Future[str]):
         self.op = op
         self.future = future
-        self.line = op.to_line()
 
 
 def _resolve(future: concurrent.futures.Future[str], outcome: str) -> None:
@@ -483,7 +482,7 @@ class Outbox:
         if not entries:
             return
         try:
-            taken = self.spool.append([entry.line for entry in entries], force=force)
+            taken = self.spool.append([entry.op.to_line() for entry in entries], force=force)
         except OSError as error:
             taken = 0
             log.error("outbox: cannot write the spool %s (%s); %d write(s) are held in memory",

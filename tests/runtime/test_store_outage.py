@@ -696,3 +696,26 @@ def test_the_writer_carries_on_after_an_unexpected_error(tmp_path, caplog):
     outbox.close()
     assert outbox.store.hot_prompts() == {"first": True, "later": True}
     assert any("the writer failed" in r.getMessage() for r in caplog.records)
+
+
+def test_serve_with_the_database_down_says_what_waits_in_the_spool(tmp_path, postgres):
+    from click.testing import CliRunner
+
+    from qscript.cli import main
+    from runtime.store import hot_prompt_op
+
+    load_site(tmp_path)
+    (tmp_path / "site.yaml").write_text(SITE)
+    spool = tmp_path / ".qscript" / "site.outbox.jsonl"
+    spool.parent.mkdir()
+    spool.write_text(hot_prompt_op("outage", True).to_line() * 3)
+    postgres.stop()
+    result = CliRunner().invoke(main, ["serve", "--site", str(tmp_path / "site.yaml"),
+                                       "--database", postgres.url])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "cannot open the database" in text and "Connection refused" in text
+    # (the console wraps long lines, paths too: compare without the spaces)
+    assert f"3write(s)madewhileitwasunavailablearekeptin{spool}" in "".join(text.split())
+    assert len(spool.read_text().splitlines()) == 3
