@@ -22,6 +22,11 @@ Routes:
 Names in paths follow the site's name rule and bodies their route's schema
 (:mod:`runtime.control_bodies`); both are checked before the runtime is
 asked to do anything, and a request that does not fit is a 400.
+
+Agent and hot-prompt changes take effect at once; the answer is 200 once the
+change is in the database, 202 ``{"saved": false, "message": ...}`` when it
+is applied but not saved yet (the outbox keeps it and retries). A deploy,
+rollback or version listing the database cannot serve now is a 503.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from qscript.source import MAX_SOURCE_BYTES
 from .acd import AcdError
 from .control_bodies import check_body, parse_body
 from .site.values import NAME_RULE, is_valid_name
+from .store import StoreUnavailable
 
 log = logging.getLogger("qscript.control")
 
@@ -100,6 +106,8 @@ def build_app(runtime, token: str) -> web.Application:
             return await handler(request)
         except web.HTTPException:
             raise
+        except StoreUnavailable as error:  # nothing changed (a deploy), or try again later
+            return web.json_response({"error": str(error)}, status=503)
         except (ValueError, LookupError) as error:
             # KeyError's str() adds quotes around its message; show the message itself.
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
@@ -136,18 +144,20 @@ def build_app(runtime, token: str) -> web.Application:
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
         fields = await body(request, f"agent {action}")
-        runtime.agent_action(agent_id, action, fields.get("groups"), fields.get("reason") or "")
-        return web.json_response({"ok": True})
+        saving = runtime.agent_action(agent_id, action, fields.get("groups"),
+                                      fields.get("reason") or "")
+        status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
+        return web.json_response(answer, status=status)
 
     async def deploy(request):
         name = _path_name(request, "name", "script name")
         fields = await body(request, "deploy")
-        result = runtime.deploy_source(name, fields["source"], fields["source_name"],
-                                       fields["comment"] or "")
+        result = await runtime.deploy_source(name, fields["source"], fields["source_name"],
+                                             fields["comment"] or "")
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
-        rows = runtime.store.versions(_path_name(request, "name", "script name"))
+        rows = await runtime.stored_versions(_path_name(request, "name", "script name"))
         return web.json_response([{"version": v.version, "active": v.active,
                                    "created_at": v.created_at.isoformat(),
                                    "source_hash": v.source_hash, "comment": v.comment}
@@ -156,14 +166,15 @@ def build_app(runtime, token: str) -> web.Application:
     async def rollback(request):
         name = _path_name(request, "name", "script name")
         fields = await body(request, "rollback")
-        result = runtime.rollback(name, fields["version"])
+        result = await runtime.rollback(name, fields["version"])
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def hot_prompt(request):
         name = _path_name(request, "name", "hot prompt name")
         fields = await body(request, "hot prompt")
-        runtime.set_hot_prompt(name, fields["active"])
-        return web.json_response({"ok": True})
+        saving = runtime.set_hot_prompt(name, fields["active"])
+        status, answer = await runtime.saved(saving)
+        return web.json_response(answer, status=status)
 
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)

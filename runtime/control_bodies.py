@@ -112,16 +112,17 @@ def _groups(value: Any) -> dict[str, int]:
 GROUPS_EXPECTED = ("a list of answer group names, or an object of names and penalties "
                    f"(whole numbers, 0 to {MAX_WHOLE}); names {NAME_RULE}")
 GROUPS = Field("groups", GROUPS_EXPECTED, _groups)
+#: Every agent action takes a reason (clients send one with each), only pause uses it.
 REASON = Field("reason", f"a text of at most {MAX_REASON} characters on one line",
                _text(MAX_REASON))
 
 #: The body each POST route accepts, by route.
 BODIES: Mapping[str, tuple[Field, ...]] = {
-    "agent login": (GROUPS,),
-    "agent logout": (),
-    "agent ready": (),
+    "agent login": (GROUPS, REASON),
+    "agent logout": (REASON,),
+    "agent ready": (REASON,),
     "agent pause": (REASON,),
-    "agent groups": (Field("groups", GROUPS_EXPECTED, _groups, required=True),),
+    "agent groups": (Field("groups", GROUPS_EXPECTED, _groups, required=True), REASON),
     "deploy": (
         Field("source", f"the script text, a string of at most {MAX_SOURCE_BYTES:,} bytes "
                         "in UTF-8", _source, required=True),

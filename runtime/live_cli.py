@@ -76,7 +76,7 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
             store = Store(url)
         except Exception as error:  # noqa: BLE001 - any database failure, said plainly
             _err.print(f"[red]error[/]: cannot open the database {escape(_redact(url))}: "
-                       f"{escape(str(error).splitlines()[0])}")
+                       f"{escape(str(error).splitlines()[0])}{escape(_spool_note(url, site))}")
             raise SystemExit(EXIT_FINDINGS) from None
         runtime = LiveRuntime(site, AsyncariAdapter(config), store)
         try:
@@ -121,6 +121,21 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
         store.close()
 
     asyncio.run(run())
+
+
+def _spool_note(url: str, site) -> str:
+    """What waits in the outbox spool for the database, for the start error."""
+    from .live import default_spool_path
+    path = default_spool_path(url, site)
+    try:
+        with open(path, "rb") as handle:
+            waiting = sum(1 for _ in handle)
+    except OSError:
+        return ""
+    if not waiting:
+        return ""
+    return (f"; {waiting} write(s) made while it was unavailable are kept in {path} and are "
+            "written when serve starts with the database back")
 
 
 def _control_address(option: str | None, site_host: str, site_port: int,
@@ -307,9 +322,11 @@ def _reason(error: Exception) -> str:
         error, (ValueError, AttributeError)) else str(error)
 
 
-#: Seconds a command waits for the runtime's answer (--timeout); a deploy compiles first.
+#: Seconds a command waits for the runtime's answer (--timeout); a deploy or rollback
+#: may wait on the database first (SQLite's 5 s busy timeout, PostgreSQL's 5 s connect
+#: timeout), and a deploy compiles.
 DEFAULT_TIMEOUT = 10.0
-DEPLOY_TIMEOUT = 60.0
+STORE_TIMEOUT = 30.0
 
 
 def _call(site_path, url, token, method: str, path: str, body: dict | None = None, *,
@@ -377,8 +394,8 @@ _client_options = [
     click.option("--url", help="Control API URL (or QSCRIPT_CONTROL_URL)."),
     click.option("--token", help="Control API token (or QSCRIPT_CONTROL_TOKEN)."),
     click.option("--timeout", type=Seconds(0.1, 3600), default=None,
-                 help=f"Seconds to wait for the runtime (default {DEFAULT_TIMEOUT:g}, "
-                      f"deploy {DEPLOY_TIMEOUT:g})."),
+                 help=f"Seconds to wait for the runtime (default {DEFAULT_TIMEOUT:g}; "
+                      f"deploy, watch and rollback {STORE_TIMEOUT:g})."),
 ]
 
 
@@ -409,6 +426,9 @@ def agent(action, agent_id, groups, reason, site_path, url, token, timeout) -> N
         body["reason"] = reason
     status, data = _call(site_path, url, token, "POST", f"/agents/{_segment(agent_id)}/{action}",
                          body, timeout=timeout)
+    if status == 202:  # in effect, not in the database yet: say so, it is not an error
+        _err.print(f"[yellow]{escape(agent_id)}: {action} {_text(data.get('message', ''))}[/]")
+        return
     if status != 200:
         _err.print(f"[red]error[/]: {escape(_refusal(status, data))}")
         sys.exit(EXIT_FINDINGS)
@@ -425,8 +445,10 @@ def render_status(data: dict, console: Console) -> None:
     """The status tables. Every value comes from the runtime's answer and is shown as
     text (escaped, never read as markup), whatever it holds."""
     connected = "[green]connected[/]" if data.get("connected") else "[red]disconnected[/]"
+    database = data.get("database")
     console.print(f"[bold]{_text(data.get('site', ''))}[/]  calls: {_text(data.get('calls'))}  "
-                  f"ARI: {connected}")
+                  f"ARI: {connected}"
+                  f"  {_database_line(database if isinstance(database, dict) else None)}")
     groups = Table(title="Queues")
     for column in ("group", "waiting", "oldest", "logged in", "free", "busy", "service level",
                    "callers waiting (digits, waited)"):
@@ -455,6 +477,26 @@ def render_status(data: dict, console: Console) -> None:
                        f"[{style}]{escape(word)}[/]" if style else escape(word),
                        escape(", ".join(str(g) for g in row.get("groups") or [])))
     console.print(agents)
+
+
+def _database_line(database: dict | None) -> str:
+    """``database: ok``, or how long it has been down and what waits for it."""
+    if not database:
+        return ""
+    unsaved = _text(database.get("unsaved", 0))
+    if database.get("state") == "down":
+        down_for = database.get("down_for_s") or 0
+        line = (f"database: [red]down {_whole_seconds(down_for)}[/] "
+                f"({_text(database.get('error') or '')}), {unsaved} write(s) waiting")
+        if database.get("spool_full"):
+            line += " [red](spool full: newest held in memory)[/]"
+        return line
+    if database.get("state") == "recovering" or database.get("unsaved"):
+        return f"database: [yellow]catching up[/], {unsaved} write(s) waiting"
+    rejected = database.get("rejected", 0)
+    return "database: [green]ok[/]" + (f" [red]({_text(rejected)} write(s) refused, see "
+                                       f"{_text(database.get('spool', ''))}.rejected)[/]"
+                                       if rejected else "")
 
 
 def _text(value) -> str:
@@ -531,7 +573,7 @@ def _deploy(text, script, name, comment, site_path, url, token, quiet=False,
     (its status and message), or it could not be reached or did not answer."""
     code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}",
                        {"source": text, "source_name": script, "comment": comment},
-                       timeout=timeout or DEPLOY_TIMEOUT,
+                       timeout=timeout or STORE_TIMEOUT,
                        unanswered="the deploy may still have happened: see the active "
                                   "version with `qscript status`")
     notes = [d for d in data.get("diagnostics") or [] if isinstance(d, dict)] \
@@ -555,6 +597,9 @@ def _deploy(text, script, name, comment, site_path, url, token, quiet=False,
     elif code < 500:
         _err.print(f"[red]refused[/]: the runtime refused the deploy of {escape(name)} "
                    f"({escape(_refusal(code, data))}); the running version stays")
+    elif code == 503:  # e.g. the database is unavailable: nothing was changed
+        _err.print(f"[red]not deployed[/]: the runtime cannot deploy {escape(name)} now "
+                   f"({escape(_refusal(code, data))}); the running version stays")
     else:
         _err.print(f"[red]error[/]: the runtime failed to deploy {escape(name)} "
                    f"({escape(_refusal(code, data))}); see the active version with "
@@ -572,7 +617,8 @@ def _deploy(text, script, name, comment, site_path, url, token, quiet=False,
 def rollback(name, version, site_path, url, token, timeout) -> None:
     """Activate an earlier version of a deployed script."""
     code, data = _call(site_path, url, token, "POST", f"/scripts/{_segment(name)}/rollback",
-                       {"version": version} if version is not None else {}, timeout=timeout,
+                       {"version": version} if version is not None else {},
+                       timeout=timeout or STORE_TIMEOUT,
                        unanswered="the rollback may still have happened: see the active "
                                   "version with `qscript status`")
     if code != 200 or not isinstance(data.get("version"), int):
@@ -649,6 +695,10 @@ def hot(name, state, site_path, url, token, timeout) -> None:
     """Switch a hot prompt on or off at run time (no redeploy)."""
     code, data = _call(site_path, url, token, "POST", f"/hot-prompts/{_segment(name)}",
                        {"active": state == "on"}, timeout=timeout)
+    if code == 202:
+        _err.print(f"[yellow]hot prompt {escape(name)} is {state}: "
+                   f"{_text(data.get('message', ''))}[/]")
+        return
     if code != 200:
         _err.print(f"[red]error[/]: {escape(_refusal(code, data))}")
         sys.exit(EXIT_FINDINGS)

@@ -291,7 +291,8 @@ def _post(server, path, payload=None, content=None):
     ("/agents/alice/pause", {"reason": "x" * 201}, '"reason" must be'),
     ("/agents/alice/login", {"groups": {"support": 10 ** 30}}, '"groups" must be'),
     ("/agents/alice/login", {"groups": {"sup port": 0}}, '"groups" must be'),
-    ("/agents/alice/login", {"groups": ["support"], "reason": "x"}, 'unknown field "reason"'),
+    ("/agents/alice/login", {"groups": ["support"], "reason": 7}, '"reason" must be'),
+    ("/agents/alice/logout", {"groups": ["support"]}, 'unknown field "groups"'),
     ("/agents/alice/groups", {}, 'needs "groups"'),
     ("/agents/alice/ready", {"groups": ["support"]}, 'unknown field "groups"'),
 ])
