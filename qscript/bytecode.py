@@ -53,6 +53,7 @@ class Op(IntEnum):
     LIST = 9           # item1 … itemN → list      (N = arg)
     FORMAT = 10        # value → text      (arg: type tag, see TYPE_TAGS)
     CLOCK = 11         # → seconds since the call started
+    WHOLE = 12         # value → value     (constants[arg] is (what, low, high): a run-time error unless value is a whole number from low to high)
     # -- operators
     ADD = 20           # a b → a+b
     SUB = 21           # a b → a-b
@@ -423,6 +424,9 @@ _CONSTANT_ARGUMENT = {
     Op.FIELD: lambda value, size: (isinstance(value, tuple) and len(value) == 2
                                    and isinstance(value[0], str)),
     Op.LOOKUP: lambda value, size: isinstance(value, str),
+    Op.WHOLE: lambda value, size: (isinstance(value, tuple) and len(value) == 3
+                                   and isinstance(value[0], str) and type(value[1]) is int
+                                   and type(value[2]) is int),
     Op.COMMAND: lambda value, size: (isinstance(value, tuple) and len(value) == 2
                                      and isinstance(value[0], str) and type(value[1]) is int
                                      and value[1] >= 0),

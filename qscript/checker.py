@@ -25,6 +25,14 @@ from .types import (ANY, BOOLEAN, DURATION, NUMBER, SCALARS, STRING, TIME, Type,
 VALID_KEYS = frozenset("0123456789*#")
 MAX_DIGITS = 32
 MAX_RETRIES = 20
+MAX_PRIORITY = 99
+MAX_REPEAT = 1000
+
+#: The statement options and values that count something (or rank, for a
+#: priority): whole numbers in these ranges. The checker checks those known
+#: before the call; the compiler makes the VM check the others (Op.WHOLE).
+COUNTS = {"priority": (0, MAX_PRIORITY, "a priority"), "retries": (0, MAX_RETRIES, "retries"),
+          "digits": (1, MAX_DIGITS, "a digit count"), "repeat": (0, MAX_REPEAT, "a repeat count")}
 
 
 @dataclass
@@ -519,7 +527,7 @@ class Checker:
         if fact.name == "language":
             self.check_resource("language", stmt.value)
         elif fact.name == "priority":
-            self._check_range(stmt.value, 0, 99, "a priority")
+            self._check_count(stmt.value, 0, MAX_PRIORITY, "a priority")
 
     def _check_goto(self, stmt: ast.Goto) -> None:
         self._check_block_name(stmt.block, stmt.block_span)
@@ -579,6 +587,10 @@ class Checker:
     def _check_command(self, stmt: ast.Command) -> None:
         arg_types = [self.type_of(a) for a in stmt.args]
         if self.site is None:
+            if stmt.into:
+                # Without a site the result's type is unknown, but the name must
+                # still be one a variable can have (not a constant, not `call`).
+                self._assign(stmt.into, ANY, stmt, stmt.into_span)
             return
         info = self.site.commands.get(stmt.name)
         if info is None:
@@ -647,7 +659,7 @@ class Checker:
 
     def _check_repeat(self, stmt: ast.Repeat) -> None:
         self.check_value(stmt.count, NUMBER, "repeat")
-        self._check_range(stmt.count, 0, 1000, "a repeat count")
+        self._check_count(stmt.count, 0, MAX_REPEAT, "a repeat count")
         self._check_loop_body(stmt.body)
 
     def _check_menu(self, stmt: ast.Menu) -> None:
@@ -731,18 +743,18 @@ class Checker:
 
     def _option_retries(self, option: ast.Option) -> None:
         self.check_value(option.value, NUMBER, "retries")
-        self._check_range(option.value, 0, MAX_RETRIES, "retries")
+        self._check_count(option.value, 0, MAX_RETRIES, "retries")
 
     def _option_priority(self, option: ast.Option) -> None:
         self.check_value(option.value, NUMBER, "priority")
-        self._check_range(option.value, 0, 99, "a priority")
+        self._check_count(option.value, 0, MAX_PRIORITY, "a priority")
 
     def _option_digits(self, option: ast.Option) -> None:
         self.check_value(option.value, NUMBER, "digits")
-        self._check_range(option.value, 1, MAX_DIGITS, "a digit count")
+        self._check_count(option.value, 1, MAX_DIGITS, "a digit count")
         if option.upper is not None:
             self.check_value(option.upper, NUMBER, "digits")
-            self._check_range(option.upper, 1, MAX_DIGITS, "a digit count")
+            self._check_count(option.upper, 1, MAX_DIGITS, "a digit count")
             low, high = self.constant_value(option.value), self.constant_value(option.upper)
             if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
                 self.report(codes.BAD_VALUE, f"digits {low} to {high} is an empty range",
@@ -753,6 +765,15 @@ class Checker:
 
     def _option_when_empty(self, option: ast.Option) -> None:
         self._check_block_name(option.target, option.span)
+
+    def _check_count(self, expr, low, high, what: str) -> None:
+        """A count or priority: a whole number from low to high (when known before the call)."""
+        value = self.constant_value(expr) if expr is not None else _NOT_CONSTANT
+        if isinstance(value, float) and not value.is_integer():
+            self.report(codes.BAD_VALUE, f"{what} must be a whole number, not {value:g}",
+                        expr.span, help=f"use a whole number from {low} to {high}")
+            return
+        self._check_range(expr, low, high, what)
 
     def _check_range(self, expr, low, high, what: str, unit: str = "") -> None:
         value = self.constant_value(expr) if expr is not None else _NOT_CONSTANT

@@ -110,7 +110,10 @@ CONFLICTING_TYPES = _define("Q2003", E, "variable used with two types",
     "variable has one type for the whole script.")
 BAD_VALUE = _define("Q2004", E, "invalid value",
     "A value is out of range for where it is used: a negative timeout, more "
-    "than 20 retries, a digit count over 32, a priority outside 0–99.")
+    "than 20 retries, a digit count over 32, a priority outside 0–99, or a "
+    "count or priority that is not a whole number (`priority 5.5`, `digits 2.5`, "
+    "`retries 1.5`, `repeat 2.5 times`). Values computed during the call are "
+    "checked when they are used: a run-time error hands the call to the fallback.")
 
 # -- menus and input -------------------------------------------------------------
 DUPLICATE_KEY = _define("Q3001", E, "duplicate menu key",

@@ -142,6 +142,23 @@ def _divide(a, b):
     return int(result) if isinstance(a, int) and isinstance(b, int) and result.is_integer() else result
 
 
+class LimitError(Exception):
+    """A value the language does not allow (the VM reports it as a ScriptError, as is)."""
+
+
+def _whole(value, check: tuple):
+    """A count or priority computed during the call: a whole number in its range (Op.WHOLE)."""
+    what, low, high = check
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
+    if value.__class__ is not int:
+        shown = f"{value:g}" if value.__class__ is float else repr(value)
+        raise LimitError(f"{what} must be a whole number, not {shown}")
+    if not low <= value <= high:
+        raise LimitError(f"{what} must be between {low} and {high}, not {value}")
+    return value
+
+
 def _compare(op: int, a, b) -> bool:
     if op == _LT:
         return a < b
@@ -363,6 +380,8 @@ class Machine:
                     stack.append(format_value(stack.pop(), arg))
                 elif op == _CLOCK:
                     stack.append(host.clock())
+                elif op == _WHOLE:
+                    stack[-1] = _whole(stack[-1], constants[arg])
                 elif op == _STOP:
                     self.steps = steps
                     return _OUTCOME_STOPPED
@@ -394,6 +413,8 @@ class Machine:
             raise
         except RecursionError:
             raise self.error("the script is nested too deeply", self._pc) from None
+        except LimitError as error:
+            raise self.error(str(error), self._pc) from None
         except Exception as error:  # noqa: BLE001 - any failure becomes a script error
             raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
 
@@ -424,6 +445,7 @@ _FIELD: Final = int(Op.FIELD)
 _LIST: Final = int(Op.LIST)
 _FORMAT: Final = int(Op.FORMAT)
 _CLOCK: Final = int(Op.CLOCK)
+_WHOLE: Final = int(Op.WHOLE)
 _ADD: Final = int(Op.ADD)
 _SUB: Final = int(Op.SUB)
 _MUL: Final = int(Op.MUL)

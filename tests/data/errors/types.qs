@@ -175,3 +175,11 @@ inbound:
     if call.waited / 1m > 2 and seconds(call.waited) % 60 == 0:
         hangup
     queue to "support" priority 99 credit 30s target 20s
+---
+# Q2004: counts and priorities that are not whole numbers
+inbound:
+    set call.priority = 2.5
+    repeat 2.5 times:
+        wait 1s
+    collect pin digits 1.5 to 4 retries 1.5
+    queue to "support" priority 5 + 0.5

@@ -1,0 +1,178 @@
+"""The language's limits and their enforcement, before and during a call.
+
+Counts and priorities are whole numbers; values have bounded sizes; the step
+budget bounds the work a script does between waits; re-entering the queue
+phase never recurses; a variable never holds "nothing". Each limit is checked
+by the checker when the value is known before the call, and by the VM (a
+located run-time error, the call handed to the fallback) when it is not.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from qscript import codes
+from qscript.api import check_text, compile_text
+from runtime.center import ContactCenter, ProgramTable
+from runtime.driver import CallInfo
+from runtime.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
+from runtime.simulator.events import EventLoop
+from runtime.simulator.model import Distribution, Model
+from runtime.site.yamlmarks import Location
+from runtime.vm import Machine, ScriptError
+
+
+def codes_of(text: str, site=None) -> list[str]:
+    return [d.code.code for d in check_text(text, "t.qs", site=site).diagnostics]
+
+
+def messages_of(text: str, site=None) -> list[str]:
+    return [d.message for d in check_text(text, "t.qs", site=site).diagnostics]
+
+
+def program_of(text: str):
+    result = compile_text(text, "t.qs")
+    assert result.ok, [d.render(result.source) for d in result.errors]
+    return result.program
+
+
+class FakeHost:
+    def __init__(self, clock=0.0, **facts):
+        self.facts = facts
+        self.now = clock
+
+    def fact(self, fact_id):
+        return self.facts.get(fact_id, "")
+
+    def set_fact(self, fact_id, value):
+        self.facts[fact_id] = value
+
+    def metric(self, function_id, args):
+        return 0
+
+    def clock(self):
+        return self.now
+
+
+def run_machine(machine: Machine, phase="inbound", answers=None, seconds_per_wait=0.0):
+    """Run one phase; every effect that waits lets ``seconds_per_wait`` pass."""
+    gen = machine.run(phase)
+    value, effects = None, []
+    try:
+        while True:
+            effect = gen.send(value)
+            effects.append(effect)
+            if type(effect).__name__ in ("Wait", "Play", "MenuInput", "CollectInput"):
+                machine.host.now += seconds_per_wait
+            value = (answers or {}).get(type(effect).__name__)
+    except StopIteration as stop:
+        return stop.value, effects
+
+
+def run_calls(text: str, *, agents=(), fallback_group=None, until=3600.0, calls=1):
+    """Run calls through a simulated centre; return their records by call id."""
+    program = program_of(text)
+    loop = EventLoop()
+    model = Model(start=datetime.datetime(2026, 12, 7, 10), duration=0, warmup=0,
+                  arrival_rate=0, profile=(), weekday_factors={},
+                  handle_time=Distribution("constant", 30.0), patience=None, agents=())
+    scenario = Scenario("limits", Location("t"),
+                        agents=[AgentPlan(name, list(groups)) for name, groups in agents])
+    driver = _ScenarioDriver(loop, model, scenario, program)
+    records: dict = {}
+    center = ContactCenter(driver, ProgramTable({"default": program}),
+                           on_record=lambda r: records.setdefault(r.call_id, r),
+                           fallback_group=fallback_group)
+    driver.center = center
+    for name, groups in agents:
+        center.agent_login(name, list(groups))
+    for index in range(calls):
+        plan = CallPlan(at=float(index), caller=f"07000000{index:02d}")
+        call = CallInfo(f"c{index}", plan.caller, plan.dialled, arrived_at=plan.at)
+
+        def arrive(call=call, plan=plan):
+            driver.add_call(call, plan)
+            center.incoming_call(call)
+        loop.call_at(plan.at, arrive)
+    loop.run(until=until)
+    return records, center
+
+
+# ------------------------------------------------------------------ whole numbers (item 1)
+
+
+@pytest.mark.parametrize("statement", [
+    'queue to "support" priority 5.5',
+    'queue to "support" priority 11 * 0.5',
+    'set call.priority = 2.5',
+    'collect pin digits 2.5',
+    'collect pin digits 2 to 4.5',
+    'collect pin retries 1.5',
+    'menu "main-menu" retries 1.5:\n        key 1:\n            pass',
+    'repeat 2.5 times:\n        wait 1s',
+])
+def test_counts_and_priorities_known_before_the_call_must_be_whole(statement):
+    found = check_text(f"inbound:\n    {statement}\n    hangup\n", "t.qs")
+    errors = [d for d in found.errors if "whole number" in d.message]
+    assert [d.code for d in errors] == [codes.BAD_VALUE], [d.message for d in found.diagnostics]
+    assert errors[0].span.line == 2
+
+
+def test_whole_floats_are_accepted():
+    assert codes_of('inbound:\n    queue to "support" priority 5.0 + 2\n') == []
+
+
+def test_a_fractional_priority_computed_during_the_call_sends_the_call_to_the_fallback():
+    records, center = run_calls("""inbound:
+    answer
+    set p = 11 / 2
+    queue to "support" priority p
+""", agents=[("alice", ["rescue"])], fallback_group="rescue")
+    record = records["c0"]
+    assert record.error and "t.qs:4:" in record.error
+    assert "a priority must be a whole number, not 5.5" in record.error
+    assert record.answered_group == "rescue" and record.agent == "alice"
+    assert not center.sessions
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("repeat n / 4 times:\n        wait 1s", "a repeat count must be a whole number, not 2.5"),
+    ("repeat n * 1000 times:\n        wait 1s", "a repeat count must be between 0 and 1000"),
+    ("set call.priority = n * 20", "a priority must be between 0 and 99, not 200"),
+    ("collect pin digits n / 4", "a digit count must be a whole number, not 2.5"),
+    ("collect pin retries n / 4", "retries must be a whole number, not 2.5"),
+])
+def test_counts_computed_during_the_call_are_checked_where_they_are_used(statement, message):
+    program = program_of(f"inbound:\n    set n = 10\n    {statement}\n    hangup\n")
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost()), answers={"CollectInput": ""})
+    assert message in caught.value.message
+    assert caught.value.line == 3
+
+
+def test_a_whole_count_computed_during_the_call_runs_as_written():
+    program = program_of("inbound:\n    set n = 6\n    repeat n / 2 times:\n        wait 1s\n")
+    _, effects = run_machine(Machine(program, FakeHost()))
+    assert len(effects) == 3
+
+
+# ------------------------------------------------------------------ no internal errors (item 7)
+
+
+@pytest.mark.parametrize("text, code", [
+    ("inbound:\n    do f() into call\n", "Q1013"),
+    ("const K = 1\ninbound:\n    do f() into K\n", "Q1012"),
+    ("inbound:\n    set x = " + "9" * 5000 + "\n", "Q0105"),
+    ("inbound:\n    set x = " + "9" * 400 + ".5\n", "Q0105"),
+    ("inbound:\n    wait " + "9" * 5000 + "s\n", "Q0105"),
+])
+def test_inputs_that_were_internal_errors_get_proper_diagnostics(text, code):
+    for result in (check_text(text, "t.qs"), compile_text(text, "t.qs")):
+        assert [d.code.code for d in result.diagnostics] == [code], \
+            [d.message for d in result.diagnostics]
+
+
+def test_leading_zeros_do_not_make_a_number_too_large():
+    assert codes_of("inbound:\n    set x = 000000000000000000000000000042\n    log x\n") == []
