@@ -744,6 +744,31 @@ CASES: dict[str, Case] = {
                     play "outage-msg"
                 queue to "support"
         """)),
+    "Q4008": Case(
+        _s("""
+            inbound:
+                queue to "support"
+
+            queue:
+                if agents_logged_in("support") == 0:
+                    requeue to "sales"
+                every 30s:
+                    announce position
+        """),
+        "Wait, play or announce before the requeue, and requeue only while the call is "
+        "not already in the group it is sent to. Otherwise, when nobody is logged in to "
+        "`support`, the call requeues, the section starts again and requeues at once, "
+        "until the VM stops it.",
+        _s("""
+            inbound:
+                queue to "support"
+
+            queue:
+                every 30s:
+                    announce position
+                    if agents_logged_in("support") == 0 and "sales" not in call.groups:
+                        requeue to "sales"
+        """)),
 }
 
 #: Codes shown with a shell session instead of a script: code -> (command, fix).

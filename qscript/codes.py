@@ -159,6 +159,13 @@ INTERVAL_TOO_SHORT = _define("Q4006", E, "interval too short",
     "`every` needs an interval of at least one second.")
 CONSTANT_CONDITION = _define("Q4007", W, "condition is always the same",
     "The condition of an `if` or `while` is a constant, so one branch never runs.")
+REQUEUE_WITHOUT_WAITING = _define("Q4008", W, "requeue before waiting",
+    "`requeue to` starts the `queue:` section again from the top. If the "
+    "section can reach `requeue to` before it waits, plays or announces "
+    "anything, it can go round at once, forever: the VM stops a call that "
+    "starts a phase 100 times without waiting (a run-time error; the call goes "
+    "to the fallback). Wait first, or guard the requeue with a condition that "
+    "is false once the call is requeued.")
 
 # -- bytecode files -----------------------------------------------------------------
 NOT_BYTECODE = _define("Q5001", E, "not a QScript bytecode file",

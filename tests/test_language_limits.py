@@ -71,7 +71,8 @@ def run_machine(machine: Machine, phase="inbound", answers=None, seconds_per_wai
         return stop.value, effects
 
 
-def run_calls(text: str, *, agents=(), fallback_group=None, until=3600.0, calls=1):
+def run_calls(text: str, *, agents=(), fallback_group=None, until=3600.0, calls=1,
+              step_budget=None):
     """Run calls through a simulated centre; return their records by call id."""
     program = program_of(text)
     loop = EventLoop()
@@ -84,7 +85,7 @@ def run_calls(text: str, *, agents=(), fallback_group=None, until=3600.0, calls=
     records: dict = {}
     center = ContactCenter(driver, ProgramTable({"default": program}),
                            on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group=fallback_group)
+                           fallback_group=fallback_group, step_budget=step_budget)
     driver.center = center
     for name, groups in agents:
         center.agent_login(name, list(groups))
@@ -176,3 +177,105 @@ def test_inputs_that_were_internal_errors_get_proper_diagnostics(text, code):
 
 def test_leading_zeros_do_not_make_a_number_too_large():
     assert codes_of("inbound:\n    set x = 000000000000000000000000000042\n    log x\n") == []
+
+
+# ------------------------------------------------------------------ re-entering the queue phase (item 2)
+
+REQUEUE_AT_ONCE = """inbound:
+    answer
+    queue to "support"
+queue:
+    requeue to "support"
+"""
+
+#: The example docs/reference/queueing.md had: with nobody logged in to
+#: support, every round requeues at once.
+OLD_REFERENCE_EXAMPLE = """inbound:
+    queue to "support"
+
+queue:
+    every 30s:
+        if agents_logged_in("support") == 0:
+            requeue to "sales"
+        announce position
+"""
+
+
+@pytest.mark.parametrize("text, line", [(REQUEUE_AT_ONCE, 5), (OLD_REFERENCE_EXAMPLE, 7)])
+def test_a_queue_section_that_requeues_before_waiting_goes_to_the_fallback(text, line):
+    records, center = run_calls(text, agents=[("alice", ["rescue"])], fallback_group="rescue")
+    record = records["c0"]
+    assert record.error and f"t.qs:{line}:" in record.error, record.error
+    assert "100 times without waiting" in record.error
+    assert record.answered_group == "rescue" and record.agent == "alice"
+
+
+def test_requeueing_before_waiting_is_warned_about():
+    for text in (REQUEUE_AT_ONCE, OLD_REFERENCE_EXAMPLE):
+        assert codes_of(text) == ["Q4008"]
+
+
+def test_the_requeue_example_of_the_reference_waits_with_nobody_logged_in():
+    from pathlib import Path
+    reference = (Path(__file__).parent.parent / "docs" / "reference" / "queueing.md").read_text()
+    section = reference.split("## requeue to", 1)[1].split("## add group", 1)[0]
+    example = section.split("```qscript\n", 1)[1].split("```", 1)[0]
+    assert codes_of(example) == []
+    records, center = run_calls(example, until=600.0)
+    assert not records  # still waiting, no error
+    [session] = center.sessions.values()
+    assert session.record.error is None and session.state.value == "queued"
+
+
+def test_many_requeues_with_waits_in_between_do_not_recurse():
+    records, center = run_calls("""inbound:
+    queue to "support"
+queue:
+    wait 1s
+    requeue to "support"
+""", until=5000.0)
+    assert not records
+    [session] = center.sessions.values()
+    assert session.record.error is None
+
+
+# ------------------------------------------------------------------ the step budget is per wait (item 4)
+
+
+def test_the_step_budget_bounds_work_between_waits_not_the_length_of_the_call():
+    records, center = run_calls("""inbound:
+    answer
+    queue to "support"
+queue:
+    every 1s:
+        if call.waited > 1h:
+            log "still waiting"
+        announce position
+""", until=3 * 3600.0, step_budget=300)
+    assert not records  # nobody answers, and the script never fails
+    [session] = center.sessions.values()
+    assert session.record.error is None
+
+
+def test_work_without_time_passing_still_runs_into_the_budget():
+    program = program_of("""inbound:
+    set n = 0
+    while n >= 0:
+        set n = n + 1
+        wait 0s
+""")
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost(), step_budget=5_000))
+    assert "5,000 steps" in caught.value.message
+
+
+def test_waits_that_take_time_reset_the_budget():
+    program = program_of("""inbound:
+    set n = 0
+    while n < 10000:
+        set n = n + 1
+        wait 1s
+""")
+    outcome, effects = run_machine(Machine(program, FakeHost(), step_budget=5_000),
+                                   seconds_per_wait=1.0)
+    assert len(effects) == 10000

@@ -27,6 +27,9 @@ from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
 from . import effects as fx
 
 DEFAULT_STEP_BUDGET = 200_000
+#: How often a call may start a phase (the queue: section after `requeue to`,
+#: a `when empty goto` block) without anything waiting in between.
+MAX_PHASE_STARTS_WITHOUT_WAITING = 100
 
 
 class Outcome(str, Enum):
@@ -190,7 +193,7 @@ class Machine:
     """One call's script state: its program, variables and host."""
 
     __slots__ = ("program", "host", "variables", "step_budget", "steps", "trail", "_first_step",
-                 "coverage", "_prepared", "_pc")
+                 "coverage", "_prepared", "_pc", "_phase_starts")
 
     def __init__(self, program: Program, host: Host, step_budget: int = DEFAULT_STEP_BUDGET):
         prepared = _prepare(program)
@@ -199,7 +202,11 @@ class Machine:
         # A program without variables shares one empty list (nothing stores into it).
         self.variables = list(prepared.initial) if prepared.initial else _NO_VARIABLES
         self.step_budget = step_budget
+        #: Steps since the script last waited (see _WAITING_OPS): the budget
+        #: bounds the work between waits, not the length of the call.
         self.steps = 0
+        #: Phases started since the script last waited.
+        self._phase_starts = 0
         #: The call path: phases entered and blocks jumped to, newest last
         #: (only the last TRAIL_LENGTH are kept; formatted if an error is
         #: reported). Most calls take one step (the inbound phase): it is
@@ -238,10 +245,12 @@ class Machine:
     def _note(self, step) -> None:
         trail = self.trail
         if trail is None:
-            if self._first_step is None:
+            if self._first_step is None or self._first_step == step:
                 self._first_step = step
                 return
             trail = self.trail = [self._first_step]
+        if trail[-1] == step:
+            return  # a phase restarted at once: the same step again says nothing new
         trail.append(step)
         if len(trail) > 2 * TRAIL_LENGTH:
             del trail[:-TRAIL_LENGTH]
@@ -259,6 +268,14 @@ class Machine:
                 return _finished(Outcome.STOPPED)
             self._note(step)
             pc = step[1]
+        self._phase_starts += 1
+        if self._phase_starts > MAX_PHASE_STARTS_WITHOUT_WAITING:
+            # A queue: section that requeues before it waits restarts itself
+            # at once, forever; reported where it requeued (the last effect).
+            return _failing(self.error(
+                f"the call started a phase {MAX_PHASE_STARTS_WITHOUT_WAITING} times without "
+                "waiting; does the queue: section reach `requeue to` before it waits?",
+                self._pc))
         return self._execute(pc)
 
     def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
@@ -398,7 +415,15 @@ class Machine:
                         raise self.error(f"the script ran {budget:,} steps without ending", pc - 1)
                     if effect is None:
                         effect = _make_effect(self, op, arg, pc - 1, stack)
-                    result = yield effect
+                    if op in _WAITING_OPS:
+                        started = host.clock()
+                        result = yield effect
+                        if host.clock() > started:
+                            # Time passed: the budget bounds work between waits.
+                            self.steps = 0
+                            self._phase_starts = 0
+                    else:
+                        result = yield effect
                     steps = self.steps
                     if op not in _RESULT_OPS:
                         continue  # nothing to push, the script goes on
@@ -621,6 +646,12 @@ def _prepare(program: Program) -> _Prepared:
     return prepared
 
 
+def _failing(error: ScriptError):
+    """A run that fails before its first instruction (reported like any script error)."""
+    raise error
+    yield  # noqa: unreachable - makes this a generator
+
+
 def _finished(outcome: Outcome):
     """A run that ends at once (a phase the script does not have)."""
     return outcome
@@ -688,6 +719,12 @@ def _make_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stac
         return fx.Save(pc, pop(), value)
     raise machine.error(f"unknown instruction {op}", pc)
 
+
+#: Effects that wait for time to pass or for the caller: when the call's clock
+#: moved on while one was carried out, the step budget starts again.
+_WAITING_OPS: Final = frozenset(int(op) for op in (
+    _ANSWER, _PLAY, _PLAY_HOT, _SAY, _WAIT, _WAIT_UNTIL, _MENU_INPUT, _COLLECT_INPUT,
+    _ANNOUNCE, _OFFER_CALLBACK, _VOICEMAIL))
 
 #: Effects whose result the script uses or that end the run (see _take_result).
 _RESULT_OPS: Final = frozenset(int(op) for op in (
