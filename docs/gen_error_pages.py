@@ -470,6 +470,27 @@ CASES: dict[str, Case] = {
             inbound:
                 queue to "support" priority 99
         """)),
+    "Q2005": Case(
+        _s("""
+            const LINE = "-------------------------------------------------------------"
+            const WIDE = LINE + LINE + LINE + LINE + LINE + LINE + LINE + LINE
+            const PAGE = WIDE + WIDE + WIDE + WIDE + WIDE + WIDE + WIDE + WIDE
+            const BOOK = PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE
+
+            inbound:
+                log BOOK
+                queue to "support"
+        """),
+        "A string holds at most 65,536 characters, a number at most about 1.8e308, "
+        "whether built by `qscript check` from constants or during the call (where the "
+        "limit is a run-time error). Keep constants to what a call needs.",
+        _s("""
+            const LINE = "-------------------------------------------------------------"
+
+            inbound:
+                log LINE
+                queue to "support"
+        """)),
     "Q3001": Case(
         _s("""
             inbound:

@@ -13,6 +13,7 @@ reports.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from . import ast, codes
@@ -23,6 +24,8 @@ from .types import (ANY, BOOLEAN, DURATION, NUMBER, SCALARS, STRING, TIME, Type,
                     compatible, list_of, record)
 
 VALID_KEYS = frozenset("0123456789*#")
+#: The longest string a script can build, in characters (the VM's limit too).
+MAX_TEXT_LENGTH = 65_536
 MAX_DIGITS = 32
 MAX_RETRIES = 20
 MAX_PRIORITY = 99
@@ -59,6 +62,8 @@ _ARITHMETIC = {
     "%": {(NUMBER, NUMBER): NUMBER},
 }
 _ORDERED = (NUMBER, DURATION, TIME, STRING)
+#: Operators whose constant results the checker folds, and so can grow.
+_GROWING = frozenset(("+", "-", "*"))
 _COMPARISONS = frozenset(("<", "<=", ">", ">="))
 _EQUALITY = frozenset(("==", "!="))
 
@@ -78,7 +83,12 @@ class Checker:
         self._first_assignment: dict[str, ast.Node] = {}
         self._quiet = False
         self._loop_depth = 0
-        self._fold_memo: dict[int, tuple[object, bool]] | None = None
+        # Folded once per node: a long sum a + b + ... would cost quadratic
+        # time otherwise. (Constants are folded in order, so a name folds to a
+        # constant's value only after its definition, which is what is wanted.)
+        self._fold_memo: dict[int, tuple[object, bool]] | None = {}
+        #: Constant expressions too large to build: node id -> (node, message).
+        self._oversized: dict[int, tuple[ast.Node, str]] = {}
 
     # ---------------------------------------------------------------- driver
 
@@ -88,6 +98,10 @@ class Checker:
         self._infer_variable_types()
         for section in self.script.sections:
             self._check_body(section.body)
+        for node, message in self._oversized.values():
+            self.report(codes.TOO_LARGE, message, node.span,
+                        help=f"strings hold at most {MAX_TEXT_LENGTH:,} characters and numbers "
+                        "go up to about 1.8e308; build the value during the call instead")
         return self.result
 
     def report(self, code: codes.Code, message: str, span, help: str | None = None) -> None:
@@ -129,16 +143,32 @@ class Checker:
                             const.name_span)
                 continue
             reported = len(self.bag.items)
+            oversized = len(self._oversized)
             type_ = self.type_of(const.value)
             value = self.constant_value(const.value)
-            # An ill-typed value is not folded; its type error is enough.
-            if value is _NOT_CONSTANT and len(self.bag.items) == reported:
+            # An ill-typed or too large value is not folded; its error is enough
+            # (also for the constants defined with this one).
+            if value is _NOT_CONSTANT and len(self.bag.items) == reported \
+                    and len(self._oversized) == oversized \
+                    and not self._uses_failed_constant(const.value):
                 self.report(codes.TYPE_MISMATCH, f"the value of constant {_q(const.name)} is not "
                             "known before the call starts", const.value.span,
                             help="a constant may use literals, other constants and operators")
                 value = None
             self.result.consts[const.name] = value
             self.result.const_types[const.name] = type_
+
+    def _uses_failed_constant(self, expr: ast.Expr) -> bool:
+        """Does expr read a constant whose value could not be folded (already reported)?"""
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name) and self.result.consts.get(node.id, 0) is _NOT_CONSTANT:
+                return True
+            stack.extend(child for child in (getattr(node, "left", None), getattr(node, "right", None),
+                                             getattr(node, "operand", None)) if child is not None)
+            stack.extend(getattr(node, "items", ()) or getattr(node, "args", ()))
+        return False
 
     def constant_value(self, expr: ast.Expr):
         """The value of an expression computable at compile time, or _NOT_CONSTANT."""
@@ -185,6 +215,11 @@ class Checker:
             (left, left_time), (right, right_time) = self._fold(expr.left), \
                 self._fold(expr.right)
             if expr.op == "+" and isinstance(left, str) and isinstance(right, str):
+                if len(left) + len(right) > MAX_TEXT_LENGTH:
+                    # Refused, not built: doubling a constant string a few dozen
+                    # times would need more memory than the machine has.
+                    return self._too_large(expr, f"this string would be "
+                                           f"{len(left) + len(right):,} characters long")
                 return left + right, False
             if not (_is_number(left) and _is_number(right)):
                 return _NOT_FOLDED
@@ -199,7 +234,14 @@ class Checker:
                 else left * right
             if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
                 value = float(value)  # the bytecode stores integers in 64 bits
+            if isinstance(value, float) and math.isinf(value):
+                return self._too_large(expr, "this number is too large")
             return value, False
+        return _NOT_FOLDED
+
+    def _too_large(self, expr: ast.Expr, message: str) -> tuple[object, bool]:
+        """Record a constant expression too large to build (reported once, by run)."""
+        self._oversized.setdefault(id(expr), (expr, message))
         return _NOT_FOLDED
 
     def static_string(self, expr: ast.Expr) -> str | None:
@@ -381,6 +423,8 @@ class Checker:
     def _type_binary(self, expr: ast.Binary) -> Type:
         op = expr.op
         left, right = self.type_of(expr.left), self.type_of(expr.right)
+        if op in _GROWING:
+            self._fold(expr)  # finds constant values too large to build
         if op in ("and", "or"):
             self.expect(expr.left, left, BOOLEAN, f'"{op}"')
             self.expect(expr.right, right, BOOLEAN, f'"{op}"')

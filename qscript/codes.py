@@ -114,6 +114,11 @@ BAD_VALUE = _define("Q2004", E, "invalid value",
     "count or priority that is not a whole number (`priority 5.5`, `digits 2.5`, "
     "`retries 1.5`, `repeat 2.5 times`). Values computed during the call are "
     "checked when they are used: a run-time error hands the call to the fallback.")
+TOO_LARGE = _define("Q2005", E, "value too large",
+    "A constant expression builds a value larger than a script may hold: a "
+    "string of more than 65,536 characters, or a number beyond about 1.8e308. "
+    "The same limits hold for values built during the call, where they are "
+    "run-time errors.")
 
 # -- menus and input -------------------------------------------------------------
 DUPLICATE_KEY = _define("Q3001", E, "duplicate menu key",

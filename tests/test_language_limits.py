@@ -39,9 +39,10 @@ def program_of(text: str):
 
 
 class FakeHost:
-    def __init__(self, clock=0.0, **facts):
+    def __init__(self, clock=0.0, metric=0, **facts):
         self.facts = facts
         self.now = clock
+        self.metric_value = metric
 
     def fact(self, fact_id):
         return self.facts.get(fact_id, "")
@@ -50,7 +51,7 @@ class FakeHost:
         self.facts[fact_id] = value
 
     def metric(self, function_id, args):
-        return 0
+        return self.metric_value
 
     def clock(self):
         return self.now
@@ -279,3 +280,122 @@ def test_waits_that_take_time_reset_the_budget():
     outcome, effects = run_machine(Machine(program, FakeHost(), step_budget=5_000),
                                    seconds_per_wait=1.0)
     assert len(effects) == 10000
+
+
+# ------------------------------------------------------------------ value sizes (item 3)
+
+
+@pytest.mark.parametrize("start, grow, message", [
+    ("set n = 2", "set n = n * n", "the number is too large"),
+    ("set n = 2", "set n = n * n * 1.5", "the number is too large"),
+    ('set s = "ab"', "set s = s + s", "strings hold at most 65,536"),
+    ('set s = "ab"', 'set s = to_text(s) + s + to_text(n)', "strings hold at most 65,536"),
+    ("set d = 1s", "set d = d * 1000", "the number is too large"),
+    ("set d = 1s", "set d = d / 0.001", "the number is too large"),
+])
+def test_values_that_grow_during_the_call_stop_at_their_bounds(start, grow, message):
+    program = program_of(f"inbound:\n    set n = 1\n    {start}\n    while true:\n"
+                         f"        {grow}\n        wait 1s\n")
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost()), seconds_per_wait=1.0)
+    assert message in caught.value.message
+    assert caught.value.line == 5
+
+
+def test_a_call_whose_string_outgrows_the_limit_goes_to_the_fallback():
+    records, center = run_calls("""inbound:
+    answer
+    set s = call.caller
+    every 1s:
+        set s = s + s
+        play "tick"
+""", agents=[("alice", ["rescue"])], fallback_group="rescue")
+    record = records["c0"]
+    assert "t.qs:5:" in record.error and "65,536" in record.error
+    assert record.answered_group == "rescue"
+
+
+def test_whole_numbers_beyond_64_bits_continue_as_decimals_as_in_constants():
+    program = program_of("inbound:\n    set n = 9223372036854775807\n    set n = n + 1\n"
+                         "    log to_text(n)\n    log to_text(9223372036854775807 + 1)\n")
+    _, effects = run_machine(Machine(program, FakeHost()))
+    assert [e.message for e in effects] == ["9223372036854775808"] * 2
+
+
+def test_an_infinite_operand_stays_infinite_but_nan_is_an_error():
+    program = program_of('inbound:\n    set d = estimated_wait("support") + 1m\n'
+                         '    if d > 1h:\n        log "unknown"\n'
+                         '    set e = d - estimated_wait("support")\n')
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost(metric=float("inf"))))
+    assert "not a number" in caught.value.message and caught.value.line == 5
+
+
+@pytest.mark.parametrize("text, number", [("inf", 0), ("nan", 0), ("1e999", 0), ("-1e999", 0),
+                                          ("99999999999999999999", 1e20), ("42", 42)])
+def test_to_number_gives_only_finite_numbers(text, number):
+    program = program_of(f'inbound:\n    set n = to_number("{text}")\n    log to_text(n)\n')
+    _, effects = run_machine(Machine(program, FakeHost()))
+    assert effects[0].message == str(number if number != 1e20 else "100000000000000000000")
+
+
+def test_only_numbers_multiply_whatever_a_custom_command_returned():
+    # Without a site the command's result is of unknown type: a string must
+    # not be repeated a trillion times (memory), it is a run-time error.
+    program = program_of("inbound:\n    do fetch() into v\n    set w = v * 1000000000000\n")
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost()), answers={"Command": "abc"})
+    assert "cannot multiply a string and a number" in caught.value.message
+
+
+def test_a_custom_command_result_too_long_is_an_error_where_it_is_stored():
+    program = program_of("inbound:\n    do fetch() into v\n    log v\n")
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost()), answers={"Command": "x" * 70_000})
+    assert "65,536" in caught.value.message and caught.value.line == 2
+
+
+@pytest.mark.parametrize("wait, message", [
+    ('estimated_wait("support")', "a wait must be at most 1 day, not unknown (infinite)"),
+    ('estimated_wait("support") * 0', "not a number"),
+])
+def test_waits_that_cannot_be_waited_are_errors(wait, message):
+    program = program_of(f"inbound:\n    wait {wait}\n")
+    with pytest.raises(ScriptError) as caught:
+        run_machine(Machine(program, FakeHost(metric=float("inf"))))
+    assert message in caught.value.message and caught.value.line == 2
+
+
+def test_a_negative_wait_waits_no_time():
+    program = program_of("inbound:\n    set d = 0s - 5s\n    wait d\n")
+    _, effects = run_machine(Machine(program, FakeHost()))
+    assert [e.seconds for e in effects] == [0.0]
+
+
+def test_constant_strings_too_long_are_refused_without_building_them():
+    text = 'const A = "' + "a" * 1000 + '"\n' + "".join(
+        f"const C{i} = {'A' if i == 0 else f'C{i - 1}'} + {'A' if i == 0 else f'C{i - 1}'}\n"
+        for i in range(60)) + "inbound:\n    log C59\n"
+    started = __import__("time").perf_counter()
+    found = check_text(text, "t.qs")
+    assert __import__("time").perf_counter() - started < 2
+    assert [d.code.code for d in found.diagnostics] == ["Q2005"]
+    assert found.diagnostics[0].span.line == 8  # C6 would be 128,000 characters
+
+
+def test_constant_expressions_in_statements_are_bounded_too():
+    text = 'const A = "' + "a" * 40_000 + '"\ninbound:\n    log A + A + "x"\n' \
+           "    set n = 1.0 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807" \
+           " * 9223372036854775807 * 9223372036854775807 * 9223372036854775807" \
+           " * 9223372036854775807 * 9223372036854775807 * 9223372036854775807" \
+           " * 9223372036854775807 * 9223372036854775807 * 9223372036854775807" \
+           " * 9223372036854775807 * 9223372036854775807 * 9223372036854775807" \
+           " * 9223372036854775807 * 9223372036854775807\n"
+    found = check_text(text, "t.qs")
+    assert [(d.code.code, d.span.line) for d in found.diagnostics] == [("Q2005", 3), ("Q2005", 4)]
+
+
+def test_the_checker_and_the_vm_agree_on_the_longest_string():
+    from qscript.checker import MAX_TEXT_LENGTH as checked
+    from runtime.vm.machine import MAX_TEXT_LENGTH as enforced
+    assert checked == enforced == 65_536

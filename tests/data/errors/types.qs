@@ -183,3 +183,13 @@ inbound:
         wait 1s
     collect pin digits 1.5 to 4 retries 1.5
     queue to "support" priority 5 + 0.5
+---
+# Q2005: a constant string doubled past 65,536 characters, and a constant number past 1.8e308
+const A = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+const B = A + A + A + A + A + A + A + A + A + A + A + A + A + A + A + A
+const C = B + B + B + B + B + B + B + B + B + B + B + B + B + B + B + B
+const D = C + C + C + C + C + C + C + C + C + C + C + C + C + C + C + C
+const E = D + "x"
+const BIG = 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807
+inbound:
+    log E
