@@ -491,6 +491,30 @@ CASES: dict[str, Case] = {
                 log LINE
                 queue to "support"
         """)),
+    "Q2006": Case(
+        _s("""
+            inbound:
+                queue to "support"
+
+            queue:
+                every 30s:
+                    set waited_here = waited_here + 30s
+                    if waited_here > 3m:
+                        offer callback prompt "cb-offer"
+        """),
+        "Give the variable a first value of its type before the loop, so its type "
+        "(and its value on every call) is known.",
+        _s("""
+            inbound:
+                set waited_here = 0s
+                queue to "support"
+
+            queue:
+                every 30s:
+                    set waited_here = waited_here + 30s
+                    if waited_here > 3m:
+                        offer callback prompt "cb-offer"
+        """)),
     "Q3001": Case(
         _s("""
             inbound:

@@ -268,6 +268,72 @@ class Checker:
                     break
         finally:
             self._quiet = False
+        self._check_inferred_types()
+
+    def _check_inferred_types(self) -> None:
+        """Report variables whose type nothing determines (`set x = x + 1m` alone).
+
+        Every variable starts a call at the zero value of its type, so its type
+        must be known. It is unknown (ANY) legitimately when it comes from
+        outside: a custom command's result, a lookup field, without a site to
+        say their types. It is an error when only the variable itself (or other
+        such variables) feeds it: nothing could ever say what it holds.
+        """
+        assignments: dict[str, list[ast.Stmt]] = {}
+        for section in self.script.sections:
+            for stmt in ast.walk_statements(section.body):
+                if isinstance(stmt, ast.Set) and not stmt.fact:
+                    assignments.setdefault(stmt.name, []).append(stmt)
+                elif isinstance(stmt, (ast.Collect, ast.Lookup, ast.Command)):
+                    name = stmt.variable if isinstance(stmt, ast.Collect) else stmt.into
+                    if name:
+                        assignments.setdefault(name, []).append(stmt)
+        unknown = {name for name, type_ in self.variables.items() if type_ is ANY
+                   and all(isinstance(s, ast.Set) for s in assignments.get(name, ()))}
+        changed = True
+        while changed:  # a variable fed from outside lends that to those it feeds
+            changed = False
+            for name in list(unknown):
+                if any(self._unknown_from_outside(s.value, unknown) for s in assignments[name]):
+                    unknown.discard(name)
+                    changed = True
+        for name in sorted(unknown):
+            first = assignments[name][0]
+            self.report(codes.UNKNOWN_TYPE, f"the type of variable {_q(name)} cannot be "
+                        "inferred: every value assigned to it is computed from itself "
+                        "(or from other variables of unknown type)",
+                        first.target_span, help=f"give it a first value of the type it holds, "
+                        f"e.g. set {name} = 0s, before it is used")
+
+    def _unknown_from_outside(self, expr: ast.Expr, unknown: set[str]) -> bool:
+        """Could expr's unknown type come from elsewhere than the variables in `unknown`?
+
+        From outside (a lookup field, a variable fed by a custom command), or
+        from a mistake already reported (an unknown function, a type error):
+        only an expression that reads one of `unknown` is a candidate.
+        """
+        stack: list[ast.Expr] = [expr]
+        reads_unknown = False
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name):
+                reads_unknown = reads_unknown or node.id in unknown
+                if node.id in self.variables and self.variables[node.id] is ANY \
+                        and node.id not in unknown:
+                    return True
+            elif isinstance(node, ast.Attribute):
+                if not (isinstance(node.value, ast.Name) and node.value.id in FACT_OWNERS
+                        and node.value.id not in self.variables):
+                    return True  # a field of a lookup result
+            elif isinstance(node, ast.Binary):
+                stack += [node.left, node.right]
+            elif isinstance(node, ast.Unary):
+                stack.append(node.operand)
+            elif isinstance(node, ast.ListLit):
+                stack += node.items
+            elif isinstance(node, ast.Call):
+                stack += node.args
+        return not reads_unknown
 
     def _infer_assignment(self, stmt: ast.Stmt) -> None:
         if isinstance(stmt, ast.Set) and not stmt.fact:

@@ -119,6 +119,12 @@ TOO_LARGE = _define("Q2005", E, "value too large",
     "string of more than 65,536 characters, or a number beyond about 1.8e308. "
     "The same limits hold for values built during the call, where they are "
     "run-time errors.")
+UNKNOWN_TYPE = _define("Q2006", E, "type cannot be inferred",
+    "A variable's type is inferred from the values assigned to it, and every "
+    "variable starts a call at the zero value of its type (`0`, `\"\"`, `0s`, "
+    "...). A variable only ever assigned values computed from itself "
+    "(`set total = total + 1m`) has no type to start from: `total + 1m` may be a "
+    "duration or a time of day. Assign it a first value of its type.")
 
 # -- menus and input -------------------------------------------------------------
 DUPLICATE_KEY = _define("Q3001", E, "duplicate menu key",

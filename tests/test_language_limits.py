@@ -399,3 +399,25 @@ def test_the_checker_and_the_vm_agree_on_the_longest_string():
     from qscript.checker import MAX_TEXT_LENGTH as checked
     from runtime.vm.machine import MAX_TEXT_LENGTH as enforced
     assert checked == enforced == 65_536
+
+
+# ------------------------------------------------------------------ no variable holds nothing (item 5)
+
+
+def test_a_variable_only_assigned_from_itself_is_an_error_not_none_at_run_time():
+    found = check_text("inbound:\n    set x = x + 1m\n    wait x\n", "t.qs")
+    assert [(d.code, d.span.line, d.span.column) for d in found.diagnostics] == \
+        [(codes.UNKNOWN_TYPE, 2, 9)]
+
+
+def test_every_variable_of_a_compiled_script_starts_with_a_value_of_its_type():
+    program = program_of("inbound:\n    set x = 0s\n    set x = x + 1m\n    collect pin\n"
+                         "    set n = len(pin) + n\n    set f = not f\n    wait x\n")
+    assert {v.name: v.initial for v in program.variables if not v.name.startswith("%")} == \
+        {"x": 0.0, "pin": "", "n": 0, "f": False}
+
+
+def test_variables_fed_from_outside_may_stay_of_unknown_type_without_a_site():
+    assert codes_of("inbound:\n    do fetch() into v\n    set w = v + 1\n"
+                    '    lookup "customers" by "1" into c\n    set s = c.segment\n'
+                    "    set s = s + s\n    log w\n    log s\n") == []

@@ -193,3 +193,18 @@ const E = D + "x"
 const BIG = 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807
 inbound:
     log E
+---
+# Q2006: variables only ever assigned from themselves have no type to start from
+inbound:
+    set total = total + 1m
+    set a = b
+    set b = a
+    wait total
+---
+# OK: a first value gives the type; an unknown command result is not an error without a site
+inbound:
+    set total = 0s
+    set total = total + 1m
+    do fetch() into v
+    set w = v + 1
+    wait total
