@@ -828,6 +828,9 @@ SPECIAL: dict[str, tuple[str, str]] = {
     "Q5003": ("disasm support.qsc",
               "Compile the script again (`qscript compile support.qs`); if a copy was "
               "damaged on the way, copy it again."),
+    "Q5005": ("simulate support.qsc --model model.yaml",
+              "Compile the script again (`qscript compile support.qs`) and use that file; "
+              "a `.qsc` is not meant to be edited by hand."),
 }
 
 #: Codes without an example, with what to say instead.
@@ -902,6 +905,11 @@ def capture_special(code: str) -> tuple[str, str]:
         data = bytearray(_compiled_bytes())
         data[4:6] = (bytecode.FORMAT_VERSION + 1).to_bytes(2, "little")
         files = {"support.qsc": bytes(data)}
+    elif code == "Q5005":  # edited by hand: the queue made a wait (of a string), checksum made right
+        program = bytecode.read_program(_compiled_bytes())
+        pc = next(i for i, (op, _) in enumerate(program.code) if op == bytecode.Op.QUEUE)
+        program.code[pc] = (int(bytecode.Op.WAIT), 0)
+        files = {"support.qsc": bytecode.write_program(program), "model.yaml": b""}
     else:  # Q5003: a file cut short on the way
         files = {"support.qsc": _compiled_bytes()[:60]}
     _, output = run_cli(command.split(), files)

@@ -186,6 +186,13 @@ WRONG_FORMAT_VERSION = _define("Q5002", E, "unsupported bytecode format version"
     "Recompile the script with this version (`qscript compile`).")
 CORRUPT_BYTECODE = _define("Q5003", E, "corrupt bytecode file",
     "The file is truncated or its contents do not decode.")
+UNVERIFIABLE_BYTECODE = _define("Q5005", E, "bytecode fails verification",
+    "The file decodes, but some path through its instructions could not run: "
+    "an instruction pops more values than the stack holds, is reached with "
+    "different stack depths, gets a value of the wrong kind (a string where a "
+    "wait needs seconds), or the code runs past its last instruction. A file "
+    "written by `qscript compile` always verifies; this one was damaged or "
+    "made by hand. It is refused as a whole, before any call runs it.")
 STALE_BYTECODE = _define("Q5004", W, "bytecode does not match its source",
     "The source file changed since the bytecode was compiled (the recorded "
     "source hash differs).")

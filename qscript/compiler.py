@@ -108,9 +108,10 @@ class Compiler:
         return self.slots[name]
 
     def hidden_slot(self, purpose: str, initial=0) -> int:
-        """A slot for compiler bookkeeping (retry counters, loop deadlines)."""
+        """A slot for compiler bookkeeping (retry counters, loop deadlines, the menu key)."""
         self._hidden += 1
-        return self._new_slot(f"%{purpose}{self._hidden}", "number", initial)
+        type_name = "string" if isinstance(initial, str) else "number"
+        return self._new_slot(f"%{purpose}{self._hidden}", type_name, initial)
 
     # ---------------------------------------------------------------- program
 
