@@ -164,9 +164,11 @@ class CallSession:
                     self._phase_ended(stop.value)
                 finally:
                     self._next_phase_by_loop = False
-                if self._gen is None or self.state is _ENDED:
+                next_phase = self._gen
+                if next_phase is None or self.state is _ENDED:
                     return
-                gen, value = self._gen, None  # the next phase began: run it here
+                gen = next_phase  # the next phase began: run it here
+                value = None
                 continue
             except ScriptError as script_error:
                 self._gen = None

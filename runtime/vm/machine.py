@@ -530,8 +530,8 @@ class Machine:
             raise
         except RecursionError:
             raise self.error("the script is nested too deeply", self._pc) from None
-        except LimitError as error:
-            raise self.error(str(error), self._pc) from None
+        except LimitError as limit:  # (a name of its own: mypyc types each name once)
+            raise self.error(str(limit), self._pc) from None
         except Exception as error:  # noqa: BLE001 - any failure becomes a script error
             raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
 
@@ -741,7 +741,7 @@ def _prepare(program: Program) -> _Prepared:
     return prepared
 
 
-def _failing(error: ScriptError):
+def _failing(error: ScriptError) -> Generator[fx.Effect, Any, Outcome]:
     """A run that fails before its first instruction (reported like any script error)."""
     raise error
     yield  # noqa: unreachable - makes this a generator
