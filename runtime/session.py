@@ -124,6 +124,9 @@ class CallSession:
         self._gen: Generator[fx.Effect, Any, Outcome] | None = None  # the running VM phase
         self._token = 0             # bumped on every interrupt; stale callbacks compare it
         self._media_busy = False    # a timed driver action is in progress
+        #: _resume is handling the end of a phase: a phase started meanwhile
+        #: (queue: after `queue to` / `requeue to`) is run by that loop.
+        self._next_phase_by_loop = False
 
     # ------------------------------------------------------------ running phases
 
@@ -135,6 +138,13 @@ class CallSession:
             self._gen = self.machine.run(phase, pc)
         except Exception as error:  # noqa: BLE001
             self._fail(f"cannot start the {phase} phase: {error}")
+            return
+        if self._next_phase_by_loop:
+            # Started from the end of the previous phase: _resume's loop runs
+            # it. Calling _resume here would nest one call per phase entry: a
+            # queue: section that reaches `requeue to` before it waits ran
+            # out of stack (a RecursionError, or a segfault compiled).
+            self._next_phase_by_loop = False
             return
         self._resume(self._token, None)
 
@@ -149,8 +159,17 @@ class CallSession:
                 effect = gen.send(value)
             except StopIteration as stop:
                 self._gen = None
-                self._phase_ended(stop.value)
-                return
+                self._next_phase_by_loop = True
+                try:
+                    self._phase_ended(stop.value)
+                finally:
+                    self._next_phase_by_loop = False
+                next_phase = self._gen
+                if next_phase is None or self.state is _ENDED:
+                    return
+                gen = next_phase  # the next phase began: run it here
+                value = None
+                continue
             except ScriptError as script_error:
                 self._gen = None
                 self._fail(script_error.render())
