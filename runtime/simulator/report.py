@@ -34,7 +34,7 @@ def _t95(degrees: int) -> float:
     return _T95[keys[-1]] if degrees <= 30 else 1.96
 
 
-def _figures(counters: list[Counters], agent_seconds: float) -> dict:
+def _figures(counters: list[Counters]) -> dict:
     pooled = summed(counters)
     figures = pooled.summary()
     n = len(counters) or 1
@@ -42,30 +42,25 @@ def _figures(counters: list[Counters], agent_seconds: float) -> dict:
                 "calls_abandoned", "voicemails", "transfers", "callbacks_pending", "failed"):
         value = figures[key] / n
         figures[key] = int(value) if n == 1 else round(value, 1)
-    figures["occupancy"] = (pooled.talk_time / (agent_seconds * n)) if agent_seconds else None
     return figures
 
 
-def _agent_seconds(model: Model) -> float:
-    """Agent-seconds logged in during the measured period (warm-up to end)."""
-    begin, end = model.warmup, model.duration
-    start_minute = model.start.hour * 60 + model.start.minute
-    total = 0.0
-    for team in model.agents:
-        if team.shift is None:
-            low, high = begin, end
-        else:
-            low = max(begin, (team.shift[0] - start_minute) * 60.0)
-            high = min(end, (team.shift[1] - start_minute) * 60.0)
-        total += team.count * max(0.0, high - low)
-    return total
+def _occupancy(replications: list[Replication]) -> float | None:
+    """Talk time ÷ logged-in time of the agents, within the measured period (pooled)."""
+    staffed = sum(r.staffed_seconds for r in replications)
+    return sum(r.stats.talk_seconds for r in replications) / staffed if staffed else None
+
+
+def _totals(replications: list[Replication]) -> dict:
+    figures = _figures([r.stats.totals for r in replications])
+    figures["occupancy"] = _occupancy(replications)
+    return figures
 
 
 def build_report(model: Model, replications: list[Replication], program=None,
                  elapsed: float | None = None) -> dict:
-    agent_seconds = _agent_seconds(model)
-    totals = _figures([r.stats.totals for r in replications], agent_seconds)
-    per_replication = [_figures([r.stats.totals], agent_seconds) for r in replications]
+    totals = _totals(replications)
+    per_replication = [_totals([r]) for r in replications]
     confidence = {}
     if len(replications) > 1:
         for key in _RATES:
@@ -73,16 +68,13 @@ def build_report(model: Model, replications: list[Replication], program=None,
             if len(values) > 1:
                 confidence[key] = _t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     group_names = sorted({g for r in replications for g in r.stats.groups})
-    groups = {g: _figures([r.stats.groups[g] for r in replications if g in r.stats.groups], 0)
+    groups = {g: _figures([r.stats.groups[g] for r in replications if g in r.stats.groups])
               for g in group_names}
-    for figures in groups.values():
-        figures.pop("occupancy", None)
     slots = sorted({s for r in replications for s in r.stats.intervals})
     intervals = []
     for slot in slots:
         figures = _figures([r.stats.intervals[slot] for r in replications
-                            if slot in r.stats.intervals], 0)
-        figures.pop("occupancy", None)
+                            if slot in r.stats.intervals])
         begin = model.start + dt.timedelta(seconds=slot * model.interval)
         intervals.append({"start": begin.isoformat(timespec="minutes"), **figures})
     estimate = EstimateAccuracy()

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from qscript.api import compile_text
 from runtime.center import ContactCenter, ProgramTable
 from runtime.driver import CallInfo
@@ -231,3 +233,125 @@ def test_the_pure_python_runtime_simulates_the_example(tmp_path):
     totals = json.loads(result.stdout)["totals"]
     assert totals["calls_offered"] > 400
     assert totals["calls_answered"] + totals["calls_abandoned"] == totals["calls_offered"]
+
+
+# ------------------------------------------------------------------ shifts and occupancy
+
+
+def _records_of_run(monkeypatch, model, script='inbound:\n    answer\n    queue to "main"\n',
+                    seed=1):
+    """One replication, and every call record it produced."""
+    from runtime.simulator import runner
+    records = []
+
+    class Recording(runner.RunStats):
+        def add(self, record):
+            records.append(record)
+            super().add(record)
+    monkeypatch.setattr(runner, "RunStats", Recording)
+    run = run_replication(ProgramTable({"default": program_of(script)}), model, None, seed)
+    return run, records
+
+
+SHIFT_MODEL = """
+start: "2026-12-07T08:00:00"
+duration: 2h
+arrivals: {rate_per_hour: 240}
+handle_time: {distribution: constant, value: 5m}
+patience: {distribution: exponential, mean: 10m}
+agents: [{count: 3, groups: [main], shift: "08:00-09:00", name: early},
+         {count: 2, groups: [main], name: allday}]
+"""
+
+
+def test_agents_stop_taking_calls_when_their_shift_ends(monkeypatch):
+    """Calls are always waiting here: before, an agent whose shift had ended
+    was never free at the 30-second checks and worked on to the end."""
+    run, records = _records_of_run(monkeypatch, load_model_text(SHIFT_MODEL))
+    shift_end = 3600.0
+    early = [r for r in records if (r.agent or "").startswith("early-")]
+    assert early and all(r.answered_at < shift_end for r in early)
+    # They finish the call they are on (5 minutes), not one more.
+    assert max(r.agent_ended_at for r in early) > shift_end
+    assert all(r.agent_ended_at <= shift_end + 300.0 for r in early)
+    later = [r for r in records if r.answered_at is not None and r.answered_at >= shift_end]
+    assert later and all(r.agent.startswith("allday-") for r in later)
+
+
+def test_occupancy_is_talk_time_over_staffed_time_and_never_above_one(monkeypatch):
+    from runtime.simulator.report import build_report
+    model = load_model_text(SHIFT_MODEL)
+    run, records = _records_of_run(monkeypatch, model)
+    occupancy = build_report(model, [run])["totals"]["occupancy"]
+    # Overloaded: agents talk nearly all the time they are logged in.
+    assert 0.9 < occupancy <= 1.0
+    # Talk time within the measured period [0, 2h], by agent, over their logged-in time.
+    talk = sum(max(0.0, min(r.agent_ended_at, 7200.0) - r.answered_at)
+               for r in records if r.answered_at is not None and r.answered_at < 7200.0)
+    early_staffed = 3 * 3600.0 + sum(max(0.0, r.agent_ended_at - 3600.0) for r in records
+                                     if (r.agent or "").startswith("early-")
+                                     and r.agent_ended_at > 3600.0)
+    staffed = early_staffed + 2 * 7200.0
+    assert occupancy == pytest.approx(talk / staffed)
+
+
+def test_occupancy_does_not_count_the_drain_after_the_arrivals_stop(monkeypatch):
+    """Calls still queued when arrivals stop are answered in the drain; their
+    talk then is outside the measured period (it made occupancy 186 %)."""
+    from runtime.simulator.report import build_report
+    model = load_model_text("""
+start: "2026-12-07T08:00:00"
+duration: 1h
+arrivals: {rate_per_hour: 120}
+handle_time: {distribution: constant, value: 2m}
+agents: [{count: 2, groups: [main]}]
+""")
+    run, records = _records_of_run(monkeypatch, model)
+    assert max(r.agent_ended_at for r in records) > 1.5 * 3600  # a long drain
+    occupancy = build_report(model, [run])["totals"]["occupancy"]
+    assert 0.95 < occupancy <= 1.0
+
+
+def test_an_agent_logging_out_when_free_finishes_the_call_and_the_wrap_up_first():
+    from runtime.acd import AcdEngine, AgentState, AnswerGroup
+    program = program_of('inbound:\n    queue to "main"\n')
+    model = dataclasses.replace(load_model_text(MODEL), patience=None)
+    loop = EventLoop()
+    driver = SimDriver(loop, model, random.Random(1))
+    records = []
+    center = ContactCenter(driver, ProgramTable({"default": program}), on_record=records.append,
+                           acd=AcdEngine([AnswerGroup("main", wrap_up=30.0)]))
+    driver.center = center
+    center.agent_login("a", {"main": 0})
+    for index in range(3):
+        call = CallInfo(f"c{index}", "0700000000", "100", arrived_at=0.0)
+        driver.new_leg(call)
+        center.incoming_call(call)
+    logged_out = []
+    center.agent_logout_when_free("a", lambda: logged_out.append(loop.now))
+    assert center.acd.agent_info("a").state is AgentState.BUSY
+    loop.run(until=10_000.0)
+    ended = records[0].agent_ended_at
+    assert logged_out == [ended + 30.0]                    # after the wrap-up
+    assert center.acd.agent_info("a").state is AgentState.LOGGED_OUT
+    assert [r.call_id for r in records] == ["c0"]           # no further call for them
+    assert len(center.sessions) == 2
+
+
+def test_an_agent_logging_out_who_misses_the_ring_logs_out_then():
+    from runtime.acd import AgentState
+    program = program_of('inbound:\n    queue to "main"\n')
+    model = dataclasses.replace(load_model_text(MODEL), patience=None, no_answer_rate=1.0)
+    loop = EventLoop()
+    driver = SimDriver(loop, model, random.Random(1))
+    center = ContactCenter(driver, ProgramTable({"default": program}))
+    center.no_answer_pause = 5.0
+    driver.center = center
+    center.agent_login("a", {"main": 0})
+    call = CallInfo("c0", "0700000000", "100", arrived_at=0.0)
+    driver.new_leg(call)
+    center.incoming_call(call)
+    assert center.acd.agent_info("a").state is AgentState.RINGING
+    center.agent_logout_when_free("a")
+    loop.run(until=1000.0)
+    assert center.acd.agent_info("a").state is AgentState.LOGGED_OUT
