@@ -15,6 +15,7 @@ from rich.markup import escape
 from qscript.cli import EXIT_FINDINGS, EXIT_OK, load_program_or_exit
 
 from ..center import ProgramTable
+from .checks import check_model
 from .model import ModelError, load_model
 from .report import build_report, render
 from .runner import run_replication
@@ -29,6 +30,19 @@ def load_site_or_exit(site_path: str | None, console: Console):
     except SiteError as error:
         console.print(f"[red]{escape(error.render())}[/]")
         sys.exit(EXIT_FINDINGS)
+
+
+def _check_together(model, model_path: str, program, site, console: Console) -> list[str]:
+    """Check the model against the script and the site; exit 1 on errors, return warnings."""
+    errors, warnings = check_model(model, program, site, model_path)
+    if errors:
+        try:
+            sources = {model_path: Path(model_path).read_text(encoding="utf-8-sig")}
+        except (OSError, UnicodeDecodeError):
+            sources = {}
+        console.print(f"[red]{escape(ModelError(errors, sources).render())}[/]")
+        sys.exit(EXIT_FINDINGS)
+    return warnings
 
 
 @click.command()
@@ -55,6 +69,7 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
     except ModelError as error:
         console.print(f"[red]{escape(error.render())}[/]")
         sys.exit(EXIT_FINDINGS)
+    warnings = _check_together(model, model_path, program, site, console)
     if estimator:
         from dataclasses import replace
         model = replace(model, estimator=estimator)
@@ -73,9 +88,12 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
                                            on_progress if show_progress else None))
             progress.update(task, completed=index + 1)
     report = build_report(model, results, program, time.perf_counter() - started)
+    report["warnings"] = warnings + report["warnings"]
     report["script"] = str(Path(script))
     report["model_file"] = str(Path(model_path))
     if as_json:
+        for warning in report["warnings"]:
+            console.print(f"[yellow]warning[/]: {escape(warning)}")
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         render(report, Console(highlight=False))

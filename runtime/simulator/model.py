@@ -117,6 +117,8 @@ class AgentTeam:
     groups: dict[str, int]
     shift: tuple[int, int] | None = None     # minutes of day; None = the whole run
     name: str = "agent"
+    #: Where each group is named in the model file (for errors found later).
+    group_locations: dict[str, Location] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ class Model:
     hot_prompts: dict[str, bool] = field(default_factory=dict)
     estimator: str = "erlang"
     interval: float = 1800.0
+    #: Where the model file lists its agents (for errors found later).
+    agents_location: Location | None = field(default=None, compare=False)
 
     def rate_at(self, seconds: float) -> float:
         """Arrivals per second at ``seconds`` after the start."""
@@ -327,6 +331,7 @@ def _build(reader: Reader, fields) -> Model:
         hot_prompts=_hot_prompts(reader, fields.get("hot_prompts")),
         estimator=reader.value(fields, "estimator", "", _estimator, "erlang"),
         interval=interval,
+        agents_location=reader.location(fields.get("agents")) if "agents" in fields else None,
         **times,
     )
     if not reader.problems and fields.get("arrivals") is not None:
@@ -434,7 +439,8 @@ def _agents(reader: Reader, node) -> tuple[AgentTeam, ...]:
         fields = reader.fields(item, path, ("count", "groups", "shift", "name"),
                                required=("count", "groups"))
         count = reader.value(fields, "count", path, _count, 0)
-        groups = _team_groups(reader, fields.get("groups"), join_path(path, "groups"))
+        locations: dict[str, Location] = {}
+        groups = _team_groups(reader, fields.get("groups"), join_path(path, "groups"), locations)
         shift = None
         if "shift" in fields:
             span = reader.parse(fields.get("shift"), join_path(path, "shift"), parse_time_range)
@@ -453,7 +459,7 @@ def _agents(reader: Reader, node) -> tuple[AgentTeam, ...]:
                               f"also agents[{index}]'s (its default name)", _TEAM_NAME_HINT)
         else:
             names[name] = (index, name_node)
-        teams.append(AgentTeam(count, groups, shift, name))
+        teams.append(AgentTeam(count, groups, shift, name, locations))
     total = sum(team.count for team in teams)
     if total > MAX_AGENTS:
         reader.report(node, f"agents: {total:,} agents in all; the limit is {MAX_AGENTS:,}")
@@ -463,7 +469,8 @@ def _agents(reader: Reader, node) -> tuple[AgentTeam, ...]:
 _TEAM_NAME_HINT = "the agents of a team are called NAME-1, NAME-2, ...: give each team its own name"
 
 
-def _team_groups(reader: Reader, node, path: str) -> dict[str, int]:
+def _team_groups(reader: Reader, node, path: str,
+                 locations: dict[str, Location]) -> dict[str, int]:
     """A team's groups: a list (penalty 0) or a mapping group -> whole penalty."""
     groups: dict[str, int] = {}
     if node is None:
@@ -473,6 +480,7 @@ def _team_groups(reader: Reader, node, path: str) -> dict[str, int]:
         for entry in reader.entries(node, path):
             penalty = reader.parse(entry.value, join_path(path, entry.key), _penalty)
             groups[entry.key] = penalty or 0
+            locations[entry.key] = reader.location(entry.key_node)
     else:
         for item in reader.items(node, path):
             name = reader.text(item, path)
@@ -482,6 +490,7 @@ def _team_groups(reader: Reader, node, path: str) -> dict[str, int]:
                 reader.report(item, f'{path}: the group "{name}" is listed twice')
             elif name.strip():
                 groups[name] = 0
+                locations[name] = reader.location(item)
     if not groups and len(reader.problems) == problems_before:
         reader.report(node, f"{path}: name at least one answer group")
     return groups

@@ -14,9 +14,10 @@ import math
 import statistics
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .model import Model
+from .model import DRAIN_LIMIT, Model
 from .runner import Replication
 from .stats import Counters, EstimateAccuracy, summed
 
@@ -39,7 +40,8 @@ def _figures(counters: list[Counters]) -> dict:
     figures = pooled.summary()
     n = len(counters) or 1
     for key in ("calls_arrived", "calls_not_queued", "calls_offered", "calls_answered",
-                "calls_abandoned", "voicemails", "transfers", "callbacks_pending", "failed"):
+                "calls_abandoned", "voicemails", "transfers", "callbacks_pending", "failed",
+                "calls_unfinished"):
         value = figures[key] / n
         figures[key] = int(value) if n == 1 else round(value, 1)
     return figures
@@ -97,12 +99,25 @@ def build_report(model: Model, replications: list[Replication], program=None,
         "branches": _branches(replications, program),
         "survey": _merge_saved(replications),
         "errors": sorted({e for r in replications for e in r.stats.errors})[:10],
+        "warnings": _warnings(totals),
         "per_replication": per_replication,
         "performance": {"calls_simulated": calls, "events": sum(r.events for r in replications),
                         "seconds": elapsed,
                         "calls_per_second": calls / elapsed if elapsed else None},
     }
     return report
+
+
+def _warnings(totals: dict) -> list[str]:
+    """What the figures do not say by themselves."""
+    warnings = []
+    if totals["calls_unfinished"]:
+        warnings.append(
+            f"{totals['calls_unfinished']} calls (per replication) had not ended when the run "
+            f"stopped ({DRAIN_LIMIT / 3600:g}h after the arrivals, or when nothing more could "
+            "happen): nobody answered them; they count as offered and not answered. "
+            "Check the agents' groups and shifts")
+    return warnings
 
 
 def _merge_saved(replications: list[Replication]) -> dict:
@@ -166,7 +181,8 @@ def render(report: dict, console: Console) -> None:
                   _pct(totals["occupancy"]))
     console.print(table)
     other = {k: totals[k] for k in ("calls_not_queued", "voicemails", "transfers",
-                                     "callbacks_pending", "failed") if totals[k]}
+                                     "callbacks_pending", "failed", "calls_unfinished")
+             if totals[k]}
     if other:
         console.print("Other outcomes: " + ", ".join(f"{k} {v}" for k, v in other.items()))
     if report["intervals"]:
@@ -195,7 +211,9 @@ def render(report: dict, console: Console) -> None:
     for key, counts in report["survey"].items():
         console.print(f"Saved {key!r}: " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())))
     for error in report["errors"]:
-        console.print(f"[red]script error[/]: {error}")
+        console.print(f"[red]script error[/]: {escape(error)}")
+    for warning in report["warnings"]:
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
     performance = report["performance"]
     if performance["seconds"]:
         console.print(f"[dim]{performance['calls_simulated']:,} calls simulated in "

@@ -22,7 +22,7 @@ from ..driver import CallInfo
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
-from .model import Model
+from .model import DRAIN_LIMIT, Model
 from .sampling import exponential_gap
 from .stats import RunStats
 
@@ -132,12 +132,21 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loop.run()
+        loop.run(until=model.duration + DRAIN_LIMIT)
     finally:
         if collecting:
             gc.enable()
+    _count_unfinished(center, stats)
     return Replication(seed, stats, coverage, calls.count, loop.events_run, driver.mails_sent,
                        roster.staffed_seconds())
+
+
+def _count_unfinished(center: ContactCenter, stats: RunStats) -> None:
+    """Count the calls still in progress when the run stopped: they have no
+    record yet, and would be missing from the report."""
+    from ..session import State
+    for session in list(center.sessions.values()):
+        stats.add(session.record, unfinished=session.state is not State.CALLBACK)
 
 
 class _Arrivals:

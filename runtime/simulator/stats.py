@@ -7,6 +7,11 @@ Definitions (the same for every figure, per group and in total):
   group it was). Calls that never queued (they hung up in a menu, left a
   voice message when closed, ...) are counted apart as ``calls_not_queued``;
   ``calls_arrived`` counts everything.
+* **voicemails**, **transfers** — calls that left a voice message or were
+  transferred, whether or not they had queued.
+* **failed** — calls whose script (or the driver) failed, whether or not they
+  had queued, and whatever the fallback did then: a call the fallback group
+  answered counts as answered too.
 * **answered** — connected to an agent (a callback counts when the customer
   was called back and connected).
 * **abandoned** — the caller hung up while waiting in the queue.
@@ -23,6 +28,11 @@ Definitions (the same for every figure, per group and in total):
   the drain after the arrivals stop is not counted, nor is the time of the
   agents then). An agent whose shift ends finishes their call, then logs
   out, so talk time never exceeds logged-in time.
+* **unfinished** — calls still waiting or talking when the run stopped: at
+  most a day after the arrivals stopped (``DRAIN_LIMIT``), or earlier when
+  nothing more could happen (nobody left to answer them). They count as
+  offered and not answered. Callbacks accepted and not yet made when the run
+  stopped are ``callbacks_pending`` instead.
 * **estimated-wait error** — for answered callers who waited, the mean
   absolute difference between the wait estimated when they joined the queue
   and the wait they actually had; and the share who waited longer than that.
@@ -34,7 +44,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Iterable
 
-from ..records import ABANDONED, ANSWERED, CallRecord
+from ..records import ABANDONED, ANSWERED, CALLBACK, TRANSFERRED, VOICEMAIL, CallRecord
 
 
 @dataclass
@@ -49,28 +59,32 @@ class Counters:
     callback: int = 0
     failed: int = 0
     not_queued: int = 0
+    unfinished: int = 0
 
     def add(self, record: CallRecord, threshold: float) -> None:
+        outcome = record.outcome
+        # Voice messages, transfers and failures count whether or not the
+        # call had queued (a voice message when closed, say).
+        if outcome == VOICEMAIL:
+            self.voicemail += 1
+        elif outcome == TRANSFERRED:
+            self.transferred += 1
+        elif outcome == CALLBACK:
+            self.callback += 1
+        if record.error is not None:
+            self.failed += 1   # the script failed, whatever the fallback did then
         if record.queued_at is None:
             self.not_queued += 1
             return
         self.offered += 1
-        if record.outcome == ANSWERED or record.answered_at is not None:
+        if outcome == ANSWERED or record.answered_at is not None:
             self.answered += 1
             wait = record.waited or 0.0
             self.total_wait_answered += wait
             if wait <= (threshold if record.target is None else record.target):
                 self.answered_in_threshold += 1
-        elif record.outcome == ABANDONED:
+        elif outcome == ABANDONED:
             self.abandoned += 1
-        elif record.outcome == "voicemail":
-            self.voicemail += 1
-        elif record.outcome == "transferred":
-            self.transferred += 1
-        elif record.outcome == "callback":
-            self.callback += 1
-        elif record.outcome == "failed":
-            self.failed += 1
 
     def summary(self) -> dict:
         offered = self.offered
@@ -87,6 +101,7 @@ class Counters:
             "transfers": self.transferred,
             "callbacks_pending": self.callback,
             "failed": self.failed,
+            "calls_unfinished": self.unfinished,
         }
 
 
@@ -144,7 +159,9 @@ class RunStats:
         self._last_group: str | None = None
         self._last_cell = Counters()
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord, unfinished: bool = False) -> None:
+        """Count a call that ended (or, ``unfinished``, one still in progress
+        when the run stopped: it counts as offered and not answered)."""
         answered_at = record.answered_at
         if answered_at is not None and answered_at < self.measured_until:
             # Counted by when it happened, not by the call's arrival: the
@@ -176,6 +193,8 @@ class RunStats:
                     self.estimate.add(record.estimated_wait_at_entry, waited)
         threshold = self.threshold if group is None else self.group_thresholds.get(group, self.threshold)
         cell.add(record, threshold)
+        if unfinished:
+            cell.unfinished += 1
         if record.saved:
             for key_name, value in record.saved.items():
                 counts = self.saved.setdefault(key_name, {})

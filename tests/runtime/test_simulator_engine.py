@@ -355,3 +355,154 @@ def test_an_agent_logging_out_who_misses_the_ring_logs_out_then():
     center.agent_logout_when_free("a")
     loop.run(until=1000.0)
     assert center.acd.agent_info("a").state is AgentState.LOGGED_OUT
+
+
+# ------------------------------------------------------------------ the report's totals
+
+
+def _totals(script: str, model_text: str = MODEL, **changes):
+    from runtime.simulator.report import build_report
+    model = dataclasses.replace(load_model_text(model_text), **changes)
+    program = program_of(script)
+    run = run_replication(ProgramTable({"default": program}), model, None, 1)
+    return build_report(model, [run], program)["totals"]
+
+
+def test_voicemails_and_transfers_before_queueing_are_counted():
+    totals = _totals("""inbound:
+    menu "main-menu":
+        key 1:
+            voicemail to "support@example.com"
+        key 2:
+            transfer to "+46812345600"
+        key 3:
+            queue to "main"
+""", menus={"main-menu": {"1": 0.3, "2": 0.3, "3": 0.4}})
+    assert totals["calls_not_queued"] > 0
+    assert totals["voicemails"] > 0.2 * totals["calls_arrived"]
+    assert totals["transfers"] > 0.2 * totals["calls_arrived"]
+    assert totals["voicemails"] + totals["transfers"] == totals["calls_not_queued"]
+
+
+def test_failed_calls_are_counted_whether_or_not_they_queued():
+    totals = _totals("""inbound:
+    if call.caller > "075":
+        do no_such_command()
+    queue to "main"
+""")
+    # Half of the callers' script fails before they queue (no fallback: the call ends).
+    assert 0.3 * totals["calls_arrived"] < totals["failed"] < 0.7 * totals["calls_arrived"]
+    assert totals["failed"] == totals["calls_not_queued"]
+
+
+# ------------------------------------------------------------------ runs that must end
+
+
+def _within(seconds: int, function, *args):
+    """``function(*args)``, failing the test (not hanging it) after ``seconds``."""
+    import signal
+
+    def too_long(*_):
+        raise AssertionError(f"still running after {seconds}s")
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(seconds)
+    try:
+        return function(*args)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_run_where_no_ring_is_ever_answered_ends_and_counts_its_calls():
+    """Agents who never answer, callers who never give up: the agents' missed
+    rings and pauses went on for ever. The run stops a day after the arrivals."""
+    from runtime.simulator.report import build_report
+    model = dataclasses.replace(load_model_text(MODEL), no_answer_rate=1.0, patience=None,
+                                duration=600.0)
+    program = program_of('inbound:\n    answer\n    queue to "main"\n')
+    run = _within(60, run_replication, ProgramTable({"default": program}), model, None, 1)
+    totals = build_report(model, [run], program)["totals"]
+    assert totals["calls_arrived"] == run.calls_simulated > 50
+    assert totals["calls_unfinished"] == totals["calls_offered"] == run.calls_simulated
+    assert totals["calls_answered"] == 0
+
+
+def test_calls_left_waiting_when_the_last_agent_logs_out_are_reported(monkeypatch):
+    """Before, they were never recorded: the report counted fewer calls than arrived."""
+    from runtime.simulator.report import build_report
+    model = load_model_text("""
+start: "2026-12-07T08:00:00"
+duration: 1h
+arrivals: {rate_per_hour: 120}
+handle_time: {distribution: constant, value: 1m}
+agents: [{count: 2, groups: [main], shift: "08:00-08:30"}]
+""")
+    program = program_of('inbound:\n    answer\n    queue to "main"\n')
+    run = run_replication(ProgramTable({"default": program}), model, None, 1)
+    report = build_report(model, [run], program)
+    totals = report["totals"]
+    assert totals["calls_arrived"] == run.calls_simulated
+    assert totals["calls_unfinished"] > 40
+    assert totals["calls_answered"] + totals["calls_unfinished"] == totals["calls_offered"]
+    assert any("had not ended when the run stopped" in w for w in report["warnings"])
+
+
+# ------------------------------------------------------------------ checks before the run
+
+
+def _simulate(tmp_path, script: str, model: str, *options: str):
+    from click.testing import CliRunner
+    from qscript.cli import main
+    (tmp_path / "s.qs").write_text(script)
+    (tmp_path / "m.yaml").write_text(model)
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.qs"), "--model",
+                                       str(tmp_path / "m.yaml"), *options])
+    return result, " ".join(result.stderr.split())  # (the console wraps long lines)
+
+
+GROUPS_MODEL = """start: "2026-12-07T08:00:00"
+duration: 10m
+arrivals: {rate_per_hour: 60}
+handle_time: {distribution: exponential, mean: 60s}
+patience: {distribution: exponential, mean: 60s}
+agents: [{count: 3, groups: [suport]}]
+"""
+
+
+def test_a_model_whose_agents_serve_none_of_the_scripts_groups_is_refused(tmp_path):
+    """Before, it ran: every call abandoned (or, without patience, ran into
+    the step limit) with no hint why."""
+    result, errors = _simulate(tmp_path, 'const SUPPORT = "support"\ninbound:\n'
+                               '    queue to SUPPORT\n', GROUPS_MODEL)
+    assert result.exit_code == 1, result.output
+    assert "m.yaml:6:9: error: agents: no agent serves an answer group of the script: it " \
+           "queues calls to \"support\", and the model's agents serve \"suport\"" in errors
+    assert 'did you mean "support"?' in errors
+
+
+def test_a_group_no_agent_serves_is_a_warning(tmp_path):
+    import json
+    script = """inbound:
+    menu "main-menu":
+        key 1:
+            queue to "suport"
+        key 2:
+            queue to "sales"
+"""
+    result, errors = _simulate(tmp_path, script, GROUPS_MODEL, "--json")
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(result.stdout)["warnings"]
+    assert warnings == ['no agent of the model serves "sales", a group the script queues calls '
+                        "to: those calls wait until the caller gives up (the model's agents "
+                        'serve "suport")']
+    assert "warning: no agent of the model serves \"sales\"" in errors
+
+
+def test_a_model_group_the_site_does_not_define_is_refused(tmp_path):
+    (tmp_path / "site.yaml").write_text("site: test\ngroups:\n  main: {}\n")
+    result, errors = _simulate(tmp_path, 'inbound:\n    queue to "main"\n',
+                               GROUPS_MODEL.replace("[suport]", "[main, mian]"),
+                               "--site", str(tmp_path / "site.yaml"))
+    assert result.exit_code == 1, result.output
+    assert 'm.yaml:6:36: error: agents[0].groups: the site has no answer group "mian"' in errors
+    assert 'did you mean "main"?' in errors
