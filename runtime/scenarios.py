@@ -42,10 +42,11 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qscript.bytecode import Op, Program
+from qscript.bytecode import Program
 
 from .center import ContactCenter, ProgramTable
 from .driver import CallInfo
+from .simulator.coverage import branch_points as coverage_points
 from .simulator.driver import SimDriver
 from .simulator.events import EventLoop
 from .simulator.model import Distribution, Model
@@ -525,22 +526,20 @@ _EXPECTATIONS = {
 
 def branch_points(program: Program) -> list[tuple[int, int, int]]:
     """(jump pc, taken pc, fall-through pc) of every conditional jump."""
-    return [(pc, arg, pc + 1) for pc, (op, arg) in enumerate(program.code)
-            if op in (Op.JUMP_IF_FALSE, Op.JUMP_IF_TRUE)]
+    return [(point.pc, point.taken, point.through) for point in coverage_points(program)]
 
 
 def uncovered_branches(program: Program, coverage: dict[int, int]) -> list[tuple[int, str]]:
     """(line, description) of every branch no scenario took."""
     lines = program.source_text.split("\n")  # lines as the lexer counts them
     missing = []
-    for pc, taken, through in branch_points(program):
-        op = program.code[pc][0]
-        line, _ = program.position(pc)
+    for point in coverage_points(program):
+        line = point.line
         text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-        when_taken = "false" if op == Op.JUMP_IF_FALSE else "true"
-        when_through = "true" if op == Op.JUMP_IF_FALSE else "false"
-        if not coverage.get(taken):
+        when_taken = "true" if point.taken_when else "false"
+        when_through = "false" if point.taken_when else "true"
+        if not coverage.get(point.taken):
             missing.append((line, f"{text}  (never {when_taken})"))
-        if not coverage.get(through):
+        if not coverage.get(point.through):
             missing.append((line, f"{text}  (never {when_through})"))
     return sorted(set(missing))

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .coverage import branches_by_line
 from .model import DRAIN_LIMIT, Model
 from .runner import Replication
 from .stats import Counters, EstimateAccuracy, summed
@@ -131,20 +132,14 @@ def _merge_saved(replications: list[Replication]) -> dict:
 
 
 def _branches(replications: list[Replication], program) -> list[dict]:
-    """How often each branch of the script ran, by source line (all replications)."""
+    """How often the conditions on each line went each way (all replications)."""
     if program is None:
         return []
     counts: dict[int, int] = {}
     for r in replications:
         for pc, count in r.coverage.get(program.hash_hex, {}).items():
             counts[pc] = counts.get(pc, 0) + count
-    lines = program.source_text.split("\n")  # lines as the lexer counts them
-    by_line: dict[int, int] = {}
-    for pc, count in counts.items():
-        line, _ = program.position(pc)
-        by_line[line] = by_line.get(line, 0) + count
-    return [{"line": line, "source": lines[line - 1].strip() if 0 < line <= len(lines) else "",
-             "count": count} for line, count in sorted(by_line.items())]
+    return branches_by_line(program, counts)
 
 
 # ------------------------------------------------------------------ rendering
@@ -201,12 +196,14 @@ def render(report: dict, console: Console) -> None:
                       f"{_secs(estimate['mean_absolute_error_s'])}, waited longer than told: "
                       f"{_pct(estimate['share_waited_longer'])}")
     if report["branches"]:
-        branches = Table(title="Script branches taken")
+        branches = Table(title="Script branches taken (conditions, by line)")
         branches.add_column("line", justify="right")
         branches.add_column("source")
-        branches.add_column("times", justify="right")
+        branches.add_column("true", justify="right")
+        branches.add_column("false", justify="right")
         for row in report["branches"]:
-            branches.add_row(str(row["line"]), row["source"], str(row["count"]))
+            branches.add_row(str(row["line"]), escape(row["source"]), str(row["true"]),
+                             str(row["false"]))
         console.print(branches)
     for key, counts in report["survey"].items():
         console.print(f"Saved {key!r}: " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())))

@@ -506,3 +506,45 @@ def test_a_model_group_the_site_does_not_define_is_refused(tmp_path):
     assert result.exit_code == 1, result.output
     assert 'm.yaml:6:36: error: agents[0].groups: the site has no answer group "mian"' in errors
     assert 'did you mean "main"?' in errors
+
+
+# ------------------------------------------------------------------ branches taken
+
+
+BRANCHY = """inbound:
+    answer
+    if call.caller == "":
+        save "withheld" = "yes"
+    else:
+        save "withheld" = "no"
+    if call.dialled == "+4687001000":
+        log "the main number"
+    menu "main-menu":
+        key 1:
+            queue to "main"
+        key 2:
+            queue to "main" priority 5
+"""
+
+
+def test_the_branches_table_credits_the_lines_of_the_conditions():
+    """Before, each count went to the line the script continued at: the
+    bodies (lines 4 and 6), the statement after an `if` (line 9), and for a
+    menu's keys a mix of both."""
+    from runtime.simulator.report import build_report
+    model = dataclasses.replace(load_model_text(MODEL), withheld_share=0.3,
+                                menus={"main-menu": {"1": 0.5, "2": 0.5}})
+    program = program_of(BRANCHY)
+    run = run_replication(ProgramTable({"default": program}), model, None, 1)
+    rows = {row["line"]: row for row in build_report(model, [run], program)["branches"]}
+    assert sorted(rows) == [3, 7, 9]
+    withheld = run.stats.saved["withheld"]
+    calls = withheld["yes"] + withheld["no"]
+    assert rows[3] == {"line": 3, "source": 'if call.caller == "":', "count": calls,
+                       "true": withheld["yes"], "false": withheld["no"]}
+    assert rows[7]["source"] == 'if call.dialled == "+4687001000":'
+    assert (rows[7]["true"], rows[7]["false"]) == (0, calls)
+    assert rows[9]["source"] == 'menu "main-menu":'
+    # key 1? (all callers), then key 2? (those who did not press 1): all true or false.
+    assert rows[9]["true"] == calls
+    assert rows[9]["count"] == calls + rows[9]["false"]
