@@ -429,7 +429,16 @@ class CallSession:
         registered = self.center.commands.get(effect.name)
         if registered is None:
             raise LookupError(f"custom command {effect.name!r} is not loaded")
-        return registered.function(self.context(), *effect.args)
+        try:
+            return registered.function(self.context(), *effect.args)
+        except KeyboardInterrupt:
+            raise  # Ctrl-C stops the process, as anywhere else
+        except Exception:
+            raise  # the call fails over with the error's location (_resume)
+        except BaseException as error:
+            # SystemExit (sys.exit), GeneratorExit, ...: a command must not end
+            # `qscript test` (with exit 0) or the live runtime; only its call fails.
+            raise CommandAborted(_aborted(effect.name, error)) from None
 
     def _on_log(self, effect: fx.Log):
         self.record.add_log(str(effect.message))
@@ -511,7 +520,10 @@ class CallSession:
         record.answered_at = now
         record.agent = agent_id
         record.answered_group = group
-        record.outcome = ANSWERED
+        if record.outcome != FAILED:
+            # A failed call the fallback group answers stays `failed` (the
+            # agent and answered_at say who took it): the failure must show.
+            record.outcome = ANSWERED
         center.history.remember(call.caller, agent_id, now)
         if center.tracer is not None:
             center.tracer(self, ("connected", agent_id))
@@ -543,7 +555,7 @@ class CallSession:
         elif self.state is _CONNECTED and self.agent is not None:
             self.record.agent_ended_at = self.driver.now()
             self.center.agent_call_ended(self.agent)
-            self._end(ANSWERED)
+            self._end(self.record.outcome)  # answered, or failed (see _agent_answered)
         else:
             self._end(self.record.outcome)
 
@@ -619,18 +631,29 @@ class CallSession:
             log.exception("driver fallback failed for %s", self.call.call_id)
         group = self.center.fallback_group
         if group:
-            self.center.ensure_group(group)
-            self.state = _QUEUED
-            self.when_empty_pc = -1
-            self.record.outcome = FAILED
-            if self.record.queued_at is None:
-                self.record.queued_at = self.driver.now()
-            self.driver.music_on_hold(self.call, "default")
-            self.center.dispatch(self.center.acd.enqueue(self.call.call_id, [group],
-                                                         self.driver.now()))
+            self._queue_to_fallback(group)
             return
         self.driver.hangup(self.call)
         self._end(FAILED)
+
+    def _queue_to_fallback(self, group: str) -> None:
+        """A failed call waits in the fallback group; a call that was waiting
+        already keeps its place (its first queue time)."""
+        center, record = self.center, self.record
+        center.ensure_group(group)
+        now = self.driver.now()
+        arrival = record.queued_at
+        self.state = _QUEUED
+        self.when_empty_pc = -1
+        record.outcome = FAILED
+        if arrival is None:
+            record.queued_at = now
+        if group not in record.groups:
+            record.groups.append(group)
+        self.driver.music_on_hold(self.call, "default")
+        center.dispatch(center.acd.enqueue(self.call.call_id, [group], now, arrival=arrival))
+        if arrival is None and (self.state is _QUEUED or self.state is _RINGING):
+            self.driver.call_queued(self.call)  # it waits: the caller's patience starts
 
     # ------------------------------------------------------------ host interface (VM)
 
@@ -684,6 +707,17 @@ class CallSession:
             return 0.0
         end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
         return round(end - self.record.queued_at, 3)  # see clock()
+
+
+class CommandAborted(RuntimeError):
+    """A custom command raised SystemExit or another non-Exception BaseException."""
+
+
+def _aborted(name: str, error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"custom command {name!r} called sys.exit({error.code!r}); a command cannot end " \
+               "the runtime"
+    return f"custom command {name!r} raised {type(error).__name__}: {error}"
 
 
 def announced_minutes(wait: float, style: str) -> int:

@@ -548,3 +548,21 @@ def test_the_branches_table_credits_the_lines_of_the_conditions():
     # key 1? (all callers), then key 2? (those who did not press 1): all true or false.
     assert rows[9]["true"] == calls
     assert rows[9]["count"] == calls + rows[9]["false"]
+
+
+def test_failed_calls_the_fallback_group_answers_count_as_failed_and_answered():
+    """totals.failed was always 0 with a fallback group: those calls were recorded answered."""
+    from runtime.simulator.report import build_report
+    from runtime.site import load_site_text
+    site = load_site_text("site: test\ngroups:\n  main: {}\n  rescue: {}\n"
+                          "fallback: {group: rescue}\n", "site.yaml")
+    model = dataclasses.replace(load_model_text(MODEL), agents=(
+        load_model_text(MODEL).agents[0], dataclasses.replace(
+            load_model_text(MODEL).agents[0], name="rescuers", count=10, groups={"rescue": 0})))
+    program = program_of('inbound:\n    if call.caller > "075":\n        do crm_sync()\n'
+                         '    queue to "main"\n')
+    run = run_replication(ProgramTable({"default": program}), model, site, 1)
+    totals = build_report(model, [run], program)["totals"]
+    assert 0.3 * totals["calls_arrived"] < totals["failed"] < 0.7 * totals["calls_arrived"]
+    assert totals["calls_not_queued"] == 0
+    assert totals["calls_answered"] + totals["calls_abandoned"] == totals["calls_offered"]
