@@ -26,7 +26,9 @@ def load_site_or_exit(site_path: str | None, console: Console):
         return None
     from ..site import SiteError, load_site
     try:
-        return load_site(site_path)
+        site = load_site(site_path)
+        site.commands  # imported on first use: a failing import is reported here, located
+        return site
     except SiteError as error:
         console.print(f"[red]{escape(error.render())}[/]")
         sys.exit(EXIT_FINDINGS)
