@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
-from qscript.cli import EXIT_FINDINGS, EXIT_OK, load_program_or_exit
+from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
 
 from ..center import ProgramTable
 from .checks import check_model
@@ -86,8 +86,16 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
         for index in range(replications):
             def on_progress(fraction, index=index):
                 progress.update(task, completed=index + fraction)
-            results.append(run_replication(programs, model, site, seed + index,
-                                           on_progress if show_progress else None))
+            try:
+                results.append(run_replication(programs, model, site, seed + index,
+                                               on_progress if show_progress else None))
+            except SystemExit as error:
+                # A sys.exit deep inside would end the run with its code (0: as if
+                # it had succeeded), and no report.
+                console.print(f"[bold red]internal error[/]: the simulation called "
+                              f"sys.exit({error.code!r})\nThis is a bug in QScript: please "
+                              "report it.")
+                sys.exit(EXIT_INTERNAL)
             progress.update(task, completed=index + 1)
     report = build_report(model, results, program, time.perf_counter() - started)
     report["warnings"] = warnings + report["warnings"]

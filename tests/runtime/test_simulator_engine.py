@@ -566,3 +566,14 @@ def test_failed_calls_the_fallback_group_answers_count_as_failed_and_answered():
     assert 0.3 * totals["calls_arrived"] < totals["failed"] < 0.7 * totals["calls_arrived"]
     assert totals["calls_not_queued"] == 0
     assert totals["calls_answered"] + totals["calls_abandoned"] == totals["calls_offered"]
+
+
+def test_a_sys_exit_inside_a_simulation_is_an_internal_error_not_a_success(tmp_path, monkeypatch):
+    from runtime.simulator import cli
+
+    def exits(*args, **kwargs):
+        raise SystemExit(0)
+    monkeypatch.setattr(cli, "run_replication", exits)
+    result, errors = _simulate(tmp_path, 'inbound:\n    queue to "main"\n', MODEL)
+    assert result.exit_code == 123, result.output
+    assert "the simulation called sys.exit(0)" in errors
