@@ -616,6 +616,8 @@ class CallSession:
 
     def _fail(self, reason: str) -> None:
         """The script or the driver failed: hand the caller to the fallback."""
+        first, newline, rest = reason.partition("\n")  # a runtime error: its call path follows
+        reason = first + self._waiting_context() + newline + rest
         log.error("call %s: %s", self.call.call_id, reason)
         self.record.error = reason
         self._interrupt()
@@ -635,6 +637,22 @@ class CallSession:
             return
         self.driver.hangup(self.call)
         self._end(FAILED)
+
+    def _waiting_context(self) -> str:
+        """What a call failing in the queue was waiting for: a step limit
+        reached after hours with nobody to answer says why."""
+        acd = self.center.acd
+        call_id = self.call.call_id
+        if self.record.queued_at is None or not acd.has_call(call_id) or \
+                (self.state is not _QUEUED and self.state is not _RINGING):
+            return ""
+        groups = acd.call_info(call_id).groups
+        agents = sum(acd.agents_logged_in(group) for group in groups)
+        waited = _span(self.driver.now() - self.record.queued_at)
+        names = ", ".join(f'"{group}"' for group in groups)
+        logged_in = "no agent was logged in" if agents == 0 else \
+            f"{agents} agent{'s' if agents != 1 else ''} logged in"
+        return f" (the call had waited {waited} in the queue for {names}; {logged_in})"
 
     def _queue_to_fallback(self, group: str) -> None:
         """A failed call waits in the fallback group; a call that was waiting
@@ -718,6 +736,19 @@ def _aborted(name: str, error: BaseException) -> str:
         return f"custom command {name!r} called sys.exit({error.code!r}); a command cannot end " \
                "the runtime"
     return f"custom command {name!r} raised {type(error).__name__}: {error}"
+
+
+def _span(seconds: float) -> str:
+    """A duration to read: 45s, 12m 5s, 3h 20m, 2d 4h."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def announced_minutes(wait: float, style: str) -> int:

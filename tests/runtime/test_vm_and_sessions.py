@@ -303,3 +303,41 @@ def test_ctrl_c_in_a_command_still_stops_the_process():
     _call(driver, center, loop, "c1", CallPlan())
     with pytest.raises(KeyboardInterrupt):
         loop.run(until=60)
+
+
+def test_a_call_failing_in_the_queue_says_what_it_was_waiting_for():
+    """A step limit reached after hours in a queue nobody serves said only
+    "ran 200,000 steps"; the error now says how long the call waited, for
+    which groups, and how many agents were there."""
+    program = program_of("""inbound:
+    queue to "sales", "support"
+queue:
+    wait 2h
+    do crm_sync()
+""")
+    loop, driver, center, records = _center(program, Scenario("wait", Location("t")))
+    center.commands = _commands(crm_sync=lambda context: 1 / 0)
+    center.agent_login("bob", ["other"])
+    _call(driver, center, loop, "c1", CallPlan())
+    loop.run(until=3 * 3600)
+    assert records["c1"].error == ("test.qs:5:5: command failed: division by zero (the call had "
+                                   'waited 2h 0m in the queue for "sales", "support"; no agent '
+                                   "was logged in)")
+
+
+def test_a_step_limit_in_the_queue_says_what_the_call_was_waiting_for():
+    program = program_of("""inbound:
+    queue to "sales"
+queue:
+    wait 1h
+    set pause = 0s
+    while true:
+        wait pause
+""")
+    loop, driver, center, records = _center(program, Scenario("loop", Location("t")))
+    _call(driver, center, loop, "c1", CallPlan())
+    loop.run(until=2 * 3600)
+    first_line = records["c1"].error.split("\n")[0]
+    assert "steps without ending" in first_line
+    assert first_line.endswith('(the call had waited 1h 0m in the queue for "sales"; no agent '
+                               "was logged in)")
