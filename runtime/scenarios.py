@@ -56,6 +56,8 @@ from .site.yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml,
 from .session import State
 from .trace import Step, Tracer
 
+from yaml.nodes import MappingNode
+
 ScenarioError = SiteError
 
 _FILE_KEYS = ("script", "site", "start", "scenarios")
@@ -161,7 +163,7 @@ def _bool(text: str) -> bool:
 def _within_the_scenario(text: str) -> float:
     seconds = parse_duration(text)
     if seconds > SCENARIO_HOURS * 3600:
-        raise BadValue(f"{text} is after the {SCENARIO_HOURS} simulated hours a scenario runs")
+        raise BadValue(f"{text} is more than the {SCENARIO_HOURS} simulated hours a scenario runs")
     return seconds
 
 
@@ -177,6 +179,9 @@ def _scenario(reader: Reader, node, path: str) -> Scenario:
         group_nodes = reader.items(agent.get("groups"), join_path(where, "groups")) \
             if agent.get("groups") is not None else []
         groups = [reader.text(g, join_path(where, "groups")) or "" for g in group_nodes]
+        if agent.get("groups") is not None and not group_nodes and \
+                not any(p.location == reader.location(agent.get("groups")) for p in reader.problems):
+            reader.report(agent.get("groups"), f"{where}.groups: name at least one answer group")
         agent_id = reader.value(agent, "id", where, str, f"agent{index}")
         if agent_id in ids:
             reader.report(agent.get("id"), f'{where}.id: the agent "{agent_id}" is also '
@@ -186,11 +191,12 @@ def _scenario(reader: Reader, node, path: str) -> Scenario:
             agent_id, groups,
             reader.value(agent, "at", where, _within_the_scenario, 0.0),
             reader.value(agent, "answers", where, _bool, True),
-            reader.value(agent, "talk", where, parse_duration, 60.0),
+            reader.value(agent, "talk", where, _within_the_scenario, 60.0),
             [reader.location(g) for g in group_nodes]))
     if fields.get("hot_prompts") is not None:
         for entry in reader.entries(fields.get("hot_prompts"), join_path(path, "hot_prompts")):
-            value = reader.parse(entry.value, join_path(path, entry.key), _bool)
+            value = reader.parse(entry.value, join_path(join_path(path, "hot_prompts"), entry.key),
+                                 _bool)
             scenario.hot_prompts[entry.key] = bool(value)
     if "start" in fields:
         scenario.start = reader.value(fields, "start", path, _datetime, None)
@@ -202,6 +208,10 @@ def _scenario(reader: Reader, node, path: str) -> Scenario:
         for index, item in enumerate(reader.items(fields.get("calls"), join_path(path, "calls"))):
             where = f"{path}.calls[{index}]"
             scenario.calls.append(_call_plan(reader, reader.fields(item, where, _CALL_KEYS), where))
+        if not scenario.calls and not any(p.location == reader.location(fields.get("calls"))
+                                          for p in reader.problems):
+            reader.report(fields.get("calls"), f"{path}.calls: give at least one call",
+                          "or leave calls: out for a scenario of one call")
     else:
         scenario.calls.append(_call_plan(reader, fields, path))
     return scenario
@@ -210,20 +220,27 @@ def _scenario(reader: Reader, node, path: str) -> Scenario:
 def _call_plan(reader: Reader, fields, path: str) -> CallPlan:
     plan = CallPlan(at=reader.value(fields, "at", path, _within_the_scenario, 0.0))
     if fields.get("call") is not None:
-        call = reader.fields(fields.get("call"), join_path(path, "call"),
-                             ("caller", "dialled", "language"))
-        plan.caller = reader.value(call, "caller", path, str, plan.caller)
-        plan.dialled = reader.value(call, "dialled", path, str, plan.dialled)
-        plan.language = reader.value(call, "language", path, str, "")
+        where = join_path(path, "call")
+        call = reader.fields(fields.get("call"), where, ("caller", "dialled", "language"))
+        plan.caller = reader.value(call, "caller", where, str, plan.caller)
+        plan.dialled = reader.value(call, "dialled", where, str, plan.dialled)
+        plan.language = reader.value(call, "language", where, str, "")
     for index, item in enumerate(reader.items(fields.get("caller"), join_path(path, "caller"))
                                  if fields.get("caller") is not None else []):
         where = f"{path}.caller[{index}]"
-        action = reader.fields(item, where, ("press", "enter", "accept_callback"))
-        for kind in ("press", "enter", "accept_callback"):
-            if kind in action:
-                value = reader.value(action, kind, where, _ACTION_VALUES[kind], None)
-                if value is not None:
-                    plan.actions.append((kind, value, reader.location(item)))
+        action = reader.fields(item, where, tuple(_ACTION_VALUES))
+        kinds = [kind for kind in _ACTION_VALUES if kind in action]
+        if len(kinds) != 1:
+            if isinstance(item, MappingNode):
+                reader.report(item, f"{where}: " + (
+                    "give an action: press, enter or accept_callback" if not kinds else
+                    f"one action per entry, not {' and '.join(kinds)}"),
+                    'e.g. caller: [{press: "1"}, {enter: "4711"}]')
+            continue
+        kind = kinds[0]
+        value = reader.value(action, kind, where, _ACTION_VALUES[kind], None)
+        if value is not None:
+            plan.actions.append((kind, value, reader.location(item)))
     if "hang_up_after" in fields:
         plan.hang_up_after = reader.value(fields, "hang_up_after", path, parse_duration, None)
     plan.answers_callback = reader.value(fields, "answers_callback", path, _bool, True)
