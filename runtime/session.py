@@ -438,7 +438,7 @@ class CallSession:
         except BaseException as error:
             # SystemExit (sys.exit), GeneratorExit, ...: a command must not end
             # `qscript test` (with exit 0) or the live runtime; only its call fails.
-            raise CommandAborted(_aborted(effect.name, error)) from None
+            raise RuntimeError(_aborted(effect.name, error)) from None
 
     def _on_log(self, effect: fx.Log):
         self.record.add_log(str(effect.message))
@@ -725,10 +725,6 @@ class CallSession:
             return 0.0
         end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
         return round(end - self.record.queued_at, 3)  # see clock()
-
-
-class CommandAborted(RuntimeError):
-    """A custom command raised SystemExit or another non-Exception BaseException."""
 
 
 def _aborted(name: str, error: BaseException) -> str:
