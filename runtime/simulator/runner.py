@@ -19,6 +19,7 @@ from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
 from ..center import ContactCenter, ProgramTable
 from ..driver import CallInfo
+from ..records import CallRecord
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
@@ -100,8 +101,10 @@ class _Roster:
 
 def run_replication(programs: ProgramTable, model: Model, site=None, seed: int = 0,
                     on_progress: Callable[[float], None] | None = None,
-                    estimator=None) -> Replication:
-    """One independent run; ``estimator`` overrides the model's wait estimator."""
+                    estimator=None,
+                    on_record: Callable[[CallRecord], None] | None = None) -> Replication:
+    """One independent run; ``estimator`` overrides the model's wait estimator;
+    ``on_record`` sees every call's record too (tests, tools)."""
     rng = random.Random(seed)
     loop = EventLoop()
     driver = SimDriver(loop, model, rng)
@@ -114,7 +117,14 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
                       for name, group in getattr(site, "groups", {}).items()},
                      measured_until=model.duration)
     coverage: dict[str, dict[int, int]] = {}
-    center = ContactCenter(driver, programs, site=site, acd=acd, on_record=stats.add,
+    record: Callable[[CallRecord], None] = stats.add
+    if on_record is not None:
+        also = on_record
+
+        def record(call: CallRecord) -> None:
+            stats.add(call)
+            also(call)
+    center = ContactCenter(driver, programs, site=site, acd=acd, on_record=record,
                            coverage=coverage)
     if site is not None and getattr(site, "commands", None):
         center.commands = site.commands

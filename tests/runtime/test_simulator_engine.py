@@ -241,15 +241,9 @@ def test_the_pure_python_runtime_simulates_the_example(tmp_path):
 def _records_of_run(monkeypatch, model, script='inbound:\n    answer\n    queue to "main"\n',
                     seed=1):
     """One replication, and every call record it produced."""
-    from runtime.simulator import runner
     records = []
-
-    class Recording(runner.RunStats):
-        def add(self, record):
-            records.append(record)
-            super().add(record)
-    monkeypatch.setattr(runner, "RunStats", Recording)
-    run = run_replication(ProgramTable({"default": program_of(script)}), model, None, seed)
+    run = run_replication(ProgramTable({"default": program_of(script)}), model, None, seed,
+                          on_record=records.append)
     return run, records
 
 
