@@ -63,18 +63,11 @@ class Counters:
 
     def add(self, record: CallRecord, threshold: float) -> None:
         outcome = record.outcome
-        # Voice messages, transfers and failures count whether or not the
-        # call had queued (a voice message when closed, say).
-        if outcome == VOICEMAIL:
-            self.voicemail += 1
-        elif outcome == TRANSFERRED:
-            self.transferred += 1
-        elif outcome == CALLBACK:
-            self.callback += 1
         if record.error is not None:
             self.failed += 1   # the script failed, whatever the fallback did then
         if record.queued_at is None:
             self.not_queued += 1
+            self._count_outcome(outcome)  # a voice message when closed, say
             return
         self.offered += 1
         if outcome == ANSWERED or record.answered_at is not None:
@@ -83,8 +76,21 @@ class Counters:
             self.total_wait_answered += wait
             if wait <= (threshold if record.target is None else record.target):
                 self.answered_in_threshold += 1
+            if outcome != ANSWERED:
+                self._count_outcome(outcome)  # transferred after the agent, say
         elif outcome == ABANDONED:
             self.abandoned += 1
+        else:
+            self._count_outcome(outcome)
+
+    def _count_outcome(self, outcome: str) -> None:
+        """Voice messages, transfers and callbacks: counted whether or not the call queued."""
+        if outcome == VOICEMAIL:
+            self.voicemail += 1
+        elif outcome == TRANSFERRED:
+            self.transferred += 1
+        elif outcome == CALLBACK:
+            self.callback += 1
 
     def summary(self) -> dict:
         offered = self.offered
