@@ -571,3 +571,13 @@ def test_a_sys_exit_inside_a_simulation_is_an_internal_error_not_a_success(tmp_p
     result, errors = _simulate(tmp_path, 'inbound:\n    queue to "main"\n', MODEL)
     assert result.exit_code == 123, result.output
     assert "the simulation called sys.exit(0)" in errors
+
+
+def test_with_every_ring_missed_callers_with_patience_abandon_and_the_run_ends():
+    from runtime.simulator.report import build_report
+    model = dataclasses.replace(load_model_text(MODEL), no_answer_rate=1.0, duration=600.0)
+    program = program_of('inbound:\n    answer\n    queue to "main"\n')
+    run = _within(60, run_replication, ProgramTable({"default": program}), model, None, 1)
+    totals = build_report(model, [run], program)["totals"]
+    assert totals["calls_answered"] == 0 and totals["calls_unfinished"] == 0
+    assert totals["calls_abandoned"] == totals["calls_offered"] == run.calls_simulated
