@@ -619,7 +619,12 @@ class CallSession:
         first, newline, rest = reason.partition("\n")  # a runtime error: its call path follows
         reason = first + self._waiting_context() + newline + rest
         log.error("call %s: %s", self.call.call_id, reason)
+        # A call goes to the fallback group once: failing again there (its
+        # after-call part fails each time an agent has taken it) would queue
+        # it for ever.
+        failed_before = self.record.error is not None
         self.record.error = reason
+        waiting = self.state is _QUEUED or self.state is _RINGING
         self._interrupt()
         self._leave_queue("script failed", count=False)
         if self.caller_gone:
@@ -632,8 +637,8 @@ class CallSession:
         except Exception:  # noqa: BLE001 - the fallback of last resort must not raise
             log.exception("driver fallback failed for %s", self.call.call_id)
         group = self.center.fallback_group
-        if group:
-            self._queue_to_fallback(group)
+        if group and not failed_before:
+            self._queue_to_fallback(group, keep_place=waiting)
             return
         self.driver.hangup(self.call)
         self._end(FAILED)
@@ -654,17 +659,19 @@ class CallSession:
             f"{agents} agent{'s' if agents != 1 else ''} logged in"
         return f" (the call had waited {waited} in the queue for {names}; {logged_in})"
 
-    def _queue_to_fallback(self, group: str) -> None:
-        """A failed call waits in the fallback group; a call that was waiting
-        already keeps its place (its first queue time)."""
+    def _queue_to_fallback(self, group: str, keep_place: bool) -> None:
+        """A failed call waits in the fallback group. One that was waiting in
+        a queue when it failed keeps its place (it counts from its first queue
+        time); any other (failing before it queued, or in its after-call
+        survey) joins at the back."""
         center, record = self.center, self.record
         center.ensure_group(group)
         now = self.driver.now()
-        arrival = record.queued_at
+        arrival = record.queued_at if keep_place else None
         self.state = _QUEUED
         self.when_empty_pc = -1
         record.outcome = FAILED
-        if arrival is None:
+        if record.queued_at is None:
             record.queued_at = now
         if group not in record.groups:
             record.groups.append(group)

@@ -341,3 +341,35 @@ queue:
     assert "steps without ending" in first_line
     assert first_line.endswith('(the call had waited 1h 0m in the queue for "sales"; no agent '
                                "was logged in)")
+
+
+def test_a_call_failing_after_its_agent_joins_the_fallback_group_at_the_back():
+    """Only a call that was waiting keeps its place: one whose after-call
+    survey fails must not jump ahead of the callers waiting there. And it
+    goes there once: its survey failed again after the fallback agent, and
+    the call was queued again, for ever."""
+    program = program_of("""inbound:
+    if call.caller == "0700000001":
+        queue to "support"
+    queue to "rescue"
+after call:
+    do crm_sync(call.caller)
+""")
+    scenario = Scenario("after", Location("t"), agents=[AgentPlan("alice", ["support"], talk=30.0),
+                                                        AgentPlan("bob", ["rescue"], talk=30.0)])
+    loop, driver, center, records = _center(program, scenario, fallback_group="rescue")
+
+    def failing(context, number):
+        if number == "0700000001":
+            raise ConnectionError("CRM is down")
+        return None
+    center.commands = _commands(crm_sync=failing)
+    center.agent_login("alice", ["support"])
+    _call(driver, center, loop, "surveyed", CallPlan(at=0.0, caller="0700000001"))
+    _call(driver, center, loop, "waiting", CallPlan(at=10.0, caller="0700000002"))
+    loop.call_at(100.0, lambda: center.agent_login("bob", ["rescue"]))
+    loop.run(until=3600)
+    surveyed, waiting = records["surveyed"], records["waiting"]
+    assert surveyed.outcome == "failed" and surveyed.agent == "bob"
+    assert waiting.agent == "bob" and waiting.answered_at < surveyed.answered_at
+    assert not center.sessions   # both ended
