@@ -238,7 +238,7 @@ def test_the_pure_python_runtime_simulates_the_example(tmp_path):
 # ------------------------------------------------------------------ shifts and occupancy
 
 
-def _records_of_run(monkeypatch, model, script='inbound:\n    answer\n    queue to "main"\n',
+def _records_of_run(model, script='inbound:\n    answer\n    queue to "main"\n',
                     seed=1):
     """One replication, and every call record it produced."""
     records = []
@@ -258,10 +258,10 @@ agents: [{count: 3, groups: [main], shift: "08:00-09:00", name: early},
 """
 
 
-def test_agents_stop_taking_calls_when_their_shift_ends(monkeypatch):
+def test_agents_stop_taking_calls_when_their_shift_ends():
     """Calls are always waiting here: before, an agent whose shift had ended
     was never free at the 30-second checks and worked on to the end."""
-    run, records = _records_of_run(monkeypatch, load_model_text(SHIFT_MODEL))
+    run, records = _records_of_run(load_model_text(SHIFT_MODEL))
     shift_end = 3600.0
     early = [r for r in records if (r.agent or "").startswith("early-")]
     assert early and all(r.answered_at < shift_end for r in early)
@@ -272,10 +272,10 @@ def test_agents_stop_taking_calls_when_their_shift_ends(monkeypatch):
     assert later and all(r.agent.startswith("allday-") for r in later)
 
 
-def test_occupancy_is_talk_time_over_staffed_time_and_never_above_one(monkeypatch):
+def test_occupancy_is_talk_time_over_staffed_time_and_never_above_one():
     from runtime.simulator.report import build_report
     model = load_model_text(SHIFT_MODEL)
-    run, records = _records_of_run(monkeypatch, model)
+    run, records = _records_of_run(model)
     occupancy = build_report(model, [run])["totals"]["occupancy"]
     # Overloaded: agents talk nearly all the time they are logged in.
     assert 0.9 < occupancy <= 1.0
@@ -289,7 +289,7 @@ def test_occupancy_is_talk_time_over_staffed_time_and_never_above_one(monkeypatc
     assert occupancy == pytest.approx(talk / staffed)
 
 
-def test_occupancy_does_not_count_the_drain_after_the_arrivals_stop(monkeypatch):
+def test_occupancy_does_not_count_the_drain_after_the_arrivals_stop():
     """Calls still queued when arrivals stop are answered in the drain; their
     talk then is outside the measured period (it made occupancy 186 %)."""
     from runtime.simulator.report import build_report
@@ -300,7 +300,7 @@ arrivals: {rate_per_hour: 120}
 handle_time: {distribution: constant, value: 2m}
 agents: [{count: 2, groups: [main]}]
 """)
-    run, records = _records_of_run(monkeypatch, model)
+    run, records = _records_of_run(model)
     assert max(r.agent_ended_at for r in records) > 1.5 * 3600  # a long drain
     occupancy = build_report(model, [run])["totals"]["occupancy"]
     assert 0.95 < occupancy <= 1.0
@@ -421,7 +421,7 @@ def test_a_run_where_no_ring_is_ever_answered_ends_and_counts_its_calls():
     assert totals["calls_answered"] == 0
 
 
-def test_calls_left_waiting_when_the_last_agent_logs_out_are_reported(monkeypatch):
+def test_calls_left_waiting_when_the_last_agent_logs_out_are_reported():
     """Before, they were never recorded: the report counted fewer calls than arrived."""
     from runtime.simulator.report import build_report
     model = load_model_text("""
