@@ -215,7 +215,15 @@ class ContactCenter:
         for group in (groups if isinstance(groups, dict) else list(groups)):
             self.ensure_group(group)
         now = self.driver.now()
-        self.dispatch(self.acd.login(agent_id, groups, now, ready=ready))
+        self.dispatch(self.acd.login(agent_id, groups, now, ready=ready,
+                                     wrap_up=self._site_wrap_up(agent_id)))
+
+    def _site_wrap_up(self, agent_id: str) -> float | None:
+        """The agent's own wrap-up from the site (``agents[].wrap_up``), or None."""
+        find = getattr(self.site, "agent", None) if self.site is not None else None
+        agent = find(agent_id) if find is not None else None
+        wrap_up = getattr(agent, "wrap_up", None) if agent is not None else None
+        return None if wrap_up is None else float(wrap_up)
 
     def agent_logout(self, agent_id: str) -> None:
         self.dispatch(self.acd.logout(agent_id, self.driver.now()))

@@ -51,7 +51,7 @@ from .simulator.driver import SimDriver
 from .simulator.events import EventLoop
 from .simulator.model import Distribution, Model
 from .site.values import BadValue, parse_duration
-from .site.yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml,
+from .site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
                              decode_site_bytes, did_you_mean, join_path)
 from .session import State
 from .trace import Step, Tracer
@@ -121,14 +121,14 @@ class ScenarioFile:
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:
+    from qscript.files import UnreadableFile, read_limited
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ScenarioError([Problem(Location(str(path)),
-                                     f"cannot read: {error.strerror or error}")]) from None
+        data = read_limited(path, MAX_SITE_BYTES, kind="scenario file")
+    except UnreadableFile as error:
+        raise ScenarioError([Problem(Location(str(path)), error.reason)]) from None
     text = decode_site_bytes(data, str(path))
-    root = compose_yaml(text, str(path))
+    root = compose_yaml(text, str(path), "scenario file")
     reader = Reader(str(path))
     fields = reader.fields(root, "", _FILE_KEYS, required=("script", "scenarios"))
     script = reader.value(fields, "script", "", str, "")

@@ -6,24 +6,24 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
+from qscript.console import make_console
 
 from .scenarios import (ScenarioError, check_suite, load_scenarios, run_scenario,
                         uncovered_branches)
 
 
 @click.command(name="test")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--coverage/--no-coverage", default=True, show_default=True,
               help="Report script branches no scenario took.")
 def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
     """Run scenario files (YAML): scripted callers and agents, with expectations."""
-    console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    console = make_console()
+    errors = make_console(stderr=True)
     results_json = []
     failed = 0
     total = 0

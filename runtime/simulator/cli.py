@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
 from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
+from qscript.console import make_console
 
 from ..center import ProgramTable
 from .checks import check_model
@@ -48,10 +49,10 @@ def _check_together(model, model_path: str, program, site, console: Console) -> 
 
 
 @click.command()
-@click.argument("script", type=click.Path(dir_okay=False))
-@click.option("--site", "site_path", type=click.Path(dir_okay=False),
+@click.argument("script", type=click.Path())
+@click.option("--site", "site_path", type=click.Path(),
               help="Site configuration (groups, calendars, prompts, lookups).")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", required=True, type=click.Path(),
               help="Traffic model (YAML): arrivals, handle times, patience, agents.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
 @click.option("--replications", default=1, show_default=True, type=click.IntRange(1, 1000),
@@ -62,7 +63,7 @@ def _check_together(model, model_path: str, program, site, console: Console) -> 
 def simulate(script: str, site_path: str | None, model_path: str, seed: int, replications: int,
              as_json: bool, estimator: str | None) -> None:
     """Simulate calls through SCRIPT with a traffic model; report service level, ASA, ..."""
-    console = Console(stderr=True, highlight=False)
+    console = make_console(stderr=True)
     site = load_site_or_exit(site_path, console)
     symbols = site.symbols() if site is not None else None
     program = load_program_or_exit(script, symbols)
@@ -97,7 +98,9 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
                               "report it.")
                 sys.exit(EXIT_INTERNAL)
             progress.update(task, completed=index + 1)
-    report = build_report(model, results, program, time.perf_counter() - started)
+    targets = {name: group.service_level_target for name, group in site.groups.items()} \
+        if site is not None else None
+    report = build_report(model, results, program, time.perf_counter() - started, targets)
     report["warnings"] = warnings + report["warnings"]
     report["script"] = str(Path(script))
     report["model_file"] = str(Path(model_path))
@@ -106,5 +109,5 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
             console.print(f"[yellow]warning[/]: {escape(warning)}")
         click.echo(json.dumps(report, indent=2, default=str))
     else:
-        render(report, Console(highlight=False))
+        render(report, make_console(soft_wrap=False))  # tables, not error lines: laid out to fit
     sys.exit(EXIT_OK)

@@ -55,7 +55,7 @@ from yaml.nodes import MappingNode, Node
 
 from . import sampling
 from ..site.values import BadValue, parse_duration, parse_int, parse_time_range
-from ..site.yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml,
+from ..site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
                               decode_site_bytes, join_path)
 
 ModelError = SiteError
@@ -195,12 +195,12 @@ class Model:
 
 def load_model(path: str | Path) -> Model:
     """Load a traffic model file; raises ModelError listing every problem."""
+    from qscript.files import UnreadableFile, read_limited
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ModelError([Problem(Location(str(path)), f"cannot read the model: "
-                                  f"{error.strerror or error}")]) from None
+        data = read_limited(path, MAX_SITE_BYTES, kind="traffic model")
+    except UnreadableFile as error:
+        raise ModelError([Problem(Location(str(path)), error.reason)]) from None
     return load_model_text(decode_site_bytes(data, str(path)), str(path))
 
 
@@ -211,7 +211,7 @@ _KEYS = ("start", "duration", "warmup", "arrivals", "handle_time", "patience", "
 
 
 def load_model_text(text: str, name: str = "<model>") -> Model:
-    root = compose_yaml(text, name)
+    root = compose_yaml(text, name, "traffic model")
     reader = Reader(name)
     fields = reader.fields(root, "", _KEYS, required=("start", "duration", "arrivals",
                                                        "handle_time", "agents"))

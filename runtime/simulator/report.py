@@ -61,7 +61,10 @@ def _totals(replications: list[Replication]) -> dict:
 
 
 def build_report(model: Model, replications: list[Replication], program=None,
-                 elapsed: float | None = None) -> dict:
+                 elapsed: float | None = None,
+                 targets: dict[str, float] | None = None) -> dict:
+    """The report; ``targets`` are the site's service-level targets by group (fractions),
+    against which each group's service level is judged."""
     totals = _totals(replications)
     per_replication = [_totals([r]) for r in replications]
     confidence = {}
@@ -73,6 +76,12 @@ def build_report(model: Model, replications: list[Replication], program=None,
     group_names = sorted({g for r in replications for g in r.stats.groups})
     groups = {g: _figures([r.stats.groups[g] for r in replications if g in r.stats.groups])
               for g in group_names}
+    for name, figures in groups.items():
+        target = (targets or {}).get(name)
+        if target is not None:
+            level = figures.get("service_level")
+            figures["service_level_target"] = target
+            figures["service_level_met"] = None if level is None else level >= target
     slots = sorted({s for r in replications for s in r.stats.intervals})
     intervals = []
     for slot in slots:
@@ -158,6 +167,18 @@ def _ci(report: dict, key: str, scale: float = 100.0, unit: str = "%") -> str:
     return "" if half is None else f" ±{half * scale:.1f}{unit}"
 
 
+def _judged(figures: dict) -> str:
+    """A group's service level, and against its site target when it has one."""
+    level, target = figures["service_level"], figures.get("service_level_target")
+    if target is None:
+        return _pct(level)
+    if level is None:
+        return f"— (target {_pct(target)})"
+    if level >= target:
+        return f"[green]{_pct(level)} ≥ {_pct(target)} target[/]"
+    return f"[red]{_pct(level)} < {_pct(target)} target[/]"
+
+
 def render(report: dict, console: Console) -> None:
     totals = report["totals"]
     table = Table(title=f"Simulation: {report['replications']} replication(s)", show_lines=False)
@@ -165,8 +186,8 @@ def render(report: dict, console: Console) -> None:
                    "abandon rate", "occupancy"):
         table.add_column(column, justify="right" if column != "group" else "left")
     for name, figures in report["groups"].items():
-        table.add_row(name, str(figures["calls_offered"]), str(figures["calls_answered"]),
-                      str(figures["calls_abandoned"]), _pct(figures["service_level"]),
+        table.add_row(escape(name), str(figures["calls_offered"]), str(figures["calls_answered"]),
+                      str(figures["calls_abandoned"]), _judged(figures),
                       _secs(figures["asa_s"]), _pct(figures["abandon_rate"]), "")
     table.add_row("[bold]total[/]", str(totals["calls_offered"]), str(totals["calls_answered"]),
                   str(totals["calls_abandoned"]),
@@ -206,9 +227,10 @@ def render(report: dict, console: Console) -> None:
                              str(row["false"]))
         console.print(branches)
     for key, counts in report["survey"].items():
-        console.print(f"Saved {key!r}: " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())))
+        console.print(escape(f"Saved {key!r}: " + ", ".join(f"{v}: {n}"
+                                                            for v, n in sorted(counts.items()))))
     for error in report["errors"]:
-        console.print(f"[red]script error[/]: {escape(error)}")
+        console.print(f"[red]script error[/]: {escape(str(error))}")
     for warning in report["warnings"]:
         console.print(f"[yellow]warning[/]: {escape(warning)}")
     performance = report["performance"]

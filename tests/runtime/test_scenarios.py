@@ -142,6 +142,32 @@ queue:
     assert uncovered_branches(program, merged) == []
 
 
+def test_a_site_agents_own_wrap_up_is_applied(tmp_path):
+    """docs/site.md: an agent's ``wrap_up`` overrides the groups'. Alice (5 s) takes the
+    second caller 5 s after her first call ends; with the group's 60 s, a minute later."""
+    from runtime.site import load_site_text
+    (tmp_path / "s.qs").write_text('inbound:\n    answer\n    queue to "support"\n')
+    site_text = ("groups:\n  support: {wrap_up: 60s}\n"
+                 "agents:\n  - {id: alice, groups: [support], wrap_up: %s}\n")
+    path = tmp_path / "s.test.yaml"
+    path.write_text("""script: s.qs
+scenarios:
+  - name: two callers, one agent
+    agents: [{id: alice, groups: [support], talk: 10s}]
+    calls:
+      - {at: 0s, expect: {agent: alice}}
+      - {at: 1s, expect: {agent: alice, max_wait: 30s}}
+""")
+    suite = load_scenarios(path)
+    program = compile_file(suite.script).program
+    for wrap_up, passes in (("5s", True), ("0s", True), ("2m", False)):
+        site = load_site_text(site_text % wrap_up, "site.yaml", tmp_path)
+        result = run_scenario(suite.scenarios[0], program, site, suite.start)
+        assert result.passed is passes, (wrap_up, result.failures)
+    site = load_site_text(site_text.replace(", wrap_up: %s", ""), "site.yaml", tmp_path)
+    assert not run_scenario(suite.scenarios[0], program, site, suite.start).passed  # 60 s
+
+
 # ------------------------------------------------------------------ mistakes in scenario files
 
 
