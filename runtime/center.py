@@ -20,6 +20,7 @@ from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
 
 from .acd import AcdEngine, AnswerGroup, Offer
+from .blocking import DEFAULT_COMMAND_TIMEOUT
 from .latency import LatencyRecorder
 from .driver import CallInfo, Driver
 from .records import CallRecord
@@ -112,6 +113,10 @@ class ContactCenter:
         self.prefer_wait = DEFAULT_PREFER_WAIT
         #: Custom commands by name (qscript.extensions.RegisteredCommand).
         self.commands: dict = {}
+        #: Seconds a custom command may run before its call fails over (the
+        #: site's commands.timeout; drivers that run commands inline ignore it).
+        self.command_timeout: float = float(getattr(getattr(site, "command_modules", None),
+                                                    "timeout", DEFAULT_COMMAND_TIMEOUT))
         #: Called with (session, effect or (event, detail)) for every step of
         #: every call, when set: `qscript test`, debugging and the differential
         #: tests of simulator against live read the script's path from it.

@@ -19,6 +19,10 @@ Conventions:
 * Events that come from the outside — the caller hanging up, an agent's leg
   ending — are reported to the session by calling its ``caller_hung_up`` and
   ``agent_leg_ended`` methods.
+* Work that may block — a customer lookup, a custom command — goes through
+  :meth:`Driver.run_blocking`: the live driver runs it in a worker thread
+  with a timeout, so one slow lookup never holds up the other calls; the
+  simulator runs it at once (``runs_blocking_inline``).
 """
 
 from __future__ import annotations
@@ -101,6 +105,11 @@ class Driver(ABC):
     #: must leave this False.
     rings_at_once: bool = False
 
+    #: Blocking work runs at once with this driver (the simulator: no
+    #: simulated time passes while a lookup or command runs, and runs stay
+    #: deterministic): the session calls it directly, never ``run_blocking``.
+    runs_blocking_inline: bool = False
+
     @abstractmethod
     def answer(self, call: CallInfo, done: Done) -> None:
         """Answer the caller's leg; done(None) when answered (see ``answers_at_once``)."""
@@ -178,6 +187,30 @@ class Driver(ABC):
     @abstractmethod
     def send_voicemail(self, address: str, recording: Recording, call: CallInfo) -> None:
         """Mail a voice message to an address."""
+
+    # -- blocking work
+    def run_blocking(self, call: CallInfo, kind: str, work: Callable[[], Any], timeout: float,
+                     done: Callable[[Any, BaseException | None], None]) -> None:
+        """Run ``work`` — a lookup or a custom command, which may block — for a call.
+
+        ``kind`` is ``"lookup"`` or ``"command"`` (the live driver keeps a pool
+        of workers for each, so stuck commands cannot starve lookups). Then
+        ``done(result, None)``, or ``done(None, error)`` when ``work`` raised,
+        or ``done(None, WorkTimedOut)`` (:mod:`runtime.blocking`) when it had
+        not finished ``timeout`` seconds after this call; a late result is
+        then dropped. Like :meth:`stop_media` for media, stopping the call's
+        media drops the result, and work that has not started yet never runs.
+
+        This default runs the work at once and reports it on the next turn of
+        the driver's clock; the live driver runs it in a worker thread.
+        """
+        try:
+            result = work()
+        except Exception as error:  # noqa: BLE001 - handed to the session
+            failure: BaseException = error  # (`error` is unbound after the except block)
+            self.schedule(0.0, lambda: done(None, failure))
+            return
+        self.schedule(0.0, lambda: done(result, None))
 
     def fallback(self, call: CallInfo, reason: str) -> bool:
         """Hand a call the script cannot handle to the driver's last resort.

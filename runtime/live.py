@@ -129,6 +129,7 @@ class LiveRuntime:
         await self.port.close()
         for task in list(self.driver.tasks):
             task.cancel()
+        self.driver.close()
         await asyncio.to_thread(self.outbox.close)
 
     async def _in_store(self, function: Callable[[], _T]) -> _T:
@@ -376,6 +377,8 @@ class LiveRuntime:
         cpu = time.process_time() - self._cpu_started
         return {"latency": self.driver.latency.summary(), "handoff": self.center.handoff.summary(),
                 "calls": len(self.center.sessions),
+                "workers": {"lookups": self.driver.lookup_workers.stats(),
+                            "commands": self.driver.command_workers.stats()},
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),
                 "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None,
                 "database": self.outbox.health()}

@@ -87,6 +87,20 @@ class CallRecord:
         """A `save` statement: ``key`` = ``value`` in the call's record."""
         self.saved = {**self.saved, key: value}
 
+    def copy(self) -> "CallRecord":
+        """A copy that shares nothing mutable with this record (a custom command's)."""
+        return CallRecord(
+            self.call_id, self.caller, self.dialled, script=self.script,
+            script_hash=self.script_hash, arrived_at=self.arrived_at, queued_at=self.queued_at,
+            answered_at=self.answered_at, agent_ended_at=self.agent_ended_at,
+            ended_at=self.ended_at, outcome=self.outcome, groups=list(self.groups),
+            answered_group=self.answered_group, agent=self.agent, language=self.language,
+            priority=self.priority, target=self.target, digits=self.digits,
+            estimated_wait_at_entry=self.estimated_wait_at_entry,
+            announced_waits=list(self.announced_waits), saved=dict(self.saved),
+            log=list(self.log), error=self.error, voicemail_to=self.voicemail_to,
+            transferred_to=self.transferred_to)
+
     def __repr__(self) -> str:
         return (f"CallRecord({self.call_id!r}, outcome={self.outcome!r}, "
                 f"groups={self.groups!r}, agent={self.agent!r})")

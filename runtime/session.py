@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Generator
 from qscript.builtins import FACTS
 from qscript.bytecode import Program
 
+from .blocking import WorkTimedOut
 from .driver import CallInfo, Recording
 from .records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
 from .vm import Machine, Outcome, ScriptError
@@ -179,16 +180,23 @@ class CallSession:
             try:
                 value = _HANDLERS[type(effect)](self, effect)
             except Exception as error:  # noqa: BLE001 - a driver or command failure
-                self._gen = None
-                gen.close()
-                line, column = self.program.position(effect.pc)
-                self._fail(f"{self.program.source_name}:{line}:{column}: "
-                           f"{type(effect).__name__.lower()} failed: {error}")
+                self._effect_failed(gen, effect, error)
                 return
             if value is _PENDING:
                 return
             if self.state is _ENDED or self._gen is not gen:
                 return
+
+    def _effect_failed(self, gen: Generator[fx.Effect, Any, Outcome], effect: fx.Effect,
+                       error: BaseException) -> None:
+        """Carrying out an effect failed: the call fails over, with the effect's position."""
+        self._gen = None
+        gen.close()
+        self._fail(f"{self._where(effect)}: {type(effect).__name__.lower()} failed: {error}")
+
+    def _where(self, effect: fx.Effect) -> str:
+        line, column = self.program.position(effect.pc)
+        return f"{self.program.source_name}:{line}:{column}"
 
     def _done(self):
         """A completion callback for a timed driver action."""
@@ -438,26 +446,73 @@ class CallSession:
         self.driver.transfer(self.call, effect.number)
         return None
 
+    # Lookups and custom commands may block (a locked database, a CRM that
+    # hangs): the driver runs them where they cannot hold up other calls
+    # (Driver.run_blocking), or at once when it runs them inline (the simulator).
+
     def _on_lookup(self, effect: fx.Lookup):
         lookup = self.center.site.lookups.get(effect.lookup) if self.center.site else None
         if lookup is None:
             return None
-        return lookup.find(str(effect.key))
+        key = str(effect.key)
+        if self.driver.runs_blocking_inline:
+            try:
+                return lookup.find(key)
+            except Exception as error:  # noqa: BLE001 - a lookup that fails finds nothing
+                self._lookup_failed(effect, error)
+                return None
+        token = self._token
+        self._media_busy = True   # the caller hanging up drops the lookup (stop_media)
+
+        def answered(result: Any, error: BaseException | None) -> None:
+            if token != self._token:
+                return  # the call moved on while the lookup ran: nobody waits for it
+            if error is not None:
+                self._lookup_failed(effect, error)
+                result = None
+            self._resume(token, result)
+        self.driver.run_blocking(self.call, "lookup", lambda: lookup.find(key),
+                                 float(lookup.timeout), answered)
+        return _PENDING
+
+    def _lookup_failed(self, effect: fx.Lookup, error: BaseException) -> None:
+        """A lookup that fails or does not answer in time is "not found": the call goes
+        on (a CRM outage must not drop callers), with a warning in its record and log."""
+        what = f"did not answer within {error.seconds:g}s" if isinstance(error, WorkTimedOut) \
+            else f"failed: {error}"
+        message = f'{self._where(effect)}: warning: lookup "{effect.lookup}" {what}; ' \
+                  "the call goes on as not found"
+        log.warning("call %s: %s", self.call.call_id, message)
+        self.record.add_log(message)
 
     def _on_command(self, effect: fx.Command):
         registered = self.center.commands.get(effect.name)
         if registered is None:
             raise LookupError(f"custom command {effect.name!r} is not loaded")
-        try:
-            return registered.function(self.context(), *effect.args)
-        except KeyboardInterrupt:
-            raise  # Ctrl-C stops the process, as anywhere else
-        except Exception:
-            raise  # the call fails over with the error's location (_resume)
-        except BaseException as error:
-            # SystemExit (sys.exit), GeneratorExit, ...: a command must not end
-            # `qscript test` (with exit 0) or the live runtime; only its call fails.
-            raise RuntimeError(_aborted(effect.name, error)) from None
+        name, function, args = effect.name, registered.function, effect.args
+        context = self.context()
+        if self.driver.runs_blocking_inline:
+            return _run_command(name, function, context, args)
+        token, gen, timeout = self._token, self._gen, float(self.center.command_timeout)
+        self._media_busy = True   # the caller hanging up drops the command's result
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            if token != self._token or gen is None or self._gen is not gen:
+                return  # the call moved on while the command ran: its result is dropped
+            if error is None:
+                self._resume(token, result)
+                return
+            self._media_busy = False
+            if isinstance(error, WorkTimedOut):
+                error = RuntimeError(f"custom command {name!r} did not finish within "
+                                     f"{timeout:g}s")
+            elif not isinstance(error, Exception):
+                error = RuntimeError(_aborted(name, error))  # no Ctrl-C in a worker thread
+            self._effect_failed(gen, effect, error)
+        self.driver.run_blocking(self.call, "command",
+                                 lambda: _run_command(name, function, context, args),
+                                 timeout, finished)
+        return _PENDING
 
     def _on_log(self, effect: fx.Log):
         self.record.add_log(str(effect.message))
@@ -741,16 +796,34 @@ class CallSession:
         return [self.prompt_media(prompt)] if prompt else []
 
     def context(self) -> dict:
-        """What a custom command sees of the call."""
+        """What a custom command sees of the call: a snapshot, the command's own.
+
+        A command may run in a worker thread and outlive its call (a caller
+        hanging up, a timeout): it must not share the call's live record.
+        """
         return {"call_id": self.call.call_id, "caller": self.call.caller,
                 "dialled": self.call.dialled, "language": self.language,
-                "digits": self.digits, "record": self.record}
+                "digits": self.digits, "record": self.record.copy()}
 
     def _waited(self) -> float:
         if self.record.queued_at is None:
             return 0.0
         end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
         return round(end - self.record.queued_at, 3)  # see clock()
+
+
+def _run_command(name: str, function: Callable, context: dict, args: tuple) -> Any:
+    """Call a custom command's function; a failure is an exception the call fails over with."""
+    try:
+        return function(context, *args)
+    except KeyboardInterrupt:
+        raise  # Ctrl-C stops the process, as anywhere else
+    except Exception:
+        raise  # the call fails over with the error's location (_effect_failed)
+    except BaseException as error:
+        # SystemExit (sys.exit), GeneratorExit, ...: a command must not end
+        # `qscript test` (with exit 0) or the live runtime; only its call fails.
+        raise RuntimeError(_aborted(name, error)) from None
 
 
 def _aborted(name: str, error: BaseException) -> str:

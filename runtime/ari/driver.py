@@ -11,11 +11,18 @@ is turned into commands in well under a millisecond of Python.
 Call ids are the caller's channel id. Agent legs are originated with a
 deterministic id (``<call id>-a<n>``) and bridges are named ``qs-<call id>``,
 so after a reconnect the runtime can find them again.
+
+Lookups and custom commands, which may block for seconds (a locked database,
+a CRM that hangs), never run on the event loop: :meth:`AriDriver.run_blocking`
+hands them to a bounded pool of worker threads (one pool for lookups, one for
+commands) and resumes the call with the result — or with
+:class:`~runtime.blocking.WorkTimedOut` when the timeout passes first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import itertools
 import logging
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from ..blocking import WorkerPool, WorkTimedOut
 from ..driver import CallInfo, Driver, Recording
 from ..latency import LatencyRecorder
 from .port import AriError, AriEvent, AriPort
@@ -33,6 +41,20 @@ log = logging.getLogger("qscript.ari")
 
 #: Hangup causes that mean the agent did not take the call.
 _CAUSES = {17: "busy", 18: "no answer", 19: "no answer", 21: "rejected", 34: "congestion"}
+
+#: Worker threads for lookups and for custom commands. Work beyond them
+#: waits (its timeout counting); a command stuck for ever holds one worker.
+LOOKUP_WORKERS = 8
+COMMAND_WORKERS = 16
+
+
+@dataclass
+class _Job:
+    """Blocking work running for a call (a lookup or a custom command)."""
+
+    future: concurrent.futures.Future
+    done: Callable
+    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -50,6 +72,7 @@ class _Leg:
     bridge: str | None = None
     moh: bool = False
     gone: bool = False
+    job: _Job | None = None
 
 
 @dataclass
@@ -110,6 +133,13 @@ class AriDriver(Driver):
         self.on_new_call: Callable[[CallInfo], None] | None = None
         #: The Stasis application this runtime serves (to recognise its channels).
         self.app_name = getattr(getattr(site, "ari", None), "app", None) or "qscript"
+        self.lookup_workers = WorkerPool("lookup", LOOKUP_WORKERS)
+        self.command_workers = WorkerPool("command", COMMAND_WORKERS)
+
+    def close(self) -> None:
+        """Stop the worker threads (work still waiting for one is cancelled)."""
+        self.lookup_workers.close()
+        self.command_workers.close()
 
     # ------------------------------------------------------------ plumbing
 
@@ -455,6 +485,8 @@ class AriDriver(Driver):
             self._cancel_pending(leg)
 
     def _cancel_pending(self, leg: _Leg) -> None:
+        if leg.job is not None:
+            self._drop_job(leg)
         if leg.playback is not None:
             playback, leg.playback = leg.playback, None
             self.playbacks.pop(playback, None)
@@ -466,6 +498,57 @@ class AriDriver(Driver):
             leg.timer = None
         leg.on_recorded = None
         leg.recording = None
+
+    # ------------------------------------------------------------ blocking work
+
+    def run_blocking(self, call, kind, work, timeout, done) -> None:
+        leg = self._leg(call)
+        pool = self.lookup_workers if kind == "lookup" else self.command_workers
+        if leg.job is not None:
+            self._drop_job(leg)   # (a session waits for one thing at a time)
+        job = _Job(pool.submit(work), done)
+        leg.job = job
+        job.timer = self.loop.call_later(timeout, self._job_timed_out, leg, job, timeout)
+        job.future.add_done_callback(lambda _: self._from_worker(self._job_finished, leg, job))
+
+    def _from_worker(self, callback, *args) -> None:
+        """Run ``callback`` on the event loop (called in a worker thread)."""
+        try:
+            self.loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            pass  # the loop is closed: the runtime stopped, nobody waits any more
+
+    def _job_finished(self, leg: _Leg, job: _Job) -> None:
+        if leg.job is not job:
+            return  # timed out, or the call hung up: the result is dropped
+        leg.job = None
+        if job.timer is not None:
+            job.timer.cancel()
+        if job.future.cancelled():
+            return
+        error = job.future.exception()
+        self._job_done(job, None if error is not None else job.future.result(), error)
+
+    def _job_timed_out(self, leg: _Leg, job: _Job, timeout: float) -> None:
+        if leg.job is not job:
+            return
+        leg.job = None
+        job.future.cancel()   # work still waiting for a worker never runs
+        log.debug("call %s: blocking work did not finish within %gs", leg.call.call_id, timeout)
+        self._job_done(job, None, WorkTimedOut(timeout))
+
+    def _job_done(self, job: _Job, result, error) -> None:
+        try:
+            job.done(result, error)
+        except Exception:  # noqa: BLE001 - like an event handler: one call, not the runtime
+            log.exception("resuming call after blocking work failed")
+
+    def _drop_job(self, leg: _Leg) -> None:
+        job, leg.job = leg.job, None
+        if job is not None:
+            if job.timer is not None:
+                job.timer.cancel()
+            job.future.cancel()   # not started yet: it never runs
 
     # ------------------------------------------------------------ agents
 

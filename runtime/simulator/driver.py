@@ -85,6 +85,7 @@ class SimDriver(Driver):
 
     # -- the caller's leg
     answers_at_once = True
+    runs_blocking_inline = True
 
     def answer(self, call: CallInfo, done: Done) -> None:
         pass  # answering takes no simulated time

@@ -48,7 +48,7 @@ site.yaml:7:5: error: groups.support: unknown key "servce_level_threshold"
 | ``prompts`` | none | the prompt catalogue, see below |
 | ``hot_prompts`` | none | switchable extra prompts, see below |
 | ``lookups`` | none | customer lookups, see below |
-| ``commands`` | none | ``{modules: [mysite.commands], path: [.]}``: Python modules with custom commands, imported with ``path`` (default: the site file's directory) on ``sys.path`` |
+| ``commands`` | none | ``{modules: [mysite.commands], path: [.], timeout: 5s}``: Python modules with custom commands, imported with ``path`` (default: the site file's directory) on ``sys.path``; ``timeout`` (default 5s, at most 60s): how long a command may run on a live call before the call fails over |
 | ``mail`` | none | SMTP for voice messages, see below |
 | ``numbers`` | none | dialled number -> script file; ``default`` for any other number |
 | ``fallback`` | none (hang up) | where a call goes when its script fails |
@@ -166,9 +166,11 @@ lookups:
 (column -> value type: string, number, boolean, duration, time; ``found`` is
 reserved), for sqlite ``table``, for csv ``delimiter`` (default ``,``; ``tab``
 for tabs) and ``encoding`` (default UTF-8, with or without BOM; ``utf-16`` needs a
-byte-order mark, ``utf-16-le``/``utf-16-be`` do not). The file, its
-header or table and columns are checked when the site loads. See
-`runtime.site.lookups` for conversions and reloading.
+byte-order mark, ``utf-16-le``/``utf-16-be`` do not), and ``timeout``
+(default 2s, at most 60s): how long a live call waits for the lookup before
+it goes on as not found. The file, its header or table and columns are
+checked when the site loads. See `runtime.site.lookups` for conversions and
+reloading.
 
 ### mail, numbers, fallback, ari, control, database, announcements
 

@@ -18,12 +18,19 @@ record with ``found = false``). Conversion rules, the same for both sources:
 error. The file is read again when its modification time or size changes
 (checked on each lookup: a ``stat`` costs microseconds); if the new file is
 broken, the lookup keeps the previous data and logs why, so a half-written
-export never fails live calls.
+export never fails live calls. The lookup that notices the change reads the
+file; lookups meanwhile (in other threads) answer from the previous data at
+once instead of waiting for it.
 
 **SQLite** databases are opened read-only (``file:...?mode=ro``) and queried
 with a parameterised ``SELECT`` per lookup; the table and columns are checked
 when the site loads. A value that does not convert is logged and read as the
-zero value.
+zero value. Each thread has its own connection, whose busy timeout is the
+lookup's ``timeout``: lookups in several threads run side by side.
+
+Lookups are safe to call from several threads at once: the live runtime
+runs them in worker threads, with the ``timeout`` of their spec (see
+:mod:`runtime.blocking`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from typing import Mapping
 from qscript.files import UnreadableFile, read_limited
 from qscript.symbols import LookupInfo
 
+from ..blocking import DEFAULT_LOOKUP_TIMEOUT
 from .values import FALSE_WORDS, TRUE_WORDS, BadValue, parse_duration, parse_time
 from .yamlmarks import Location, Problem, did_you_mean
 
@@ -65,6 +73,7 @@ class LookupSpec:
     delimiter: str = ","           # csv only
     encoding: str = "utf-8-sig"    # csv only
     where: Location = field(default_factory=lambda: Location("<site>"))
+    timeout: float = DEFAULT_LOOKUP_TIMEOUT   # seconds a live lookup may take
 
     @property
     def shown_path(self) -> str:
@@ -117,6 +126,11 @@ class Lookup:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a live call waits for this lookup before it goes on as not found."""
+        return self.spec.timeout
 
     def info(self) -> LookupInfo:
         """What the checker needs: the field names and their types."""
@@ -181,7 +195,11 @@ class CsvLookup(Lookup):
         signature = self._file_signature()
         if signature is None or signature == self._signature:
             return  # a file that vanished keeps serving the last good data
-        with self._lock:
+        # One thread reads the new file; the others answer from the previous
+        # data meanwhile rather than wait (a big export takes seconds to read).
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             if signature == self._signature:
                 return
             # Remembered even if the read fails, so a broken file is not re-read on every call.
@@ -191,9 +209,11 @@ class CsvLookup(Lookup):
                 log.warning("lookup %s: keeping the previous data; %s has errors:\n%s", self.name,
                             self.spec.shown_path, "\n".join(p.headline() for p in problems[:5]))
                 return
-            self._records = records
+            self._records = records   # one assignment: a reader sees the old or the new data
             log.info("lookup %s: reloaded %d records from %s", self.name, len(records),
                      self.spec.shown_path)
+        finally:
+            self._lock.release()
 
     def _read(self) -> tuple[dict[str, dict], list[Problem]]:
         # Read as bytes first, with the file checked and the size limited (a FIFO put in
@@ -325,7 +345,8 @@ class SqliteLookup(Lookup):
 
     def __init__(self, spec: LookupSpec):
         super().__init__(spec)
-        self._connection: sqlite3.Connection | None = None
+        self._local = threading.local()        # this thread's connection
+        self._connections: list[sqlite3.Connection] = []   # every thread's, for close()
         self._lock = threading.Lock()
         columns = ", ".join(_quote_identifier(f) for f in spec.fields)
         # Identifiers cannot be parameters; they come from the site file and are quoted.
@@ -361,23 +382,33 @@ class SqliteLookup(Lookup):
         return problems
 
     def find(self, key: str) -> dict | None:
-        with self._lock:
-            row = self._connect().execute(self._query, (str(key).strip(),)).fetchone()
+        row = self._connect().execute(self._query, (str(key).strip(),)).fetchone()
         if row is None:
             return None
         return {name: self._value(name, kind, value)
                 for (name, kind), value in zip(self.spec.fields.items(), row)}
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        for connection in connections:
+            connection.close()
 
     def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
+        """This thread's connection: an SQLite connection must not be used by two
+        threads at once, and one shared under a lock would make every lookup wait
+        for a slow one."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
             uri = f"{self.spec.path.resolve().as_uri()}?mode=ro"
-            self._connection = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5)
-        return self._connection
+            # check_same_thread=False only so that close() may close it from another thread.
+            connection = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                         timeout=self.spec.timeout)
+            with self._lock:
+                self._connections.append(connection)
+            self._local.connection = connection
+        return connection
 
     def _value(self, name: str, kind: str, value):
         if value is None:

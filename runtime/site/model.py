@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from qscript.extensions import CommandError, RegisteredCommand, load_modules
 from qscript.symbols import SiteSymbols
 
+from ..blocking import DEFAULT_COMMAND_TIMEOUT
 from .calendar import Calendar
 from .lookups import Lookup
 from .prompts import HotPrompt, HotPromptSwitches, PromptCatalogue, UnknownPrompt
@@ -95,6 +96,7 @@ class CommandModule:
 class CommandsConfig:
     modules: tuple[CommandModule, ...] = ()
     paths: tuple[Path, ...] = ()     # added to sys.path before importing the modules
+    timeout: float = DEFAULT_COMMAND_TIMEOUT   # seconds a command may run live
 
 
 def _secret(variable: str | None) -> str | None:

@@ -22,10 +22,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from qscript.symbols import VALUE_TYPES
 
 from .calendar import WEEKDAYS, Calendar, Deviation, HolidayRules, known_holiday_names
+from ..blocking import DEFAULT_LOOKUP_TIMEOUT
 from .lookups import Lookup, LookupSpec, open_lookup
 from .prompts import ANY_LANGUAGE, HotPrompt, Prompt, PromptCatalogue
 from .values import (BadValue, TimeRange, check_no_overlap, parse_bool, parse_identifier,
-                     parse_name, parse_opening_hours, parse_time_range)
+                     parse_name, parse_opening_hours, parse_time_range, parse_work_timeout)
 from .yamlmarks import Reader, did_you_mean, is_null, join_path
 
 # ------------------------------------------------------------------ calendars
@@ -307,7 +308,8 @@ def read_hot_prompts(reader: Reader, node: Node | None,
 
 # ------------------------------------------------------------------ lookups
 
-LOOKUP_KEYS = ("type", "path", "key", "fields", "table", "delimiter", "encoding", "description")
+LOOKUP_KEYS = ("type", "path", "key", "fields", "table", "delimiter", "encoding", "timeout",
+               "description")
 LOOKUP_TYPES = ("csv", "sqlite")
 #: The field every lookup record has (set by the VM), so the site may not declare it.
 RESERVED_FIELDS = ("found",)
@@ -338,6 +340,7 @@ def read_lookup_spec(reader: Reader, name: str, node: Node, base_dir: Path,
     table = reader.value(fields, "table", path, parse_identifier, None)
     delimiter = reader.value(fields, "delimiter", path, _delimiter, ",")
     encoding = reader.value(fields, "encoding", path, _encoding, "utf-8-sig")
+    timeout = reader.value(fields, "timeout", path, parse_work_timeout, DEFAULT_LOOKUP_TIMEOUT)
     _check_kind_keys(reader, fields, kind, path)
     if file_text and not (base_dir / file_text).is_file():
         shown = display_dir / file_text
@@ -348,7 +351,7 @@ def read_lookup_spec(reader: Reader, name: str, node: Node, base_dir: Path,
         return None
     return LookupSpec(name, kind, (base_dir / file_text).resolve(), key, declared,
                       str(display_dir / file_text), table, delimiter, encoding,
-                      reader.location(fields.get("path")))
+                      reader.location(fields.get("path")), timeout)
 
 
 def _check_kind_keys(reader: Reader, fields, kind: str | None, path: str) -> None:

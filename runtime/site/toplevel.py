@@ -15,12 +15,14 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..blocking import DEFAULT_COMMAND_TIMEOUT
 from .model import (DEFAULT_ARI_APP, DEFAULT_ARI_PASSWORD_ENV, DEFAULT_ARI_URL,
                     DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, Agent,
                     AnnouncementDefaults, AriConfig, CommandModule, CommandsConfig, ControlConfig,
                     DialplanTarget, Fallback, Group, MailConfig, NumberRoute)
 from .values import (NAME_RULE, BadValue, is_valid_name, parse_bool, parse_dialled_number, parse_duration, parse_env_name,
-                     parse_host_port, parse_int, parse_language, parse_name, parse_percent)
+                     parse_host_port, parse_int, parse_language, parse_name, parse_percent,
+                     parse_work_timeout)
 from .yamlmarks import Reader, describe, did_you_mean, is_null, join_path
 
 DEFAULT_TIMEZONE = "Europe/Stockholm"
@@ -195,7 +197,7 @@ def _agent_groups(reader: Reader, node: Node | None, path: str,
 def read_commands(reader: Reader, node: Node | None, base_dir: Path) -> CommandsConfig:
     if node is None:
         return CommandsConfig()
-    fields = reader.fields(node, "commands", ("modules", "path"))
+    fields = reader.fields(node, "commands", ("modules", "path", "timeout"))
     modules = []
     for item in reader.items(fields.get("modules"), "commands.modules") if "modules" in fields else []:
         name = reader.parse(item, "commands.modules", parse_module_name)
@@ -205,7 +207,9 @@ def read_commands(reader: Reader, node: Node | None, base_dir: Path) -> Commands
     if "path" in fields:
         paths = [(base_dir / text).resolve() for item in reader.items(fields.get("path"), "commands.path")
                  if (text := reader.parse(item, "commands.path", str.strip))]
-    return CommandsConfig(tuple(modules), tuple(paths))
+    timeout = reader.value(fields, "timeout", "commands", parse_work_timeout,
+                           DEFAULT_COMMAND_TIMEOUT)
+    return CommandsConfig(tuple(modules), tuple(paths), timeout)
 
 
 def parse_module_name(text: str) -> str:

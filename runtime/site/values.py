@@ -78,6 +78,22 @@ def parse_duration(text: str) -> float:
     return int(seconds) if seconds == int(seconds) else seconds
 
 
+def parse_work_timeout(text: str) -> float:
+    """How long a lookup or custom command may take live: a duration, more than 0s, at most 60s.
+
+    The caller waits in silence meanwhile, so a minute is the most that makes sense.
+    """
+    from ..blocking import MAX_TIMEOUT
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise BadValue(f'"{text.strip()}" is no time to wait', "a timeout must be more than 0s, "
+                       "e.g. 2s or 500ms")
+    if seconds > MAX_TIMEOUT:
+        raise BadValue(f'"{text.strip()}" is too long: the caller waits in silence meanwhile',
+                       f"a timeout may be at most {MAX_TIMEOUT:g}s")
+    return seconds
+
+
 def parse_time(text: str, *, allow_end_of_day: bool = False) -> int:
     """``08:30`` -> minutes after midnight; ``24:00`` only where a range may end at midnight."""
     match = _TIME.fullmatch(text.strip())

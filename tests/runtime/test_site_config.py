@@ -313,3 +313,19 @@ def test_a_module_reexporting_a_command_is_not_a_duplicate(tmp_path):
     (tmp_path / "site_re_b.py").write_text("from site_re_a import site_re_cmd\n")
     site = site_from("commands: {modules: [site_re_a, site_re_b]}\n", tmp_path)
     assert set(site.symbols().commands) == {"site_re_cmd"}
+
+
+# ------------------------------------------------------------------ timeouts
+
+
+def test_lookup_and_command_timeouts_and_their_defaults(tmp_path):
+    (tmp_path / "c.csv").write_text("number,name\n1,A\n")
+    site = site_from("""
+        lookups:
+          fast: {type: csv, path: c.csv, key: number, fields: {name: string}, timeout: 500ms}
+          plain: {type: csv, path: c.csv, key: number, fields: {name: string}}
+        commands: {modules: [], timeout: 3s}
+        """, tmp_path)
+    assert site.lookups["fast"].timeout == 0.5 and site.lookups["plain"].timeout == 2
+    assert site.command_modules.timeout == 3
+    assert site_from("groups: {support: }\n", tmp_path).command_modules.timeout == 5

@@ -373,3 +373,134 @@ after call:
     assert surveyed.outcome == "failed" and surveyed.agent == "bob"
     assert waiting.agent == "bob" and waiting.answered_at < surveyed.answered_at
     assert not center.sessions   # both ended
+
+
+# ------------------------------------------------------------------ lookups and commands that block
+
+
+LOOKUP_SCRIPT = """inbound:
+    answer
+    lookup "crm" by call.caller into customer
+    if customer.found:
+        log "hello " + customer.name
+    else:
+        log "unknown caller"
+    do crm_sync(call.caller) into case
+    log case
+    queue to "support"
+"""
+
+
+def _site_center(tmp_path, program, scenario, *, inline: bool = True):
+    import sqlite3
+    from runtime.site import load_site_text
+    with sqlite3.connect(tmp_path / "crm.db") as db:
+        db.execute("CREATE TABLE customers (phone TEXT, name TEXT)")
+        db.execute("INSERT INTO customers VALUES ('0701111111', 'Ada')")
+    db.close()
+    site = load_site_text("groups: {support: {}, rescue: {}}\n"
+                          "lookups:\n  crm: {type: sqlite, path: crm.db, table: customers, "
+                          "key: phone, fields: {name: string}}\n", "site.yaml", tmp_path)
+    loop = EventLoop()
+    model = Model(start=__import__("datetime").datetime(2026, 12, 7, 10), duration=0, warmup=0,
+                  arrival_rate=0, profile=(), weekday_factors={},
+                  handle_time=Distribution("constant", 30.0), patience=None, agents=())
+    driver = _ScenarioDriver(loop, model, scenario, program)
+    # A driver that does not run blocking work inline takes the Driver's
+    # default run_blocking: run now, report on the next turn of the clock.
+    driver.runs_blocking_inline = inline
+    records = {}
+    center = ContactCenter(driver, ProgramTable({"default": program}), site=site,
+                           on_record=lambda r: records.setdefault(r.call_id, r),
+                           fallback_group="rescue")
+    driver.center = center
+    return loop, driver, center, records, site
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "deferred"])
+def test_a_failing_lookup_is_not_found_and_the_call_goes_on(tmp_path, inline, caplog):
+    import sqlite3
+    program = program_of(LOOKUP_SCRIPT)
+    loop, driver, center, records, site = _site_center(tmp_path, program,
+                                                        Scenario("lookup", Location("t")),
+                                                        inline=inline)
+    center.commands = _commands(crm_sync=lambda context, number: "case-" + number)
+    _call(driver, center, loop, "found", CallPlan(at=0.0, caller="0701111111",
+                                                  hang_up_after=5.0))
+    loop.call_at(1.0, lambda: sqlite3.connect(tmp_path / "crm.db").execute(
+        "DROP TABLE customers").connection.commit())
+    _call(driver, center, loop, "broken", CallPlan(at=2.0, caller="0701111111",
+                                                   hang_up_after=5.0))
+    loop.run(until=60)
+    site.close()
+    assert records["found"].log == ["hello Ada", "case-0701111111"]
+    broken = records["broken"]
+    assert broken.error is None and broken.outcome == "abandoned"
+    assert broken.log[0] == ('test.qs:3:5: warning: lookup "crm" failed: no such table: '
+                             "customers; the call goes on as not found")
+    assert broken.log[1:] == ["unknown caller", "case-0701111111"]
+    assert broken.log[0] in caplog.text
+
+
+def test_a_deferred_command_resumes_the_call_or_fails_it_over_with_its_position(tmp_path):
+    program = program_of(LOOKUP_SCRIPT)
+    scenario = Scenario("deferred", Location("t"), agents=[AgentPlan("alice", ["rescue"])])
+    loop, driver, center, records, site = _site_center(tmp_path, program, scenario, inline=False)
+
+    def crm_sync(context, number):
+        if number == "0700000666":
+            raise ConnectionError("the CRM is down")
+        return "case-" + number
+    center.commands = _commands(crm_sync=crm_sync)
+    center.agent_login("alice", ["rescue"])
+    _call(driver, center, loop, "good", CallPlan(at=0.0, caller="0701111111", hang_up_after=5.0))
+    _call(driver, center, loop, "bad", CallPlan(at=1.0, caller="0700000666"))
+    loop.run(until=600)
+    site.close()
+    assert records["good"].log == ["hello Ada", "case-0701111111"]
+    bad = records["bad"]
+    assert bad.outcome == "failed" and bad.agent == "alice"
+    assert bad.error == "test.qs:8:5: command failed: the CRM is down"
+
+
+def test_a_result_arriving_after_the_caller_hung_up_is_dropped(tmp_path):
+    program = program_of(LOOKUP_SCRIPT)
+    loop, driver, center, records, site = _site_center(tmp_path, program,
+                                                        Scenario("gone", Location("t")),
+                                                        inline=False)
+    calls = []
+
+    def crm_sync(context, number):
+        calls.append(number)
+        # The caller hangs up while the command runs; its result comes later.
+        center.sessions["c1"].caller_hung_up()
+        return "case-" + number
+    center.commands = _commands(crm_sync=crm_sync)
+    _call(driver, center, loop, "c1", CallPlan(at=0.0, caller="0701111111"))
+    loop.run(until=60)
+    site.close()
+    record = records["c1"]
+    assert calls == ["0701111111"]
+    assert record.outcome == "hung_up" and record.error is None
+    assert record.log == ["hello Ada"]          # nothing ran after the command
+    assert not center.sessions
+
+
+def test_a_command_gets_a_snapshot_of_the_call_it_may_keep():
+    program = program_of('inbound:\n    answer\n    save "tier" = "gold"\n'
+                         '    do crm_sync(call.caller)\n    queue to "support"\n')
+    loop, driver, center, records = _center(program, Scenario("context", Location("t")))
+    contexts = []
+
+    def crm_sync(context, number):
+        contexts.append(context)
+        context["record"].save("tier", "changed")
+        context["record"].groups.append("nowhere")
+        context["caller"] = "someone else"
+    center.commands = _commands(crm_sync=crm_sync)
+    _call(driver, center, loop, "c1", CallPlan(caller="0701111111", hang_up_after=5.0))
+    loop.run(until=60)
+    record, seen = records["c1"], contexts[0]["record"]
+    assert seen is not record and seen.call_id == "c1" and seen.caller == "0701111111"
+    assert record.saved == {"tier": "gold"} and record.groups == ["support"]
+    assert record.caller == "0701111111"
