@@ -335,17 +335,24 @@ class LiveRuntime:
     # ------------------------------------------------------------ status
 
     def status(self) -> dict:
+        """What ``qscript status`` shows. Built on the event loop from the live state, so
+        it must stay cheap with thousands of waiting calls: one pass over the calls (not
+        one per group), their positions computed together (acd.positions)."""
         acd, now = self.center.acd, self.driver.now()
+        waiting_in: dict[str, list[dict]] = {}
+        positions = acd.positions()
+        for session in self.center.sessions.values():
+            call_id = session.call.call_id
+            if call_id not in positions:
+                continue  # not waiting in the ACD
+            waiting = {"call_id": call_id, "caller": session.call.caller,
+                       "digits": session.digits, "waited_s": round(session._waited(), 1),
+                       "position": positions[call_id], "language": session.language}
+            for name in acd.call_info(call_id).groups:
+                waiting_in.setdefault(name, []).append(waiting)
         groups = []
         for name in acd.group_names:
-            waiting = []
-            for session in self.center.sessions.values():
-                if acd.has_call(session.call.call_id) and \
-                        name in acd.call_info(session.call.call_id).groups:
-                    waiting.append({"call_id": session.call.call_id, "caller": session.call.caller,
-                                    "digits": session.digits, "waited_s": round(session._waited(), 1),
-                                    "position": acd.position(session.call.call_id),
-                                    "language": session.language})
+            waiting = waiting_in.get(name, [])
             groups.append({"name": name, "calls_waiting": acd.calls_waiting(name),
                            "agents_logged_in": acd.agents_logged_in(name),
                            "agents_ready": acd.agents_ready(name),

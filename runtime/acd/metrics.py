@@ -108,6 +108,33 @@ class AcdMetrics(MatchingCore):
         """1-based place of the call among those its agents would take first."""
         return self._calls_ahead(self._entry(call_id)) + 1
 
+    def positions(self) -> dict[str, int]:
+        """:meth:`position` of every waiting or ringing call, by call id, at once.
+
+        For a status page listing thousands of waiting calls: ``position`` of
+        a call in several groups counts the calls ahead in each (O(calls)),
+        so calling it for each call is O(calls²) — a quarter of a second for
+        2,000 calls. Here the calls are taken once in rank order, counting
+        those passed per set of groups: a call's position is 1 + the calls
+        passed in the sets that share a group with its own.
+        """
+        waiting = sorted((entry for entry in self._calls.values() if entry.queued),
+                         key=_rank_of)
+        passed: dict[frozenset[str], int] = {}
+        positions: dict[str, int] = {}
+        for entry in waiting:
+            mine = frozenset(entry.groups)
+            ahead = 0
+            for groups, count in passed.items():
+                if not groups.isdisjoint(mine):
+                    ahead += count
+            positions[entry.call_id] = ahead + 1
+            passed[mine] = passed.get(mine, 0) + 1
+        for call_id, entry in self._calls.items():
+            if not entry.queued:
+                positions[call_id] = 1   # ringing an agent (or not in a queue yet)
+        return positions
+
     # ------------------------------------------------------------- waits
 
     def estimated_wait(self, call_id: str, now: float) -> float:
@@ -183,3 +210,7 @@ class AcdMetrics(MatchingCore):
                     if agent.state is _READY:
                         ready.add(agent_id)
         return len(working), len(ready)
+
+
+def _rank_of(entry: QueueEntry) -> tuple:
+    return entry.rank

@@ -147,6 +147,30 @@ def test_position_counts_each_call_ahead_once():
     assert engine.position("single") == 4  # both, only_a, me
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_positions_of_all_calls_at_once_match_each_calls_position(seed):
+    """positions() (for status pages: one pass) gives what position() gives each call."""
+    rng = random.Random(seed)
+    names = ("a", "b", "c", "d")
+    engine = make_engine(*names)
+    busy_agent(engine, "x", ["a"])
+    now = 0.0
+    for index in range(rng.randint(1, 120)):
+        now += rng.random()
+        groups = rng.sample(names, rng.randint(1, 3))
+        engine.enqueue(f"c{index}", groups, now, priority=rng.choice((0, 0, 0, 1, 5)),
+                       credit=rng.choice((0.0, 0.0, 30.0)))
+        gone = f"c{rng.randrange(index + 1)}"
+        if rng.random() < 0.15 and engine.has_call(gone):
+            engine.remove(gone, now)
+        if rng.random() < 0.1 and engine.has_call(f"c{index}"):
+            engine.set_priority(f"c{index}", rng.choice((0, 3)), None, now)
+    if rng.random() < 0.5:
+        engine.login("y", ["b"], now)    # rings a call: its position is 1
+    calls = [f"c{i}" for i in range(200) if engine.has_call(f"c{i}")]
+    assert engine.positions() == {call: engine.position(call) for call in calls}
+
+
 # ------------------------------------------------------------ agent selection
 
 
