@@ -1,8 +1,9 @@
 """Mailing voice messages over SMTP.
 
 A voice message is sent as an e-mail with the recording attached (WAV), and
-a short text saying who called, when, and the digits they entered. Sending
-runs in a worker thread (smtplib is blocking) so callers are never delayed;
+a short text saying who called, when, and the digits they entered. Building
+the message and sending it run in a worker thread (smtplib is blocking, and
+encoding a long recording takes tens of milliseconds) so callers are never delayed;
 a failed send is retried a few times with backoff and logged — the recording
 stays on the Asterisk server either way, so nothing is lost.
 """
@@ -72,7 +73,9 @@ class Mailer:
             smtp.send_message(message)
 
     async def send_voicemail(self, address: str, recording: Recording, call: CallInfo) -> bool:
-        message = self.build_message(address, recording, call)
+        # Built in the worker too: encoding a recording of minutes (megabytes of
+        # WAV) as base64 takes tens of milliseconds, too long for the event loop.
+        message = await asyncio.to_thread(self.build_message, address, recording, call)
         delay = 1.0
         for attempt in range(1, self.attempts + 1):
             try:
