@@ -164,7 +164,9 @@ class CallSession:
                     self._phase_ended(stop.value)
                 finally:
                     self._next_phase_by_loop = False
-                next_phase = self._gen
+                # (Annotated: mypy keeps self._gen narrowed to None across the
+                # call above, and mypyc would type the local None.)
+                next_phase: Generator[fx.Effect, Any, Outcome] | None = self._gen
                 if next_phase is None or self.state is _ENDED:
                     return
                 gen = next_phase  # the next phase began: run it here
