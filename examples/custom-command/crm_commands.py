@@ -40,5 +40,7 @@ def blocked(call, number: str) -> bool:
 @command
 def open_case(call, customer: str, channel: str) -> str:
     """Open a case in the case handling for the customer; returns the case number."""
-    # A real site would call its CRM here; this example just numbers the cases.
+    # A real site would call its CRM here, with a timeout of its own shorter than the
+    # site's commands.timeout (live, commands run in worker threads; itertools.count
+    # is safe to share between them). This example just numbers the cases.
     return str(next(_case_numbers))
