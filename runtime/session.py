@@ -400,6 +400,7 @@ class CallSession:
 
     def _on_voicemail(self, effect: fx.Voicemail):
         self._leave_queue("voicemail")
+        self.driver.music_on_hold(self.call, None)  # out of the queue: its music ends
         self.record.outcome = VOICEMAIL
         self.record.voicemail_to = effect.address
         done = self._done()

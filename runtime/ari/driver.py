@@ -48,7 +48,15 @@ class _Leg:
     on_recorded: Callable | None = None
     agent_channel: str | None = None
     bridge: str | None = None
-    moh: bool = False
+    #: The music on hold class the script wants under everything else (None: no music).
+    moh_wanted: str | None = None
+    #: Whether Asterisk is playing it now: it stops music on hold for every
+    #: playback, so this goes False with each prompt and the music is started
+    #: again when the channel falls quiet.
+    moh_playing: bool = False
+    #: The last media request (play, stop, music, record) sent for this leg:
+    #: the next one waits for it, so Asterisk gets them in the order we decided.
+    media_task: asyncio.Task | None = None
     gone: bool = False
 
 
@@ -122,7 +130,7 @@ class AriDriver(Driver):
     def schedule(self, delay: float, action) -> Callable[[], None]:
         return self.loop.call_later(max(0.0, delay), action).cancel
 
-    def _request(self, coroutine, call: CallInfo | None = None, what: str = "") -> None:
+    def _request(self, coroutine, call: CallInfo | None = None, what: str = "") -> asyncio.Task:
         """Send an ARI request without waiting; a failure ends up at the call's session."""
         if self._event_started is not None:
             self.latency.record(time.monotonic() - self._event_started)
@@ -130,6 +138,22 @@ class AriDriver(Driver):
         task = self.loop.create_task(coroutine)
         self.tasks.add(task)
         task.add_done_callback(lambda t: self._request_done(t, call, what))
+        return task
+
+    def _media_request(self, leg: _Leg, coroutine, call: CallInfo | None, what: str) -> None:
+        """A request that changes what the caller hears, sent after the leg's previous one.
+
+        Requests run concurrently over the HTTP pool, so "start music" followed by
+        "play" could reach Asterisk the other way round; media requests of one leg
+        are therefore chained.
+        """
+        previous = leg.media_task
+
+        async def after_previous():
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])  # its own failure is reported by its own task
+            await coroutine
+        leg.media_task = self._request(after_previous(), call, what)
 
     def _request_done(self, task: asyncio.Task, call: CallInfo | None, what: str) -> None:
         self.tasks.discard(task)
@@ -192,6 +216,7 @@ class AriDriver(Driver):
             done, leg.on_playback_done = leg.on_playback_done, None
             if done is not None:
                 done()
+            self._resume_music(leg)
 
     def _on_dtmf(self, event: AriEvent) -> None:
         leg = self.legs.get(event.channel_id)
@@ -200,7 +225,8 @@ class AriDriver(Driver):
         collector = leg.collector
         if leg.playback is not None:  # barge-in: a key stops the prompt
             playback, leg.playback, leg.on_playback_done = leg.playback, None, None
-            self._request(self.port.stop_playback(playback), None, "stop playback")
+            self.playbacks.pop(playback, None)
+            self._media_request(leg, self.port.stop_playback(playback), None, "stop playback")
         if leg.timer is not None:
             leg.timer.cancel()
             leg.timer = None
@@ -225,6 +251,7 @@ class AriDriver(Driver):
             leg.timer = None
         if collector is not None:
             collector.done(value)
+        self._resume_music(leg)  # a key may have stopped the prompt (barge-in)
 
     def _on_recording_finished(self, event: AriEvent) -> None:
         leg = self.legs.get(self.recordings.pop(event.recording, ""))
@@ -232,15 +259,17 @@ class AriDriver(Driver):
             leg.recording = None
             done, leg.on_recorded = leg.on_recorded, None
             if done is not None:
-                self.loop.create_task(self._fetch_recording(event, done))
+                self._request(self._fetch_recording(leg, event, done), leg.call,
+                              "fetch the recording")
 
-    async def _fetch_recording(self, event: AriEvent, done) -> None:
+    async def _fetch_recording(self, leg: _Leg, event: AriEvent, done) -> None:
         try:
             data = await self.port.stored_recording(event.recording)
         except AriError as error:
             log.warning("cannot fetch recording %s: %s", event.recording, error)
             data = None
         done(Recording(event.recording, event.duration, data=data) if data else None)
+        self._resume_music(leg)
 
     def _on_recording_failed(self, event: AriEvent) -> None:
         leg = self.legs.get(self.recordings.pop(event.recording, ""))
@@ -249,6 +278,7 @@ class AriDriver(Driver):
             done, leg.on_recorded = leg.on_recorded, None
             if done is not None:
                 done(None)
+            self._resume_music(leg)
 
     def _on_channel_gone(self, event: AriEvent) -> None:
         channel = self.aliases.pop(event.channel_id, event.channel_id)
@@ -380,8 +410,10 @@ class AriDriver(Driver):
         playback = self._new_id(f"pb-{call.call_id}")
         leg.playback = playback
         leg.on_playback_done = done
+        leg.moh_playing = False  # Asterisk stops music on hold for a playback
         self.playbacks[playback] = call.call_id
-        self._request(self.port.play(call.call_id, media, playback, language), call, "play")
+        self._media_request(leg, self.port.play(call.call_id, media, playback, language), call,
+                            "play")
 
     def play(self, call, media, done) -> None:
         self._play(call, media, lambda: done(None))
@@ -394,17 +426,40 @@ class AriDriver(Driver):
         leg.timer = self.loop.call_later(seconds, lambda: done(None))
 
     def music_on_hold(self, call, moh_class) -> None:
+        """Music under everything else until stopped: it comes back after every prompt."""
         leg = self.legs.get(call.call_id)
         if leg is None or leg.gone:
             return
         if moh_class is None:
-            if leg.moh:
-                leg.moh = False
-                self._request(self.port.stop_moh(call.call_id), None, "stop music")
-        elif not leg.moh:
-            leg.moh = True
-            self._request(self.port.start_moh(call.call_id, moh_class if moh_class != "default"
-                                              else None), call, "music on hold")
+            leg.moh_wanted = None
+            self._stop_music(leg)
+        else:
+            if leg.moh_playing and moh_class != leg.moh_wanted:
+                leg.moh_playing = False  # another class: start it anew
+            leg.moh_wanted = moh_class
+            self._resume_music(leg)
+
+    def _resume_music(self, leg: _Leg) -> None:
+        """Start the wanted music again if the channel has fallen quiet.
+
+        Called whenever a prompt, a key or a recording has finished (after the
+        script was told, so that a prompt it starts at once comes first).
+        """
+        if leg.moh_wanted is None or leg.moh_playing or leg.gone or leg.bridge is not None:
+            return
+        if leg.playback is not None or leg.recording is not None or leg.on_recorded is not None:
+            return  # something else is heard; the music follows it
+        if self.legs.get(leg.call.call_id) is not leg:
+            return  # the call has ended meanwhile
+        leg.moh_playing = True
+        moh_class = None if leg.moh_wanted == "default" else leg.moh_wanted
+        self._media_request(leg, self.port.start_moh(leg.call.call_id, moh_class), leg.call,
+                            "music on hold")
+
+    def _stop_music(self, leg: _Leg) -> None:
+        if leg.moh_playing:
+            leg.moh_playing = False
+            self._media_request(leg, self.port.stop_moh(leg.call.call_id), None, "stop music")
 
     def get_key(self, call, prompt, media, timeout, done, accept_key=None) -> None:
         self._collect(call, media, _Collector(done, 1, "", timeout, accept_key=accept_key))
@@ -434,7 +489,10 @@ class AriDriver(Driver):
             leg.recording = name
             leg.on_recorded = done
             self.recordings[name] = call.call_id
-            self._request(self.port.record(call.call_id, name, max_seconds), call, "record")
+            self._stop_music(leg)  # no music under a voice message
+            self._media_request(leg, self.port.record(call.call_id, name, max_seconds), call,
+                                "record")
+        leg.on_recorded = done  # keeps the music off between the prompt and the recording
         if media:
             self._play(call, media, start_recording)
         else:
@@ -458,7 +516,7 @@ class AriDriver(Driver):
         if leg.playback is not None:
             playback, leg.playback = leg.playback, None
             self.playbacks.pop(playback, None)
-            self._request(self.port.stop_playback(playback), None, "stop playback")
+            self._media_request(leg, self.port.stop_playback(playback), None, "stop playback")
         leg.on_playback_done = None
         leg.collector = None
         if leg.timer is not None:

@@ -44,6 +44,8 @@ prompts:
   queue-position: beep
   queue-wait: beep
   queue-wait-unknown: beep
+  missing: no-such-sound
+  long: tt-weasels
 numbers:
   default: {script}
 ari: {{url: "http://127.0.0.1:8088", user: qtest, app: qtest, password_env: QSCRIPT_TEST_ARI_PASSWORD,
@@ -65,8 +67,11 @@ def explode(call) -> None:
 class Live:
     """A running LiveRuntime plus simulated callers, for one test."""
 
-    def __init__(self, tmp_path: Path, script: str, smtp_port: int = 2525):
+    def __init__(self, tmp_path: Path, script: str, smtp_port: int = 2525,
+                 ari_url: str = "http://127.0.0.1:8088", **adapter_options):
         self.tmp_path = tmp_path
+        self.ari_url = ari_url
+        self.adapter_options = adapter_options
         (tmp_path / "main.qs").write_text(script)
         (tmp_path / "qs_live_commands.py").write_text(COMMANDS)
         os.environ["QSCRIPT_TEST_ARI_PASSWORD"] = "qtest"
@@ -77,7 +82,8 @@ class Live:
 
     async def __aenter__(self):
         from runtime.ari.asyncari_adapter import AsyncariAdapter
-        self.port = AsyncariAdapter(AriConfig("http://127.0.0.1:8088", "qtest", "qtest", "qtest"))
+        self.port = AsyncariAdapter(AriConfig(self.ari_url, "qtest", "qtest", "qtest"),
+                                    **self.adapter_options)
         self.runtime = LiveRuntime(self.site, self.port, self.store,
                                    loop=asyncio.get_running_loop())
         previous = self.runtime.center.on_record
@@ -111,6 +117,11 @@ class Live:
 
     def record_for(self, predicate):
         return next((r for r in self.records if predicate(r)), None)
+
+    def session_of(self, caller: str):
+        """The running session of the call from ``caller`` (None when there is none)."""
+        return next((s for s in self.runtime.center.sessions.values() if s.call.caller == caller),
+                    None)
 
 
 _LIVE = {}

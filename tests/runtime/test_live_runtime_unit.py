@@ -181,3 +181,21 @@ def test_a_number_without_a_script_goes_to_the_fallback_group(tmp_path):
         assert "c9" in runtime.center.sessions
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_music_on_hold_is_started_again_after_each_announcement(tmp_path):
+    """Asterisk stops music on hold for a playback: the driver starts it again after it."""
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.new_call("c10")
+        await settle(0.05)
+        fake.press("c10", "1")
+        await settle(0.2)
+        media = [r[0] for r in fake.requests if r[0] in ("start_moh", "stop_moh", "play")
+                 and r[1] == "c10"]
+        # menu prompt, then queued: music, the announcement (two playbacks), music again
+        assert media[-4:] == ["start_moh", "play", "play", "start_moh"], media
+        await runtime.close()
+    asyncio.run(scenario())
