@@ -585,6 +585,10 @@ class CallSession:
     def _end(self, outcome: str) -> None:
         if self.state is _ENDED:
             return
+        if outcome == ANSWERED and self.callback_accepted:
+            # A callback that reached an agent stays a callback in the records:
+            # its agent and answered_at tell that it was made.
+            outcome = CALLBACK
         if self.center.tracer is not None:
             self.center.tracer(self, ("ended", outcome))
         self._interrupt()

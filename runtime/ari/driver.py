@@ -31,6 +31,9 @@ from .port import AriError, AriEvent, AriPort
 
 log = logging.getLogger("qscript.ari")
 
+#: Seconds a called-back customer's phone rings.
+_CALLBACK_RING_SECONDS = 30.0
+
 #: Hangup causes that mean the agent did not take the call.
 _CAUSES = {17: "busy", 18: "no answer", 19: "no answer", 21: "rejected", 34: "congestion"}
 
@@ -177,6 +180,15 @@ class AriDriver(Driver):
             leg = self.legs[call.call_id] = _Leg(call)
         return leg
 
+    @staticmethod
+    def _channel(call: CallInfo) -> str:
+        """The channel the caller is on now: after a callback, the customer's new one.
+
+        (The call keeps its first channel's id as its id; every media action goes
+        to this channel instead.)
+        """
+        return call.extra.get("customer_channel") or call.call_id
+
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}"
 
@@ -200,7 +212,10 @@ class AriDriver(Driver):
             self._ring_answered(channel)
             return
         if event.args and event.args[0] in ("agent", "callback"):
-            return  # a leg we originated but no longer track: ignore
+            # A leg we originated for a ring that is over (timed out, or the call
+            # ended meanwhile): nobody would ever speak to its person.
+            self._request(self.port.hangup(channel), None, "hang up a leg no ring waits for")
+            return
         dialled = event.args[0] if event.args else event.dialled
         call = CallInfo(channel, event.caller, dialled, arrived_at=self.now(),
                         extra={"channel_name": event.channel_name, "state": event.state})
@@ -219,7 +234,7 @@ class AriDriver(Driver):
             self._resume_music(leg)
 
     def _on_dtmf(self, event: AriEvent) -> None:
-        leg = self.legs.get(event.channel_id)
+        leg = self.legs.get(self.aliases.get(event.channel_id, event.channel_id))
         if leg is None or leg.collector is None:
             return
         collector = leg.collector
@@ -282,19 +297,24 @@ class AriDriver(Driver):
 
     def _on_channel_gone(self, event: AriEvent) -> None:
         channel = self.aliases.pop(event.channel_id, event.channel_id)
-        ring = self.rings.pop(channel, None)
-        if ring is not None:
-            if ring.timer is not None:
-                ring.timer.cancel()
-            if not ring.up:
-                ring.failed(_CAUSES.get(event.cause, f"hangup cause {event.cause}"))
-                return
+        ring = self.rings.get(channel)
+        if ring is not None and not ring.up:
+            self._ring_failed(channel, _CAUSES.get(event.cause, f"hangup cause {event.cause}"))
+            return
+        self.rings.pop(channel, None)
         call_id = self.agent_calls.pop(channel, None)
         if call_id is not None:
             session = self.center.sessions.get(call_id)
             leg = self.legs.get(call_id)
             if leg is not None:
                 leg.agent_channel = None
+            customer_ringing = next((ch for ch, r in self.rings.items()
+                                     if r.callback and r.call_id == call_id), None)
+            if customer_ringing is not None:
+                # The agent gave up on a callback before the customer answered.
+                self._request(self.port.hangup(customer_ringing), None, "cancel the callback")
+                self._ring_failed(customer_ringing, "the agent hung up")
+                return
             if session is not None:
                 session.agent_leg_ended()
             return
@@ -386,7 +406,7 @@ class AriDriver(Driver):
 
     def answer(self, call, done) -> None:
         async def answer_then_done():
-            await self.port.answer(call.call_id)
+            await self.port.answer(self._channel(call))
             done(None)
         self._request(answer_then_done(), call, "answer")
 
@@ -412,8 +432,8 @@ class AriDriver(Driver):
         leg.on_playback_done = done
         leg.moh_playing = False  # Asterisk stops music on hold for a playback
         self.playbacks[playback] = call.call_id
-        self._media_request(leg, self.port.play(call.call_id, media, playback, language), call,
-                            "play")
+        self._media_request(leg, self.port.play(self._channel(call), media, playback, language),
+                            call, "play")
 
     def play(self, call, media, done) -> None:
         self._play(call, media, lambda: done(None))
@@ -453,13 +473,14 @@ class AriDriver(Driver):
             return  # the call has ended meanwhile
         leg.moh_playing = True
         moh_class = None if leg.moh_wanted == "default" else leg.moh_wanted
-        self._media_request(leg, self.port.start_moh(leg.call.call_id, moh_class), leg.call,
+        self._media_request(leg, self.port.start_moh(self._channel(leg.call), moh_class), leg.call,
                             "music on hold")
 
     def _stop_music(self, leg: _Leg) -> None:
         if leg.moh_playing:
             leg.moh_playing = False
-            self._media_request(leg, self.port.stop_moh(leg.call.call_id), None, "stop music")
+            self._media_request(leg, self.port.stop_moh(self._channel(leg.call)), None,
+                                "stop music")
 
     def get_key(self, call, prompt, media, timeout, done, accept_key=None) -> None:
         self._collect(call, media, _Collector(done, 1, "", timeout, accept_key=accept_key))
@@ -490,8 +511,8 @@ class AriDriver(Driver):
             leg.on_recorded = done
             self.recordings[name] = call.call_id
             self._stop_music(leg)  # no music under a voice message
-            self._media_request(leg, self.port.record(call.call_id, name, max_seconds), call,
-                                "record")
+            self._media_request(leg, self.port.record(self._channel(call), name, max_seconds),
+                                call, "record")
         leg.on_recorded = done  # keeps the music off between the prompt and the recording
         if media:
             self._play(call, media, start_recording)
@@ -504,8 +525,8 @@ class AriDriver(Driver):
             self._cancel_pending(leg)
             leg.gone = True
             self._forget(leg)
-        self._request(self.port.continue_in_dialplan(call.call_id, self.transfer_context, number),
-                      None, "transfer")
+        self._request(self.port.continue_in_dialplan(self._channel(call), self.transfer_context,
+                                                     number), None, "transfer")
 
     def stop_media(self, call) -> None:
         leg = self.legs.get(call.call_id)
@@ -546,11 +567,20 @@ class AriDriver(Driver):
         # Ring timeout on our side too: Asterisk's originate timeout ends the
         # attempt, but a lost event must not leave the agent ringing forever.
         ring.timer = self.loop.call_later(timeout + 5.0, lambda: self._ring_timeout(channel))
-        self._request(self.port.originate(self._endpoint(agent_id), channel,
-                                          ["agent", call.call_id], timeout,
-                                          caller_id=call.caller,
-                                          variables=self._agent_variables(agent_id)),
-                      None, "ring agent")
+        self._originate(channel, self.port.originate(self._endpoint(agent_id), channel,
+                                                     ["agent", call.call_id], timeout,
+                                                     caller_id=call.caller,
+                                                     variables=self._agent_variables(agent_id)))
+
+    def _originate(self, channel: str, coroutine) -> None:
+        """Dial a ring's channel; a refused originate fails the ring at once."""
+        async def originate():
+            try:
+                await coroutine
+            except AriError as error:
+                log.warning("cannot ring %s: %s", channel, error)
+                self._ring_failed(channel, f"cannot ring: {error}")
+        self._request(originate(), None, "ring")
 
     def _ring_timeout_for(self, call: CallInfo, default: float) -> float:
         """The ring timeout of the group the call is offered for (site ``ring_timeout``)."""
@@ -559,10 +589,32 @@ class AriDriver(Driver):
         return float(getattr(group, "ring_timeout", default) or default)
 
     def _ring_timeout(self, channel: str) -> None:
-        ring = self.rings.pop(channel, None)
+        ring = self.rings.get(channel)
         if ring is not None and not ring.up:
-            self._request(self.port.hangup(channel), None, "hang up unanswered agent")
-            ring.failed("no answer")
+            self._request(self.port.hangup(channel), None, "hang up unanswered leg")
+            self._ring_failed(channel, "no answer")
+
+    def _ring_failed(self, channel: str, reason: str) -> None:
+        """An agent (or a called-back customer) did not answer: tell the session.
+
+        A callback rings the agent first: when the customer then does not
+        answer, the agent on the line is released too (not left in silence).
+        """
+        ring = self.rings.pop(channel, None)
+        if ring is None or ring.up:
+            return
+        if ring.timer is not None:
+            ring.timer.cancel()
+        if ring.callback:
+            leg = self.legs.get(ring.call_id)
+            if leg is not None:
+                if leg.agent_channel is not None:
+                    agent_channel, leg.agent_channel = leg.agent_channel, None
+                    self.agent_calls.pop(agent_channel, None)
+                    self._request(self.port.hangup(agent_channel), None, "release the agent")
+                leg.gone = True
+                self._forget(leg)
+        ring.failed(reason)
 
     def _ring_answered(self, channel: str) -> None:
         ring = self.rings.get(channel)
@@ -598,8 +650,7 @@ class AriDriver(Driver):
         leg = self._leg(call)
         bridge = f"qs-{call.call_id}"
         leg.bridge = bridge
-        caller_channel = call.extra.get("customer_channel", call.call_id)
-        channels = [caller_channel] + ([leg.agent_channel] if leg.agent_channel else [])
+        channels = [self._channel(call)] + ([leg.agent_channel] if leg.agent_channel else [])
 
         async def bridge_them():
             await self.port.create_bridge(bridge)
@@ -612,8 +663,11 @@ class AriDriver(Driver):
         self.rings[channel] = ring
         # The caller's first leg is gone; the customer's new channel becomes the call's leg.
         self.legs.setdefault(call.call_id, _Leg(call))
-        self._request(self.port.originate(self.callback_endpoint.format(number=number), channel,
-                                          ["callback", call.call_id], 30.0), None, "call back")
+        timeout = _CALLBACK_RING_SECONDS
+        ring.timer = self.loop.call_later(timeout + 5.0, lambda: self._ring_timeout(channel))
+        self._originate(channel, self.port.originate(self.callback_endpoint.format(number=number),
+                                                     channel, ["callback", call.call_id], timeout,
+                                                     caller_id=call.dialled))
 
     def send_voicemail(self, address, recording, call) -> None:
         if self.mailer is None:
@@ -630,7 +684,7 @@ class AriDriver(Driver):
             leg.gone = True
             self._forget(leg)
         extension = self.fallback_extension or call.dialled or "s"
-        self._request(self.port.continue_in_dialplan(call.call_id, self.fallback_context,
+        self._request(self.port.continue_in_dialplan(self._channel(call), self.fallback_context,
                                                      extension, self.fallback_priority),
                       None, "fallback")
         return True

@@ -362,7 +362,7 @@ def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path):
             live.agent("bob", ["sales"], answer_after=0.2, talk=1.5)
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0708888888"),
                                     20, what="the callback to be made and finished")
-            assert record.agent == "bob" and record.outcome == "answered"
+            assert record.agent == "bob" and record.outcome == "callback"
             steps = [s.kind for s in live.tracer.path(record.call_id)]
             assert "callback" in steps and "connected" in steps
     run(scenario())

@@ -88,3 +88,61 @@ def test_music_goes_on_while_an_agent_rings(tmp_path):
             assert session.state is State.RINGING  # still ringing: this was the ring
             assert heard.silent_seconds < 0.3, str(heard)
     run(scenario())
+
+
+CALLBACK_SURVEY_SCRIPT = """inbound:
+    answer
+    queue to "sales"
+queue:
+    wait 1s
+    offer callback prompt "cb-offer" key 1 timeout 8s
+after call:
+    play "long"
+    menu "survey-q1" timeout 2s retries 0:
+        key 1:
+            save "survey" = "1"
+"""
+
+
+def test_a_called_back_customer_hears_the_after_call_survey(tmp_path):
+    """After a callback, every prompt goes to the customer's new channel, not the old one."""
+    async def scenario():
+        async with Live(tmp_path, CALLBACK_SURVEY_SCRIPT) as live:
+            live.runtime.driver.callback_endpoint = "Local/{number}@qtest-agent"
+            caller = await live.dial("0701000004", "1", pause=1.5)
+            await live.callers.ended(caller, 10)  # the runtime released the line
+            session = live.session_of("0701000004")
+            live.agent("bob", ["sales"], answer_after=0.2, talk=1.5)
+            await wait_for(lambda: session.state is State.AFTER, 20, what="the after-call phase")
+            customer = session.call.extra["customer_channel"]
+            heard = await live.callers.listen(customer, 2.5)  # "long" (3 s of weasels)
+            assert heard.silent_seconds < 0.8, str(heard)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0701000004"),
+                                    15, what="the survey to end the call")
+            # A callback that reached an agent is recorded as one, with its agent.
+            assert record.outcome == "callback" and record.agent == "bob", vars(record)
+            assert record.answered_at is not None and record.error is None
+            assert await live.callers.channel(customer) is None  # hung up after the survey
+    run(scenario())
+
+
+def test_an_unreachable_callback_customer_releases_the_agent(tmp_path):
+    """The agent answers first; if the customer cannot be reached, the agent is not left
+    waiting on a silent line."""
+    async def scenario():
+        async with Live(tmp_path, CALLBACK_SURVEY_SCRIPT) as live:
+            live.runtime.driver.callback_endpoint = "Local/{number}@qtest-nowhere"
+            caller = await live.dial("0701000005", "1", pause=1.5)
+            await live.callers.ended(caller, 10)
+            live.agent("bob", ["sales"], answer_after=0.2, talk=30)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0701000005"),
+                                    20, what="the failed callback to end")
+            assert record.outcome == "callback" and record.agent is None
+            channels = (await live.callers.http.get("/channels")).json()
+            agent_legs = [c["id"] for c in channels if c["id"].startswith(record.call_id + "-a")]
+            await wait_for(lambda: not live.runtime.driver.agent_calls, 5, what="bob released")
+            assert not agent_legs or all(
+                await live.callers.channel(leg) is None for leg in agent_legs), agent_legs
+            from runtime.acd import AgentState
+            assert live.runtime.center.acd.agent_info("bob").state is AgentState.READY
+    run(scenario())
