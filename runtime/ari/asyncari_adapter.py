@@ -574,6 +574,22 @@ class AsyncariAdapter(AriPort):
     async def list_bridges(self) -> list[dict]:
         return list(await self._json("bridges", "list") or [])
 
+    async def playback_state(self, playback_id: str) -> str | None:
+        return await self._state_or_none(self._json("playbacks", "get", playbackId=playback_id))
+
+    async def recording_state(self, name: str) -> str | None:
+        return await self._state_or_none(self._json("recordings", "getLive", recordingName=name))
+
+    @staticmethod
+    async def _state_or_none(request) -> str | None:
+        try:
+            body = await request
+        except AriError as e:
+            if e.status == 404:
+                return None
+            raise
+        return str((body or {}).get("state", ""))
+
     # -- extras used by tests and tools (not part of the port)
     async def request(self, method: str, path: str, params: dict | None = None,
                       json_body: Any = None) -> httpx.Response:

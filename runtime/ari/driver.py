@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from ..driver import CallInfo, Driver, Recording
@@ -143,7 +143,8 @@ class AriDriver(Driver):
         task.add_done_callback(lambda t: self._request_done(t, call, what))
         return task
 
-    def _media_request(self, leg: _Leg, coroutine, call: CallInfo | None, what: str) -> None:
+    def _media_request(self, leg: _Leg, request: Callable[[], Awaitable], call: CallInfo | None,
+                       what: str) -> None:
         """A request that changes what the caller hears, sent after the leg's previous one.
 
         Requests run concurrently over the HTTP pool, so "start music" followed by
@@ -154,8 +155,8 @@ class AriDriver(Driver):
 
         async def after_previous():
             if previous is not None and not previous.done():
-                await asyncio.wait([previous])  # its own failure is reported by its own task
-            await coroutine
+                await asyncio.wait([previous])  # its failure is reported by its own task
+            await request()
         leg.media_task = self._request(after_previous(), call, what)
 
     def _request_done(self, task: asyncio.Task, call: CallInfo | None, what: str) -> None:
@@ -241,7 +242,8 @@ class AriDriver(Driver):
         if leg.playback is not None:  # barge-in: a key stops the prompt
             playback, leg.playback, leg.on_playback_done = leg.playback, None, None
             self.playbacks.pop(playback, None)
-            self._media_request(leg, self.port.stop_playback(playback), None, "stop playback")
+            self._media_request(leg, lambda: self.port.stop_playback(playback), None,
+                                "stop playback")
         if leg.timer is not None:
             leg.timer.cancel()
             leg.timer = None
@@ -283,7 +285,8 @@ class AriDriver(Driver):
         except AriError as error:
             log.warning("cannot fetch recording %s: %s", event.recording, error)
             data = None
-        done(Recording(event.recording, event.duration, data=data) if data else None)
+        duration = event.duration or _wav_seconds(data)  # 0: learnt after a reconnect
+        done(Recording(event.recording, duration, data=data) if data else None)
         self._resume_music(leg)
 
     def _on_recording_failed(self, event: AriEvent) -> None:
@@ -344,27 +347,78 @@ class AriDriver(Driver):
     async def resynchronise(self) -> None:
         """After a (re)connect, make our view and Asterisk's agree.
 
+        Events sent while the connection was down are lost, so:
+
         * calls whose channels are gone (Asterisk restarted, or they hung up
-          while events were lost) end as if the caller hung up;
+          while events were lost) end as if the caller hung up; agents who
+          hung up meanwhile end their calls, rings that ended count as missed;
+        * a ring whose agent (or called-back customer) answered meanwhile is
+          answered now;
+        * a call waiting for a prompt or a recording that ended meanwhile
+          carries on (Asterisk is asked about each one);
         * channels in our Stasis app that no call knows (the runtime itself
           restarted mid-call) are not left in silence: they go to the
           fallback in the dialplan, or, without one, start their script anew;
         * our bridges (``qs-...``) that no call uses any more are destroyed.
+
+        Only what was pending when the connection came back is checked: anything
+        started since then gets its events on the new connection.
         """
+        legs, rings, agent_legs = set(self.legs), set(self.rings), set(self.agent_calls)
+        playbacks, recordings = dict(self.playbacks), dict(self.recordings)
         try:
             listed = await self.port.list_channels()
             bridges = await self.port.list_bridges()
         except AriError as error:
             log.warning("resynchronising after reconnect failed: %s", error)
             return
-        channels = {c.get("id") for c in listed}
-        self._end_vanished_calls(channels)
+        channels = {c.get("id"): c for c in listed if c.get("id")}
+        self._end_vanished_calls(channels, legs, rings, agent_legs)
+        self._answer_rings_answered_meanwhile(channels, rings)
         self._adopt_orphans(listed)
         in_use = {leg.bridge for leg in self.legs.values() if leg.bridge}
         for bridge in bridges:
             bridge_id = bridge.get("id", "")
             if bridge_id.startswith("qs-") and bridge_id not in in_use:
                 self._request(self.port.destroy_bridge(bridge_id), None, "destroy stale bridge")
+        await asyncio.gather(*(self._check_playback(playback) for playback in playbacks),
+                             *(self._check_recording(name) for name in recordings))
+
+    async def _check_playback(self, playback: str) -> None:
+        """A prompt that was playing when the events stopped: did it end meanwhile?"""
+        try:
+            state = await self.port.playback_state(playback)
+        except AriError as error:
+            log.warning("cannot ask about playback %s: %s", playback, error)
+            return
+        if state is None and playback in self.playbacks:  # over, and nobody heard of it
+            log.info("playback %s ended while events were lost", playback)
+            self.on_event(AriEvent("PlaybackFinished", self.playbacks[playback],
+                                   playback_id=playback))
+
+    async def _check_recording(self, name: str) -> None:
+        """A voice message being recorded when the events stopped: did it end meanwhile?"""
+        try:
+            state = await self.port.recording_state(name)
+        except AriError as error:
+            log.warning("cannot ask about recording %s: %s", name, error)
+            return
+        if state is None and name in self.recordings:
+            log.info("recording %s ended while events were lost", name)
+            # Its file tells whether it finished (fetched next) or failed.
+            self.on_event(AriEvent("RecordingFinished", self.recordings[name], recording=name))
+
+    def _answer_rings_answered_meanwhile(self, channels: dict[str, dict], rings: set[str]) -> None:
+        for channel in rings:
+            ring, listed = self.rings.get(channel), channels.get(channel)
+            if ring is None or ring.up or listed is None:
+                continue
+            dialplan = listed.get("dialplan") or {}
+            if dialplan.get("app_name") == "Stasis" and \
+                    str(dialplan.get("app_data", "")).split(",")[0] == self.app_name:
+                log.info("%s answered while events were lost", channel)
+                self.on_event(AriEvent("StasisStart", channel,
+                                       args=tuple(str(dialplan.get("app_data")).split(",")[1:])))
 
     def _adopt_orphans(self, listed: list[dict]) -> None:
         known = set(self.legs) | set(self.rings) | set(self.agent_calls) | set(self.aliases)
@@ -391,16 +445,27 @@ class AriDriver(Driver):
             self.legs[channel_id] = _Leg(call)
             self.center.incoming_call(call)
 
-    def _end_vanished_calls(self, channels: set[str]) -> None:
-        for call_id, leg in list(self.legs.items()):
-            if call_id not in channels:
-                self._on_channel_gone(AriEvent("ChannelDestroyed", call_id, cause=16))
-        for channel in list(self.rings):
+    def _end_vanished_calls(self, channels: dict[str, dict], legs: set[str], rings: set[str],
+                            agent_legs: set[str]) -> None:
+        """End what was known before the reconnect and whose channel Asterisk no longer has."""
+        for call_id in legs:
+            leg = self.legs.get(call_id)
+            if leg is None or leg.gone or self._awaits_customer(leg):
+                continue
+            channel = self._channel(leg.call)
             if channel not in channels:
-                self._on_channel_gone(AriEvent("ChannelDestroyed", channel, cause=16))
-        for channel, call_id in list(self.agent_calls.items()):
-            if channel not in channels:
-                self._on_channel_gone(AriEvent("ChannelDestroyed", channel, cause=16))
+                self.on_event(AriEvent("ChannelDestroyed", channel, cause=16))
+        for channel in rings:
+            if channel in self.rings and channel not in channels:
+                self.on_event(AriEvent("ChannelDestroyed", channel, cause=16))
+        for channel in agent_legs:
+            if channel in self.agent_calls and channel not in channels:
+                self.on_event(AriEvent("ChannelDestroyed", channel, cause=16))
+
+    @staticmethod
+    def _awaits_customer(leg: _Leg) -> bool:
+        """A callback whose customer has not been reached: the call has no channel of its own."""
+        return bool(leg.call.extra.get("callback")) and not leg.call.extra.get("customer_channel")
 
     # ------------------------------------------------------------ the caller's leg
 
@@ -432,8 +497,8 @@ class AriDriver(Driver):
         leg.on_playback_done = done
         leg.moh_playing = False  # Asterisk stops music on hold for a playback
         self.playbacks[playback] = call.call_id
-        self._media_request(leg, self.port.play(self._channel(call), media, playback, language),
-                            call, "play")
+        self._media_request(leg, lambda: self.port.play(self._channel(call), media, playback,
+                                                        language), call, "play")
 
     def play(self, call, media, done) -> None:
         self._play(call, media, lambda: done(None))
@@ -473,13 +538,13 @@ class AriDriver(Driver):
             return  # the call has ended meanwhile
         leg.moh_playing = True
         moh_class = None if leg.moh_wanted == "default" else leg.moh_wanted
-        self._media_request(leg, self.port.start_moh(self._channel(leg.call), moh_class), leg.call,
-                            "music on hold")
+        self._media_request(leg, lambda: self.port.start_moh(self._channel(leg.call), moh_class),
+                            leg.call, "music on hold")
 
     def _stop_music(self, leg: _Leg) -> None:
         if leg.moh_playing:
             leg.moh_playing = False
-            self._media_request(leg, self.port.stop_moh(self._channel(leg.call)), None,
+            self._media_request(leg, lambda: self.port.stop_moh(self._channel(leg.call)), None,
                                 "stop music")
 
     def get_key(self, call, prompt, media, timeout, done, accept_key=None) -> None:
@@ -511,8 +576,8 @@ class AriDriver(Driver):
             leg.on_recorded = done
             self.recordings[name] = call.call_id
             self._stop_music(leg)  # no music under a voice message
-            self._media_request(leg, self.port.record(self._channel(call), name, max_seconds),
-                                call, "record")
+            self._media_request(leg, lambda: self.port.record(self._channel(call), name,
+                                                              max_seconds), call, "record")
         leg.on_recorded = done  # keeps the music off between the prompt and the recording
         if media:
             self._play(call, media, start_recording)
@@ -537,7 +602,8 @@ class AriDriver(Driver):
         if leg.playback is not None:
             playback, leg.playback = leg.playback, None
             self.playbacks.pop(playback, None)
-            self._media_request(leg, self.port.stop_playback(playback), None, "stop playback")
+            self._media_request(leg, lambda: self.port.stop_playback(playback), None,
+                                "stop playback")
         leg.on_playback_done = None
         leg.collector = None
         if leg.timer is not None:
@@ -688,6 +754,17 @@ class AriDriver(Driver):
                                                      extension, self.fallback_priority),
                       None, "fallback")
         return True
+
+
+def _wav_seconds(data: bytes | None) -> float:
+    """The length of a WAV recording (0.0 when it cannot be read)."""
+    import io
+    import wave
+    try:
+        with wave.open(io.BytesIO(data or b"")) as audio:
+            return audio.getnframes() / float(audio.getframerate())
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return 0.0
 
 
 def say_media(kind: str, value, currency: str) -> list[str]:

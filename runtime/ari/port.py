@@ -170,5 +170,13 @@ class AriPort(ABC):
     @abstractmethod
     async def list_bridges(self) -> list[dict]: ...
 
+    @abstractmethod
+    async def playback_state(self, playback_id: str) -> str | None:
+        """A playback's state (``queued``, ``playing``, ...); None once it is over."""
+
+    @abstractmethod
+    async def recording_state(self, name: str) -> str | None:
+        """A live recording's state (``recording``, ``paused``, ...); None once it is over."""
+
 
 Awaitable  # re-exported for adapters' type hints

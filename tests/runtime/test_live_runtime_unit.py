@@ -199,3 +199,45 @@ def test_music_on_hold_is_started_again_after_each_announcement(tmp_path):
         assert media[-4:] == ["start_moh", "play", "play", "start_moh"], media
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_a_prompt_that_ended_while_events_were_lost_is_followed_by_the_menu(tmp_path):
+    async def scenario():
+        fake = FakeAri(play_seconds=0.05)
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.new_call("c11")
+        await settle(0.02)
+        fake.delivering = False      # the event connection drops: PlaybackFinished is lost
+        await settle(0.1)
+        leg = runtime.driver.legs["c11"]
+        assert leg.playback is not None and leg.collector.done and leg.timer is None
+        fake.reconnect()
+        await settle(0.05)
+        assert leg.playback is None and leg.timer is not None, "the menu waits for a key"
+        fake.press("c11", "1")
+        await settle(0.05)
+        assert runtime.center.acd.calls_waiting("support") == 1
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_a_call_that_arrives_during_the_resynchronisation_is_not_taken_for_vanished(tmp_path):
+    class SlowList(FakeAri):
+        async def list_channels(self):
+            listed = [{"id": c} for c in self.channels]  # what Asterisk had when asked
+            await asyncio.sleep(0.05)
+            return listed
+
+    async def scenario():
+        fake = SlowList()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        await settle(0.1)
+        fake.reconnect()
+        await settle(0.01)
+        fake.new_call("c12")       # its StasisStart arrives while the list is on its way
+        await settle(0.2)
+        assert "c12" in runtime.center.sessions and "c12" in runtime.driver.legs
+        await runtime.close()
+    asyncio.run(scenario())
