@@ -131,7 +131,20 @@ class AriDriver(Driver):
         return dt.datetime.now(self.timezone).replace(tzinfo=None)
 
     def schedule(self, delay: float, action) -> Callable[[], None]:
-        return self.loop.call_later(max(0.0, delay), action).cancel
+        return self.loop.call_later(max(0.0, delay), self._guarded(None, action)).cancel
+
+    def _later(self, delay: float, call_id: str | None, action) -> asyncio.TimerHandle:
+        """A timer of one call (a menu's timeout, a wait, a ring): a failure fails that call."""
+        return self.loop.call_later(delay, self._guarded(call_id, action))
+
+    def _guarded(self, call_id: str | None, action) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                action()
+            except Exception as error:  # noqa: BLE001 - never a caller left in silence
+                log.exception("a timer of call %s failed", call_id)
+                self._call_failed(call_id, f"internal error in a timer: {error!r}")
+        return run
 
     def _request(self, coroutine, call: CallInfo | None = None, what: str = "") -> asyncio.Task:
         """Send an ARI request without waiting; a failure ends up at the call's session."""
@@ -170,10 +183,39 @@ class AriDriver(Driver):
             log.debug("%s: %s (channel gone)", what, error)
             return
         log.warning("ARI request %s failed: %s", what, error)
-        if call is not None and self.center is not None:
-            session = self.center.sessions.get(call.call_id)
-            if session is not None:
-                session.driver_failed(f"{what} failed: {error}")
+        if call is not None:
+            self._call_failed(call.call_id, f"{what} failed: {error}")
+
+    def _call_failed(self, call_id: str | None, reason: str) -> None:
+        """Something went wrong for this call: its session hands it to the fallback.
+
+        If the session itself cannot (its own handling fails too), the driver
+        sends the caller to the dialplan fallback, else hangs up: a caller is
+        never left in silence in the application.
+        """
+        if call_id is None or self.center is None:
+            return
+        session = self.center.sessions.get(call_id)
+        call = session.call if session is not None else None
+        if session is not None:
+            try:
+                session.driver_failed(reason)
+            except Exception:  # noqa: BLE001
+                log.exception("the fallback of call %s failed", call_id)
+                self.center.sessions.pop(call_id, None)
+            else:
+                if self.center.sessions.get(call_id) is session or self.legs.get(call_id) is None \
+                        or self.legs[call_id].gone:
+                    return  # the session handled it (queued to a group, or released the line)
+        leg = self.legs.get(call_id)
+        call = call or (leg.call if leg is not None else None)
+        if call is None or (leg is not None and leg.gone):
+            return
+        try:
+            if not self.fallback(call, reason):
+                self.hangup(call)
+        except Exception:  # noqa: BLE001 - the last resort must not raise
+            log.exception("cannot release call %s", call_id)
 
     def _leg(self, call: CallInfo) -> _Leg:
         leg = self.legs.get(call.call_id)
@@ -196,16 +238,43 @@ class AriDriver(Driver):
     # ------------------------------------------------------------ events
 
     def on_event(self, event: AriEvent) -> None:
-        """Dispatch one ARI event (called by the port, in order)."""
+        """Dispatch one ARI event (called by the port, in order).
+
+        A failure while handling it is that call's failure: the call goes to the
+        fallback; other calls and later events are not affected.
+        """
         self._event_started = event.received_at
+        call_id = None
         try:
             handler = _EVENT_HANDLERS.get(event.kind)
             if handler is not None:
+                call_id = self._call_of(event)  # before: handlers forget what they finish
                 handler(self, event)
-        except Exception:  # noqa: BLE001 - one bad event must not stop the runtime
+        except Exception as error:  # noqa: BLE001 - one bad event must not stop the runtime
             log.exception("handling %s failed", event.kind)
+            if call_id is None and event.kind == "StasisStart":
+                call_id = event.channel_id  # a new call whose start failed
+            self._call_failed(call_id, f"internal error handling {event.kind}: {error!r}")
         finally:
             self._event_started = None
+
+    def _call_of(self, event: AriEvent) -> str | None:
+        """The call an event is about (None: no call we know)."""
+        channel = event.channel_id or ""
+        if channel in self.legs:
+            return channel
+        if channel in self.aliases:
+            return self.aliases[channel]
+        ring = self.rings.get(channel)
+        if ring is not None:
+            return ring.call_id
+        if channel in self.agent_calls:
+            return self.agent_calls[channel]
+        if event.playback_id:
+            return self.playbacks.get(event.playback_id)
+        if event.recording:
+            return self.recordings.get(event.recording)
+        return None
 
     def _on_stasis_start(self, event: AriEvent) -> None:
         channel = event.channel_id
@@ -258,8 +327,8 @@ class AriDriver(Driver):
         if len(collector.digits) >= collector.max_digits:
             self._finish_collect(leg, collector.digits)
         else:
-            leg.timer = self.loop.call_later(collector.timeout,
-                                             lambda: self._finish_collect(leg, collector.digits))
+            leg.timer = self._later(collector.timeout, leg.call.call_id,
+                                    lambda: self._finish_collect(leg, collector.digits))
 
     def _finish_collect(self, leg: _Leg, value: str) -> None:
         collector, leg.collector = leg.collector, None
@@ -337,12 +406,18 @@ class AriDriver(Driver):
 
     def _forget(self, leg: _Leg) -> None:
         self.legs.pop(leg.call.call_id, None)
+        if leg.agent_channel is not None:
+            # The caller leaves (to the dialplan, or hung up by the script) while an
+            # agent is on the line: the agent must not stay on a silent line. (Their
+            # channel's end still reaches the session, which frees the agent.)
+            agent_channel, leg.agent_channel = leg.agent_channel, None
+            self._request(self.port.hangup(agent_channel), None, "hang up the agent")
         if leg.bridge is not None:
             self._request(self.port.destroy_bridge(leg.bridge), None, "destroy bridge")
             leg.bridge = None
 
     def _on_port_connected(self, event: AriEvent) -> None:
-        self.loop.create_task(self.resynchronise())
+        self._request(self.resynchronise(), None, "resynchronise")
 
     async def resynchronise(self) -> None:
         """After a (re)connect, make our view and Asterisk's agree.
@@ -490,7 +565,7 @@ class AriDriver(Driver):
     def _play(self, call: CallInfo, media: list[str], done, language: str | None = None) -> None:
         leg = self._leg(call)
         if not media:
-            self.loop.call_soon(done)
+            self.loop.call_soon(self._guarded(call.call_id, done))
             return
         playback = self._new_id(f"pb-{call.call_id}")
         leg.playback = playback
@@ -508,7 +583,7 @@ class AriDriver(Driver):
 
     def wait(self, call, seconds, done) -> None:
         leg = self._leg(call)
-        leg.timer = self.loop.call_later(seconds, lambda: done(None))
+        leg.timer = self._later(seconds, call.call_id, lambda: done(None))
 
     def music_on_hold(self, call, moh_class) -> None:
         """Music under everything else until stopped: it comes back after every prompt."""
@@ -560,8 +635,8 @@ class AriDriver(Driver):
 
         def start_timeout(_=None):
             if leg.collector is collector:
-                leg.timer = self.loop.call_later(collector.timeout,
-                                                 lambda: self._finish_collect(leg, collector.digits))
+                leg.timer = self._later(collector.timeout, call.call_id,
+                                        lambda: self._finish_collect(leg, collector.digits))
         if media:
             self._play(call, media, start_timeout)
         else:
@@ -632,7 +707,7 @@ class AriDriver(Driver):
         self.rings[channel] = ring
         # Ring timeout on our side too: Asterisk's originate timeout ends the
         # attempt, but a lost event must not leave the agent ringing forever.
-        ring.timer = self.loop.call_later(timeout + 5.0, lambda: self._ring_timeout(channel))
+        ring.timer = self._later(timeout + 5.0, call.call_id, lambda: self._ring_timeout(channel))
         self._originate(channel, self.port.originate(self._endpoint(agent_id), channel,
                                                      ["agent", call.call_id], timeout,
                                                      caller_id=call.caller,
@@ -646,7 +721,8 @@ class AriDriver(Driver):
             except AriError as error:
                 log.warning("cannot ring %s: %s", channel, error)
                 self._ring_failed(channel, f"cannot ring: {error}")
-        self._request(originate(), None, "ring")
+        ring = self.rings.get(channel)
+        self._request(originate(), ring.call if ring is not None else None, "ring")
 
     def _ring_timeout_for(self, call: CallInfo, default: float) -> float:
         """The ring timeout of the group the call is offered for (site ``ring_timeout``)."""
@@ -730,7 +806,7 @@ class AriDriver(Driver):
         # The caller's first leg is gone; the customer's new channel becomes the call's leg.
         self.legs.setdefault(call.call_id, _Leg(call))
         timeout = _CALLBACK_RING_SECONDS
-        ring.timer = self.loop.call_later(timeout + 5.0, lambda: self._ring_timeout(channel))
+        ring.timer = self._later(timeout + 5.0, call.call_id, lambda: self._ring_timeout(channel))
         self._originate(channel, self.port.originate(self.callback_endpoint.format(number=number),
                                                      channel, ["callback", call.call_id], timeout,
                                                      caller_id=call.dialled))
@@ -739,7 +815,8 @@ class AriDriver(Driver):
         if self.mailer is None:
             log.warning("voice message for %s not mailed: no mail settings", address)
             return
-        self.loop.create_task(self.mailer.send_voicemail(address, recording, call))
+        self._request(self.mailer.send_voicemail(address, recording, call), None,
+                      "mail the voice message")
 
     def fallback(self, call, reason) -> bool:
         if not self.fallback_context:

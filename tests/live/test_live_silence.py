@@ -146,3 +146,47 @@ def test_an_unreachable_callback_customer_releases_the_agent(tmp_path):
             from runtime.acd import AgentState
             assert live.runtime.center.acd.agent_info("bob").state is AgentState.READY
     run(scenario())
+
+
+PROMPT_MENU_SCRIPT = """inbound:
+    answer
+    play "welcome"
+    menu "main-menu" timeout 8s retries 1:
+        key 1:
+            queue to "support"
+    hangup
+"""
+
+
+def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkeypatch):
+    """A bug in handling one call's event must not leave that caller silent in the app."""
+    from runtime.ari import driver as driver_module
+
+    original = driver_module._EVENT_HANDLERS["PlaybackFinished"]
+
+    def broken_for_one_caller(driver, event):
+        leg = driver.legs.get(driver.playbacks.get(event.playback_id, ""))
+        if leg is not None and leg.call.caller == "0703000001":
+            raise RuntimeError("a bug in the PlaybackFinished handler")
+        return original(driver, event)
+    monkeypatch.setitem(driver_module._EVENT_HANDLERS, "PlaybackFinished", broken_for_one_caller)
+
+    async def scenario():
+        async with Live(tmp_path, PROMPT_MENU_SCRIPT) as live:
+            live.agent("alice", ["support"], answer_after=0.2, talk=1.0)
+            unlucky = await live.callers.call("5000", caller="0703000001")
+            other = await live.callers.call("5000", caller="0703000002")
+            await live.callers.answered(unlucky)
+            await live.callers.answered(other)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703000001"),
+                                    10, what="the unlucky call to be handed over")
+            assert record.outcome == "failed" and "PlaybackFinished" in record.error
+            channel = await live.callers.channel(record.call_id)
+            assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
+            # The other call is not affected.
+            await asyncio.sleep(1.0)
+            await live.callers.press(other, "1")
+            served = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703000002"),
+                                    15, what="the other call to reach alice")
+            assert served.agent == "alice"
+    run(scenario())

@@ -241,3 +241,47 @@ def test_a_call_that_arrives_during_the_resynchronisation_is_not_taken_for_vanis
         assert "c12" in runtime.center.sessions and "c12" in runtime.driver.legs
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_a_failing_timer_hands_its_call_to_the_fallback(tmp_path):
+    """A menu's timeout fires from the event loop, outside any event: a bug there still
+    reaches the call's fallback (here the site's fallback group, where alice answers)."""
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake, SCRIPT.replace("timeout 2s", "timeout 1s"))
+        await runtime.start()
+        runtime.agent_action("alice", "login", {"rescue": 0})
+
+        def broken(leg, value):
+            raise RuntimeError("a bug in the menu timeout")
+        runtime.driver._finish_collect = broken
+        fake.new_call("c13")
+        await settle(1.3)
+        session = runtime.center.sessions.get("c13")
+        assert session is not None and "a bug in the menu timeout" in session.record.error
+        assert any(r[0] == "originate" for r in fake.requests), "the fallback group rang alice"
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkeypatch):
+    from runtime.ari import driver as driver_module
+
+    def broken(driver, event):
+        raise RuntimeError("a bug in the DTMF handler")
+    monkeypatch.setitem(driver_module._EVENT_HANDLERS, "ChannelDtmfReceived", broken)
+
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        runtime.agent_action("alice", "login", {"rescue": 0})
+        fake.new_call("c14")
+        await settle(0.05)
+        fake.press("c14", "1")
+        await settle(0.2)
+        session = runtime.center.sessions.get("c14")
+        assert session is not None and "ChannelDtmfReceived" in session.record.error
+        assert runtime.center.acd.has_call("c14") or session.agent == "alice"
+        await runtime.close()
+    asyncio.run(scenario())
