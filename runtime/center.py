@@ -122,6 +122,10 @@ class ContactCenter:
         self._free_since: dict[str, float] = {}
         #: Seconds after a missed ring until the agent is ready again (None: never by itself).
         self.no_answer_pause: float | None = None
+        #: Called with an agent's id when the contact centre itself changed the
+        #: agent's state (paused for a missed ring, ready again after it), not
+        #: on a request: the live runtime stores it.
+        self.on_agent_changed: Callable[[str], None] | None = None
         self._preference_timer: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ setup
@@ -243,6 +247,8 @@ class ContactCenter:
         """
         self.dispatch(self.acd.offer_failed(call_id, agent_id, self.driver.now(),
                                             make_agent_unready=True))
+        if self.on_agent_changed is not None:
+            self.on_agent_changed(agent_id)
         if self.no_answer_pause is not None:
             self.driver.schedule(self.no_answer_pause, lambda: self._ready_after_miss(agent_id))
 
@@ -251,6 +257,8 @@ class ContactCenter:
         info = self.acd.agent_info(agent_id)
         if info.state is AgentState.PAUSED and info.pause_reason == "no answer":
             self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
+            if self.on_agent_changed is not None:
+                self.on_agent_changed(agent_id)
 
     def agent_connected(self, agent_id: str) -> None:
         """A caller was connected to the agent: record the hand-off time."""

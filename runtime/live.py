@@ -63,6 +63,7 @@ class LiveRuntime:
                                     on_record=self._record,
                                     fallback_group=getattr(fallback, "group", None))
         self.driver.center = self.center
+        self.center.on_agent_changed = self._save_agent
         if getattr(site, "commands", None):
             self.center.commands = site.commands
         self.versions: dict[str, int] = {}           # script name -> active version
@@ -200,7 +201,12 @@ class LiveRuntime:
             center.dispatch(center.acd.set_groups(agent_id, groups or {}, self.driver.now()))
         else:
             raise ValueError(f"unknown agent action {action!r}")
-        info = center.acd.agent_info(agent_id)
+        self._save_agent(agent_id)
+
+    def _save_agent(self, agent_id: str) -> None:
+        """Store an agent's state: after every request, and when the ACD changes it
+        itself (a missed ring pauses the agent), so a restart restores it."""
+        info = self.center.acd.agent_info(agent_id)
         from .acd import AgentState
         self.loop.create_task(asyncio.to_thread(
             self.store.save_agent, agent_id, info.state is not AgentState.LOGGED_OUT,

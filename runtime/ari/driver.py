@@ -281,7 +281,7 @@ class AriDriver(Driver):
         if channel in self.rings:
             self._ring_answered(channel)
             return
-        if event.args and event.args[0] in ("agent", "callback"):
+        if _is_our_leg(event.args):
             # A leg we originated for a ring that is over (timed out, or the call
             # ended meanwhile): nobody would ever speak to its person.
             self._request(self.port.hangup(channel), None, "hang up a leg no ring waits for")
@@ -500,12 +500,13 @@ class AriDriver(Driver):
         for channel in listed:
             channel_id = channel.get("id")
             dialplan = channel.get("dialplan") or {}
-            in_our_app = dialplan.get("app_name") == "Stasis" and \
-                str(dialplan.get("app_data", "")).split(",")[0] == self.app_name
+            app, *args = str(dialplan.get("app_data", "")).split(",")
+            in_our_app = dialplan.get("app_name") == "Stasis" and app == self.app_name
             if not channel_id or channel_id in known or not in_our_app:
                 continue
-            if channel_id.rsplit("-", 1)[-1].startswith(("a", "cb")) and "-" in channel_id:
-                # an agent or callback leg of a call we no longer have
+            if _is_our_leg(tuple(args)):
+                # An agent or callback leg we originated for a call we no longer have
+                # (told by the Stasis arguments we gave it, not by its id).
                 self._request(self.port.hangup(channel_id), None, "hang up orphaned leg")
                 continue
             call = CallInfo(channel_id, (channel.get("caller") or {}).get("number", ""),
@@ -831,6 +832,14 @@ class AriDriver(Driver):
                                                      extension, self.fallback_priority),
                       None, "fallback")
         return True
+
+
+def _is_our_leg(args: tuple[str, ...]) -> bool:
+    """Stasis arguments of a leg this runtime originated: ("agent" or "callback", call id).
+
+    A caller enters with one argument, the dialled number.
+    """
+    return len(args) == 2 and args[0] in ("agent", "callback")
 
 
 def _wav_seconds(data: bytes | None) -> float:

@@ -69,9 +69,11 @@ class Callers:
             await self.events.put(event)
 
     async def call(self, number: str = "5000", caller: str = "0701234567",
-                   variables: dict | None = None) -> str:
-        """Start a call to ``number``; returns the caller-side (;1) channel id."""
-        channel = f"caller-{next(self._ids)}-{id(self) % 10000}"
+                   variables: dict | None = None, channel: str | None = None) -> str:
+        """Start a call to ``number``; returns the caller-side (;1) channel id.
+
+        The runtime sees the other half, ``<channel>;2``."""
+        channel = channel or f"caller-{next(self._ids)}-{id(self) % 10000}"
         self.up[channel] = asyncio.Event()
         self.gone[channel] = asyncio.Event()
         response = await self.http.post("/channels", params={

@@ -285,3 +285,39 @@ def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkey
         assert runtime.center.acd.has_call("c14") or session.agent == "alice"
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_a_pause_for_a_missed_ring_is_stored(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.agent_behaviour["PJSIP/alice"] = "busy"
+        runtime.agent_action("alice", "login", {"support": 0})
+        fake.new_call("c15")
+        await settle(0.05)
+        fake.press("c15", "1")
+        await settle(0.3)
+        row = next(r for r in runtime.store.agents() if r.agent_id == "alice")
+        assert row.logged_in and not row.ready and row.pause_reason == "no answer"
+        await runtime.close()
+    asyncio.run(scenario())
+
+
+def test_a_leg_we_originated_that_no_ring_waits_for_is_hung_up(tmp_path):
+    """An agent who answers after the ring was given up on, or after a restart."""
+    from runtime.ari.port import AriEvent
+
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.channels.add("old-call-a7")
+        fake.emit(AriEvent("StasisStart", "old-call-a7", args=("agent", "old-call")))
+        fake.channels.add("vip-anna")   # a caller whose id merely looks like a leg
+        fake.emit(AriEvent("StasisStart", "vip-anna", args=("100",)))
+        await settle(0.1)
+        assert ("hangup", "old-call-a7") in fake.requests
+        assert "vip-anna" in runtime.center.sessions
+        await runtime.close()
+    asyncio.run(scenario())
