@@ -5,6 +5,29 @@ recorded: see ``Callers.listen``) while the call is in some state, and
 checks that the caller hears something — music on hold, a prompt — and not
 silence. These catch the class of defect where the runtime's view ("music is
 playing") and Asterisk's (it stopped the music for a playback) drift apart.
+
+Every live path has a real-Asterisk test that fails when a caller is left in
+silence (heard nothing, or the call stopped going forward):
+
+=========================  ===================================================================
+answer, play              test_the_greeting_then_music_when_the_queue_treatment_runs_out
+menu (inbound)            test_live_runtime::test_dtmf_menu_queue_and_agent_answers_bridged
+digits                    test_live_runtime::test_digits_are_collected_validated_and_shown...
+queue + music on hold     test_music_plays_between_every_queue_treatment, ..._runs_out
+announcements             test_music_on_hold_comes_back_after_every_announcement
+ring                      test_music_goes_on_while_an_agent_rings,
+                          test_live_runtime::test_an_agent_who_does_not_answer_is_skipped...
+bridge                    test_live_outage::test_an_agent_who_answers_on_a_half_open_...
+agent hang-up, after call test_the_after_call_phase_is_heard_once_the_agent_hangs_up
+callback                  test_a_called_back_customer_hears_the_after_call_survey,
+                          test_an_unreachable_callback_customer_releases_the_agent
+voicemail                 test_live_runtime::test_voice_message_is_mailed_with_the_recording
+transfer                  test_live_runtime::test_transfer_to_an_external_number_continues...
+fallback                  test_a_failing_event_handler_hands_its_call_to_the_fallback,
+                          test_live_runtime::test_never_stranded_a_failing_script_hands...
+reconnect                 test_live_outage (prompt, menu, ring, voice message, half-open)
+restart                   test_live_restart, test_live_runtime::test_calls_left_by_a_runtime...
+=========================  ===================================================================
 """
 
 from __future__ import annotations
@@ -189,4 +212,50 @@ def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkey
             served = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703000002"),
                                     15, what="the other call to reach alice")
             assert served.agent == "alice"
+    run(scenario())
+
+
+GREETING_SCRIPT = """inbound:
+    answer
+    play "long"
+    queue to "sales"
+queue:
+    play "welcome"
+after call:
+    play "long"
+    hangup
+"""
+
+
+def test_the_greeting_then_music_when_the_queue_treatment_runs_out(tmp_path):
+    """The caller hears the greeting; the queue phase ends after one prompt and the
+    caller keeps hearing music, not silence."""
+    async def scenario():
+        async with Live(tmp_path, GREETING_SCRIPT) as live:
+            channel = await live.callers.call("5000", caller="0701000006")
+            await live.callers.answered(channel)
+            session = await wait_for(lambda: live.session_of("0701000006"), 5)
+            greeting = await live.callers.listen(session.call.call_id, 2.0)
+            assert greeting.silent_seconds < 0.5, str(greeting)  # 3 s of weasels
+            await wait_for(lambda: session.state is State.QUEUED, 5, what="the queue")
+            await asyncio.sleep(1.0)  # "welcome" (a beep), and the queue phase is over
+            waiting = await live.callers.listen(session.call.call_id, 3.0)
+            assert waiting.silent_seconds < 0.3, str(waiting)
+    run(scenario())
+
+
+def test_the_after_call_phase_is_heard_once_the_agent_hangs_up(tmp_path):
+    async def scenario():
+        async with Live(tmp_path, GREETING_SCRIPT) as live:
+            live.agent("bob", ["sales"], answer_after=0.2, talk=1.0)
+            channel = await live.callers.call("5000", caller="0701000007")
+            await live.callers.answered(channel)
+            session = await wait_for(lambda: live.session_of("0701000007"), 5)
+            await wait_for(lambda: session.state is State.AFTER, 15, what="the after-call phase")
+            heard = await live.callers.listen(session.call.call_id, 2.0)
+            assert heard.silent_seconds < 0.5, str(heard)
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0701000007"),
+                                    10, what="the call to end")
+            assert record.outcome == "answered" and record.agent == "bob"
+            await live.callers.ended(channel, 5)  # the script hung up after the prompt
     run(scenario())
