@@ -29,7 +29,7 @@ class LatencyRecorder:
     def summary(self) -> dict:
         return {"count": len(self.samples),
                 "p50_ms": _ms(self.percentile(0.50)), "p95_ms": _ms(self.percentile(0.95)),
-                "p99_ms": _ms(self.percentile(0.99))}
+                "p99_ms": _ms(self.percentile(0.99)), "max_ms": _ms(self.percentile(1.0))}
 
     def clear(self) -> None:
         self.samples.clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from qscript.source import Source
 from .ari.driver import AriDriver
 from .ari.port import AriPort
 from .center import CallHistory, ContactCenter, ProgramTable
+from .latency import LatencyRecorder
 from .mailer import Mailer
 from .records import CallRecord
 from .store import Store
@@ -70,18 +72,65 @@ class LiveRuntime:
         self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
         self.started_at = time.monotonic()
         self._cpu_started = time.process_time()
+        self.loop_lag = LatencyRecorder()
+        self.gc_pauses = [LatencyRecorder(), LatencyRecorder(), LatencyRecorder()]
+        self._gc_started: float | None = None
+        self._lag_watch: asyncio.Task | None = None
 
     # ------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
         self._load_scripts()
         self._restore_state()
+        self._watch_pauses()
+        self.driver.on_connected = self._freeze_long_lived_objects
         await self.port.start(self.driver.on_event)
+
+    def _freeze_long_lived_objects(self) -> None:
+        """Keep the garbage collector off the objects that live as long as the process.
+
+        Modules, the compiled scripts, the site and the ARI client's description of
+        Asterisk's API are some 100,000 objects; every full collection walks them
+        all, and under load one took 200 ms, stalling every call at once (agent
+        hand-offs waited behind it). Frozen, they are never walked again. On a
+        reconnect the previous connection's client is garbage: everything is unfrozen
+        and collected once (garbage must not be frozen: it would never be freed),
+        then what is left is frozen again.
+        """
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     async def close(self) -> None:
         await self.port.close()
+        if self._lag_watch is not None:
+            self._lag_watch.cancel()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         for task in list(self.driver.tasks):
             task.cancel()
+
+    # ------------------------------------------------------------ pauses (for /metrics)
+
+    def _watch_pauses(self) -> None:
+        """Measure how late the event loop runs and how long garbage collections take:
+        a stalled loop delays every call at once (see /metrics loop_lag and gc)."""
+        gc.callbacks.append(self._on_gc)
+        self._lag_watch = self.loop.create_task(self._watch_loop_lag())
+
+    async def _watch_loop_lag(self, interval: float = 0.02) -> None:
+        while True:
+            started = self.loop.time()
+            await asyncio.sleep(interval)
+            self.loop_lag.record(max(0.0, self.loop.time() - started - interval))
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            self.gc_pauses[min(int(info.get("generation", 0)), 2)].record(
+                time.perf_counter() - self._gc_started)
+            self._gc_started = None
 
     def _restore_state(self) -> None:
         for name, active in self.store.hot_prompts().items():
@@ -258,6 +307,11 @@ class LiveRuntime:
         elapsed = time.monotonic() - self.started_at
         cpu = time.process_time() - self._cpu_started
         return {"latency": self.driver.latency.summary(), "handoff": self.center.handoff.summary(),
+                "handoff_stages": {stage: recorder.summary() for stage, recorder
+                                   in self.driver.handoff_stages.items()},
+                "loop_lag": self.loop_lag.summary(),
+                "gc": {f"generation_{n}": recorder.summary()
+                       for n, recorder in enumerate(self.gc_pauses)},
                 "calls": len(self.center.sessions),
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),
                 "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None}

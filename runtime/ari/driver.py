@@ -31,6 +31,25 @@ from .port import AriError, AriEvent, AriPort
 
 log = logging.getLogger("qscript.ari")
 
+#: The stages of an agent hand-off, from the agent becoming free to the caller
+#: bridged with them: (name, from, to). "read" is when the port read the agent
+#: channel's StasisStart off the websocket, "handled" when the driver got it.
+HANDOFF_STAGES = (
+    ("free_to_offered", "free", "offered"),        # the ACD and the session choose and offer
+    ("offered_to_sent", "offered", "sent"),        # the originate request waits for the loop
+    ("originate_request", "sent", "accepted"),     # Asterisk answers POST /channels
+    ("sent_to_answered", "sent", "read"),          # Asterisk dials; the agent's leg answers
+    ("sent_to_event", "sent", "created"),          # ... until Asterisk made the StasisStart
+    ("event_delivery", "created", "read"),         # ... and until it reached our websocket
+    ("event_queued", "read", "handled"),           # the event waits behind others for us
+    ("answered_to_bridged", "handled", "bridged"),  # create the bridge, add both channels
+    ("free_to_answered", "free", "handled"),       # the hand-off as /metrics "handoff" counts it
+    ("free_to_bridged", "free", "bridged"),        # the whole hand-off, as the caller has it
+)
+
+#: A hand-off slower than this (seconds) is logged with its stages.
+SLOW_HANDOFF = 0.1
+
 #: Seconds a called-back customer's phone rings.
 _CALLBACK_RING_SECONDS = 30.0
 
@@ -61,6 +80,11 @@ class _Leg:
     #: the next one waits for it, so Asterisk gets them in the order we decided.
     media_task: asyncio.Task | None = None
     gone: bool = False
+    #: The stage times of the ring that connected the agent (until the bridge is up).
+    handoff: dict | None = None
+    #: The call's bridge, created while its first agent's phone rings, so that an
+    #: answering agent is connected with one request instead of two.
+    bridge_ready: asyncio.Task | None = None
 
 
 @dataclass
@@ -85,6 +109,8 @@ class _Ring:
     timer: asyncio.TimerHandle | None = None
     callback: bool = False
     up: bool = False
+    #: When each stage of a hand-off happened (monotonic seconds; see HANDOFF_STAGES).
+    times: dict | None = None
 
 
 class AriDriver(Driver):
@@ -113,12 +139,16 @@ class AriDriver(Driver):
         timezone = getattr(site, "timezone", None) or "Europe/Stockholm"
         self.timezone = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
         self.latency = LatencyRecorder()
+        #: Where the time of an agent hand-off goes, stage by stage (see HANDOFF_STAGES).
+        self.handoff_stages = {stage: LatencyRecorder() for stage, _, _ in HANDOFF_STAGES}
         self._event_started: float | None = None
         self.tasks: set[asyncio.Task] = set()
         #: Channel variables set on an agent's leg when it is rung (per agent id),
         #: e.g. auto-answer headers for SIP phones.
         self.agent_variables: dict[str, dict[str, str]] = {}
         self.on_new_call: Callable[[CallInfo], None] | None = None
+        #: Called when the event connection is (again) up, before resynchronising.
+        self.on_connected: Callable[[], None] | None = None
         #: The Stasis application this runtime serves (to recognise its channels).
         self.app_name = getattr(getattr(site, "ari", None), "app", None) or "qscript"
 
@@ -279,6 +309,12 @@ class AriDriver(Driver):
     def _on_stasis_start(self, event: AriEvent) -> None:
         channel = event.channel_id
         if channel in self.rings:
+            times = self.rings[channel].times
+            if times is not None:
+                times["read"], times["handled"] = event.received_at, self.now()
+                created = _asterisk_time(event)
+                if created is not None:
+                    times["created"] = created
             self._ring_answered(channel)
             return
         if _is_our_leg(event.args):
@@ -412,11 +448,18 @@ class AriDriver(Driver):
             # channel's end still reaches the session, which frees the agent.)
             agent_channel, leg.agent_channel = leg.agent_channel, None
             self._request(self.port.hangup(agent_channel), None, "hang up the agent")
-        if leg.bridge is not None:
-            self._request(self.port.destroy_bridge(leg.bridge), None, "destroy bridge")
-            leg.bridge = None
+        if leg.bridge is not None or leg.bridge_ready is not None:
+            ready, leg.bridge_ready, leg.bridge = leg.bridge_ready, None, None
+
+            async def destroy():
+                if ready is not None and not ready.done():
+                    await asyncio.wait([ready])  # not before it exists
+                await self.port.destroy_bridge(_bridge_name(leg.call))
+            self._request(destroy(), None, "destroy bridge")
 
     def _on_port_connected(self, event: AriEvent) -> None:
+        if self.on_connected is not None:
+            self.on_connected()
         self._request(self.resynchronise(), None, "resynchronise")
 
     async def resynchronise(self) -> None:
@@ -451,7 +494,8 @@ class AriDriver(Driver):
         self._end_vanished_calls(channels, legs, rings, agent_legs)
         self._answer_rings_answered_meanwhile(channels, rings)
         self._adopt_orphans(listed)
-        in_use = {leg.bridge for leg in self.legs.values() if leg.bridge}
+        in_use = {_bridge_name(leg.call) for leg in self.legs.values()
+                  if leg.bridge or leg.bridge_ready}
         for bridge in bridges:
             bridge_id = bridge.get("id", "")
             if bridge_id.startswith("qs-") and bridge_id not in in_use:
@@ -706,6 +750,13 @@ class AriDriver(Driver):
         channel = f"{call.call_id}-a{next(self._ids)}"
         ring = _Ring(call, call.call_id, agent_id, answered, failed)
         self.rings[channel] = ring
+        free_since = getattr(self.center, "_free_since", {}).get(agent_id)
+        if free_since is not None:  # a hand-off: the agent just became free for this call
+            ring.times = {"free": free_since, "offered": self.now()}
+        leg = self.legs.get(call.call_id)
+        if leg is not None and not leg.gone and leg.bridge_ready is None and leg.bridge is None:
+            leg.bridge_ready = self._request(self.port.create_bridge(_bridge_name(call)), None,
+                                             "prepare the bridge")
         # Ring timeout on our side too: Asterisk's originate timeout ends the
         # attempt, but a lost event must not leave the agent ringing forever.
         ring.timer = self._later(timeout + 5.0, call.call_id, lambda: self._ring_timeout(channel))
@@ -716,13 +767,20 @@ class AriDriver(Driver):
 
     def _originate(self, channel: str, coroutine) -> None:
         """Dial a ring's channel; a refused originate fails the ring at once."""
+        ring = self.rings.get(channel)
+        times = ring.times if ring is not None else None
+
         async def originate():
+            if times is not None:
+                times["sent"] = self.now()
             try:
                 await coroutine
             except AriError as error:
                 log.warning("cannot ring %s: %s", channel, error)
                 self._ring_failed(channel, f"cannot ring: {error}")
-        ring = self.rings.get(channel)
+                return
+            if times is not None:
+                times["accepted"] = self.now()
         self._request(originate(), ring.call if ring is not None else None, "ring")
 
     def _ring_timeout_for(self, call: CallInfo, default: float) -> float:
@@ -786,19 +844,40 @@ class AriDriver(Driver):
             self._request(self.port.hangup(channel), None, "hang up stray agent")
             return
         leg.agent_channel = channel
+        leg.handoff = ring.times
         self.agent_calls[channel] = ring.call_id
         ring.answered()
 
     def connect(self, call, agent_id) -> None:
         leg = self._leg(call)
-        bridge = f"qs-{call.call_id}"
+        bridge = _bridge_name(call)
         leg.bridge = bridge
         channels = [self._channel(call)] + ([leg.agent_channel] if leg.agent_channel else [])
+        times, leg.handoff = leg.handoff, None
+        ready, leg.bridge_ready = leg.bridge_ready, None
 
         async def bridge_them():
-            await self.port.create_bridge(bridge)
+            if ready is not None and not ready.done():
+                await asyncio.wait([ready])
+            if ready is None or ready.cancelled() or ready.exception() is not None:
+                await self.port.create_bridge(bridge)  # none made while ringing (a callback)
             await self.port.add_to_bridge(bridge, channels)
+            if times is not None:
+                times["bridged"] = self.now()
+                self._record_handoff(times)
         self._request(bridge_them(), call, "bridge")
+
+    def _record_handoff(self, times: dict) -> None:
+        for stage, start, end in HANDOFF_STAGES:
+            if start in times and end in times:
+                self.handoff_stages[stage].record(times[end] - times[start])
+        total = times["bridged"] - times["free"]
+        if total > SLOW_HANDOFF:
+            log.warning("slow hand-off: %.0f ms from the agent free to the caller bridged (%s)",
+                        total * 1000, ", ".join(
+                            f"{stage} {(times[end] - times[start]) * 1000:.1f}"
+                            for stage, start, end in HANDOFF_STAGES[:8]
+                            if start in times and end in times))
 
     def call_back(self, call, number, answered, failed) -> None:
         channel = f"{call.call_id}-cb{next(self._ids)}"
@@ -832,6 +911,23 @@ class AriDriver(Driver):
                                                      extension, self.fallback_priority),
                       None, "fallback")
         return True
+
+
+def _asterisk_time(event: AriEvent) -> float | None:
+    """When Asterisk made an event (its ``timestamp``), on our monotonic clock."""
+    stamp = event.raw.get("timestamp") if event.raw else None
+    if not isinstance(stamp, str):
+        return None
+    try:
+        made = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        return None
+    return made - (time.time() - time.monotonic())
+
+
+def _bridge_name(call: CallInfo) -> str:
+    """A call's bridge is named after it, so that it is found again after a reconnect."""
+    return f"qs-{call.call_id}"
 
 
 def _is_our_leg(args: tuple[str, ...]) -> bool:

@@ -321,3 +321,32 @@ def test_a_leg_we_originated_that_no_ring_waits_for_is_hung_up(tmp_path):
         assert "vip-anna" in runtime.center.sessions
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_an_agent_hand_off_is_measured_stage_by_stage(tmp_path):
+    """Agent free -> next caller bridged, with the bridge made while the agent's phone rang."""
+    async def scenario():
+        fake = FakeAri(answer_seconds=0.05)
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        runtime.agent_action("alice", "login", {"support": 0})
+        for call in ("c16", "c17"):
+            fake.new_call(call)
+            await settle(0.02)
+            fake.press(call, "1")
+        await settle(0.3)
+        first_agent_leg = [r[2] for r in fake.requests if r[0] == "originate"][0]
+        fake.agent_hangs_up(first_agent_leg)   # alice is free: c17 is handed to her
+        await settle(0.3)
+        stages = runtime.driver.handoff_stages
+        assert len(stages["free_to_bridged"].samples) == 1
+        assert stages["free_to_bridged"].samples[0] >= stages["sent_to_answered"].samples[0] >= 0.05
+        kinds = [r[0] for r in fake.requests
+                 if r[0] in ("create_bridge", "add_to_bridge", "originate") and "c17" in str(r)]
+        assert kinds == ["create_bridge", "originate", "add_to_bridge"] or \
+            kinds == ["originate", "create_bridge", "add_to_bridge"], kinds
+        metrics = runtime.metrics()
+        assert metrics["handoff_stages"]["free_to_bridged"]["count"] == 1
+        assert {"loop_lag", "gc"} <= set(metrics)
+        await runtime.close()
+    asyncio.run(scenario())
