@@ -18,6 +18,11 @@ Routes:
 * ``GET  /scripts/{name}`` — the stored versions
 * ``POST /scripts/{name}/rollback`` — body ``{"version": N}`` (optional)
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
+
+Agent and hot-prompt changes take effect at once; the answer is 200 once the
+change is in the database, 202 ``{"saved": false, "message": ...}`` when it
+is applied but not saved yet (the outbox keeps it and retries). A deploy,
+rollback or version listing the database cannot serve now is a 503.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .acd import AcdError
+from .store import StoreUnavailable
 
 log = logging.getLogger("qscript.control")
 
@@ -69,6 +75,8 @@ def build_app(runtime, token: str) -> web.Application:
             return await handler(request)
         except web.HTTPException:
             raise
+        except StoreUnavailable as error:  # nothing changed (a deploy), or try again later
+            return web.json_response({"error": str(error)}, status=503)
         except (ValueError, LookupError) as error:
             # KeyError's str() adds quotes around its message; show the message itself.
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
@@ -105,20 +113,22 @@ def build_app(runtime, token: str) -> web.Application:
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
         groups = _agent_groups(data.get("groups"))
-        runtime.agent_action(request.match_info["agent"], action, groups, str(data.get("reason", "")))
-        return web.json_response({"ok": True})
+        saving = runtime.agent_action(request.match_info["agent"], action, groups,
+                                      str(data.get("reason", "")))
+        status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
+        return web.json_response(answer, status=status)
 
     async def deploy(request):
         data = await body(request)
         source = data.get("source")
         if not isinstance(source, str):
             raise ValueError('the body needs "source": the script text')
-        result = runtime.deploy_source(request.match_info["name"], source,
-                                       data.get("source_name"), str(data.get("comment", "")))
+        result = await runtime.deploy_source(request.match_info["name"], source,
+                                             data.get("source_name"), str(data.get("comment", "")))
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
-        rows = runtime.store.versions(request.match_info["name"])
+        rows = await runtime.stored_versions(request.match_info["name"])
         return web.json_response([{"version": v.version, "active": v.active,
                                    "created_at": v.created_at.isoformat(),
                                    "source_hash": v.source_hash, "comment": v.comment}
@@ -127,14 +137,15 @@ def build_app(runtime, token: str) -> web.Application:
     async def rollback(request):
         data = await body(request)
         version = data.get("version")
-        result = runtime.rollback(request.match_info["name"],
-                                  int(version) if version is not None else None)
+        result = await runtime.rollback(request.match_info["name"],
+                                        int(version) if version is not None else None)
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def hot_prompt(request):
         data = await body(request)
-        runtime.set_hot_prompt(request.match_info["name"], bool(data.get("active")))
-        return web.json_response({"ok": True})
+        saving = runtime.set_hot_prompt(request.match_info["name"], bool(data.get("active")))
+        status, answer = await runtime.saved(saving)
+        return web.json_response(answer, status=status)
 
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)

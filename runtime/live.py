@@ -6,17 +6,26 @@
 and the control API (runtime/control.py). It owns deployment: scripts are
 compiled, stored as numbered versions and activated atomically — calls in
 progress keep the program they started with, new calls get the new one.
+
+The database is never touched on the event loop: deploys, rollbacks and
+version listings run in a worker thread (a slow or locked database delays
+the request, not the calls), and call records, agent states and hot-prompt
+states go through the :class:`~runtime.outbox.Outbox`, which keeps them
+through an outage and writes them when the database is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import gc
+import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from qscript.api import check_source
 from qscript.bytecode import Program, read_program
@@ -27,10 +36,35 @@ from .ari.port import AriPort
 from .center import CallHistory, ContactCenter, ProgramTable
 from .latency import LatencyRecorder
 from .mailer import Mailer
+from .outbox import REJECTED, SAVED, SPOOLED, Outbox
 from .records import CallRecord
-from .store import Store
+from .store import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
+                    hot_prompt_op, is_transient)
 
 log = logging.getLogger("qscript.live")
+
+_T = TypeVar("_T")
+
+#: How long the control API waits for an agent or hot-prompt change to be
+#: saved before it answers 202 "applied, not saved yet".
+SAVE_WAIT = 2.0
+
+
+def default_spool_path(url: str, site) -> Path:
+    """Where the outbox spools writes: next to an SQLite file, else next to the site."""
+    from sqlalchemy.engine import make_url
+    try:
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except Exception:  # noqa: BLE001 - an unusual URL: fall back to the site's folder
+        database = None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        return path.with_name(path.name + ".outbox.jsonl")
+    base = Path(getattr(site, "base_dir", None) or ".")
+    site_path = getattr(site, "path", None)
+    stem = Path(site_path).stem if site_path else "site"
+    return base / ".qscript" / f"{stem}.outbox.jsonl"
 
 
 @dataclass
@@ -43,10 +77,13 @@ class DeployResult:
 
 
 class LiveRuntime:
-    def __init__(self, site, port: AriPort, store: Store, *, loop=None):
+    def __init__(self, site, port: AriPort, store: Store, *, loop=None,
+                 outbox: Outbox | None = None):
         self.site = site
         self.port = port
         self.store = store
+        self.outbox = outbox or Outbox(store, default_spool_path(store.url, site))
+        self.save_wait = SAVE_WAIT
         self.loop = loop or asyncio.get_event_loop()
         fallback = getattr(site, "fallback", None)
         dialplan = getattr(fallback, "dialplan", None) if fallback else None
@@ -69,6 +106,7 @@ class LiveRuntime:
         if getattr(site, "commands", None):
             self.center.commands = site.commands
         self.versions: dict[str, int] = {}           # script name -> active version
+        self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
         self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
         self.started_at = time.monotonic()
         self._cpu_started = time.process_time()
@@ -80,8 +118,17 @@ class LiveRuntime:
     # ------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
-        self._load_scripts()
-        self._restore_state()
+        """Write an earlier run's spool, load scripts and state, connect to ARI.
+
+        Needs the database: the active script versions live there. When it is
+        down this raises :class:`StoreUnavailable` with a message that says
+        so (the spool stays on disk for the next start).
+        """
+        await asyncio.to_thread(self.outbox.start)
+        await self._load_scripts()
+        hot, calls, agents = await self._in_store(
+            lambda: (self.store.hot_prompts(), self.store.calls(limit=5000), self.store.agents()))
+        self._restore_state(hot, calls, agents)
         self._watch_pauses()
         self.driver.on_connected = self._freeze_long_lived_objects
         await self.port.start(self.driver.on_event)
@@ -102,6 +149,7 @@ class LiveRuntime:
         gc.freeze()
 
     async def close(self) -> None:
+        """Stop taking calls; write the outbox (or spool what the database does not take)."""
         await self.port.close()
         if self._lag_watch is not None:
             self._lag_watch.cancel()
@@ -109,6 +157,7 @@ class LiveRuntime:
             gc.callbacks.remove(self._on_gc)
         for task in list(self.driver.tasks):
             task.cancel()
+        await asyncio.to_thread(self.outbox.close)
 
     # ------------------------------------------------------------ pauses (for /metrics)
 
@@ -132,18 +181,29 @@ class LiveRuntime:
                 time.perf_counter() - self._gc_started)
             self._gc_started = None
 
-    def _restore_state(self) -> None:
-        for name, active in self.store.hot_prompts().items():
+    async def _in_store(self, function: Callable[[], _T]) -> _T:
+        """Run a database call in a worker thread; an outage is a StoreUnavailable."""
+        try:
+            return await asyncio.to_thread(function)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_transient(error):
+                raise StoreUnavailable(
+                    f"the database is unavailable ({describe_error(error)})") from error
+            raise
+
+    def _restore_state(self, hot_prompts: dict[str, bool], calls: list, agents: list) -> None:
+        for name, active in hot_prompts.items():
             self.center.set_hot_prompt(name, active)
         since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
-        for row in reversed(self.store.calls(limit=5000)):
+        for row in reversed(calls):
             if row.agent and row.caller and row.ended_at is not None:
                 ended = row.ended_at if row.ended_at.tzinfo else row.ended_at.replace(tzinfo=dt.timezone.utc)
                 if ended >= since:
                     seconds_ago = (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()
                     self.history.remember(row.caller, row.agent, self.loop.time() - seconds_ago)
-        import json
-        for row in self.store.agents():
+        for row in agents:
             if row.logged_in:
                 groups = json.loads(row.groups or "{}")
                 self.center.agent_login(row.agent_id, groups, ready=row.ready)
@@ -159,19 +219,20 @@ class LiveRuntime:
             routes.setdefault(Path(route.script).stem, []).append(route.number)
         return routes
 
-    def _load_scripts(self) -> None:
+    async def _load_scripts(self) -> None:
         """Activate the stored versions; store a first version of scripts never deployed."""
-        stored = {v.name: v for v in self.store.active_versions()}
+        stored = {v.name: v for v in await self._in_store(self.store.active_versions)}
         for route in getattr(self.site, "numbers", ()):
             name = Path(route.script).stem
             if name in stored:
                 continue
-            result = self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
-                                        str(route.script), comment="initial version from the site")
+            result = await self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
+                                              str(route.script),
+                                              comment="initial version from the site")
             if not result.ok:
                 raise RuntimeError(f"{route.script} does not compile; fix it before serving:\n"
                                    + "\n".join(d["message"] for d in result.diagnostics or []))
-            stored = {v.name: v for v in self.store.active_versions()}
+            stored = {v.name: v for v in await self._in_store(self.store.active_versions)}
         for name, version in stored.items():
             if self.versions.get(name) != version.version:  # not just deployed above
                 self._activate(name, read_program(version.bytecode), version.version)
@@ -182,18 +243,27 @@ class LiveRuntime:
         self.versions[name] = version
         log.info("script %s version %d active (%s)", name, version, program.hash_hex[:12])
 
-    def deploy_source(self, name: str, source_text: str, source_name: str | None = None,
-                      comment: str = "") -> DeployResult:
-        """Compile and activate a new version; a script with errors is refused."""
+    async def deploy_source(self, name: str, source_text: str, source_name: str | None = None,
+                            comment: str = "") -> DeployResult:
+        """Compile and activate a new version; a script with errors is refused.
+
+        Compiling and storing run in a worker thread. Nothing changes unless
+        the version is stored: with the database down this raises
+        :class:`StoreUnavailable` and the running version stays.
+        """
         symbols = self.site.symbols() if self.site is not None else None
-        result = check_source(Source(source_text, source_name or f"{name}.qs"), symbols, compile=True)
-        if result.program is None:
-            return DeployResult(False, name, diagnostics=[
-                dict(d.to_json(), rendered=d.render(result.source)) for d in result.diagnostics])
-        program = result.program
-        stored = self.store.add_version(name, source_text, program.to_bytes(), program.hash_hex,
-                                        comment=comment)
-        self._activate(name, program, stored.version)
+        async with self._deploying:
+            result = await asyncio.to_thread(
+                check_source, Source(source_text, source_name or f"{name}.qs"), symbols,
+                compile=True)
+            if result.program is None:
+                return DeployResult(False, name, diagnostics=[
+                    dict(d.to_json(), rendered=d.render(result.source))
+                    for d in result.diagnostics])
+            program = result.program
+            stored = await self._in_store(lambda: self.store.add_version(
+                name, source_text, program.to_bytes(), program.hash_hex, comment=comment))
+            self._activate(name, program, stored.version)
         notes = [d.to_json() for d in result.diagnostics]
         if name not in self._script_names():
             notes.append({"severity": "warning", "code": "", "message":
@@ -202,33 +272,44 @@ class LiveRuntime:
                           "rendered": f'warning: no dialled number in the site routes to "{name}"'})
         return DeployResult(True, name, stored.version, notes, program.hash_hex)
 
-    def rollback(self, name: str, version: int | None = None) -> DeployResult:
-        versions = self.store.versions(name)
-        if not versions:
-            return DeployResult(False, name, diagnostics=[{"message": f"no versions of {name}"}])
-        current = self.versions.get(name)
-        if version is None:
-            earlier = [v for v in versions if current is None or v.version < current]
-            if not earlier:
-                return DeployResult(False, name, diagnostics=[
-                    {"message": f"version {current} is the first version of {name}"}])
-            version = earlier[-1].version
-        target = self.store.activate(name, version)
-        if target is None:
-            return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
-        self._activate(name, read_program(target.bytecode), target.version)
-        return DeployResult(True, name, target.version, [], target.source_hash)
+    async def rollback(self, name: str, version: int | None = None) -> DeployResult:
+        """Activate a stored version (by default the one before the active one)."""
+        async with self._deploying:
+            versions = await self._in_store(lambda: self.store.versions(name))
+            if not versions:
+                return DeployResult(False, name, diagnostics=[{"message": f"no versions of {name}"}])
+            current = self.versions.get(name)
+            if version is None:
+                earlier = [v for v in versions if current is None or v.version < current]
+                if not earlier:
+                    return DeployResult(False, name, diagnostics=[
+                        {"message": f"version {current} is the first version of {name}"}])
+                version = earlier[-1].version
+            chosen = version
+            target = await self._in_store(lambda: self.store.activate(name, chosen))
+            if target is None:
+                return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
+            program = await asyncio.to_thread(read_program, target.bytecode)
+            self._activate(name, program, target.version)
+            return DeployResult(True, name, target.version, [], target.source_hash)
+
+    async def stored_versions(self, name: str) -> list:
+        """The stored versions of a script, oldest first (read in a worker thread)."""
+        return await self._in_store(lambda: self.store.versions(name))
 
     # ------------------------------------------------------------ records and agents
 
     def _record(self, record: CallRecord) -> None:
         epoch, mono = self._epoch
-        task = self.loop.create_task(asyncio.to_thread(self.store.add_call, record, epoch, mono))
-        self.driver.tasks.add(task)
-        task.add_done_callback(self.driver.tasks.discard)
+        self.outbox.submit(call_op(record, epoch, mono))
 
-    def agent_action(self, agent_id: str, action: str, groups=None, reason: str = "") -> None:
-        """Change an agent's state; ValueError/LookupError for requests that cannot be done."""
+    def agent_action(self, agent_id: str, action: str, groups=None,
+                     reason: str = "") -> concurrent.futures.Future[str]:
+        """Change an agent's state now; ValueError/LookupError for requests that cannot be done.
+
+        The change is in effect when this returns; saving it is queued in the
+        outbox, and the returned future says where it went (see :meth:`saved`).
+        """
         center = self.center
         agent = self.site.agent(agent_id) if self.site is not None else None
         if self.site is not None and agent is None:
@@ -250,26 +331,57 @@ class LiveRuntime:
             center.dispatch(center.acd.set_groups(agent_id, groups or {}, self.driver.now()))
         else:
             raise ValueError(f"unknown agent action {action!r}")
-        self._save_agent(agent_id)
+        return self._save_agent(agent_id)
 
-    def _save_agent(self, agent_id: str) -> None:
+    def _save_agent(self, agent_id: str) -> concurrent.futures.Future[str]:
         """Store an agent's state: after every request, and when the ACD changes it
         itself (a missed ring pauses the agent), so a restart restores it."""
         info = self.center.acd.agent_info(agent_id)
         from .acd import AgentState
-        self.loop.create_task(asyncio.to_thread(
-            self.store.save_agent, agent_id, info.state is not AgentState.LOGGED_OUT,
-            info.state is AgentState.READY, info.pause_reason or "", dict(info.groups)))
+        return self.outbox.submit(agent_state_op(
+            agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,
+            info.pause_reason or "", dict(info.groups)))
 
     def _site_groups(self, agent_id: str) -> dict[str, int]:
         agent = self.site.agent(agent_id) if self.site is not None else None
         return dict(agent.groups) if agent is not None else {}
 
-    def set_hot_prompt(self, name: str, active: bool) -> None:
+    def set_hot_prompt(self, name: str, active: bool) -> concurrent.futures.Future[str]:
+        """Switch a hot prompt now; saving it is queued (the future says where it went)."""
         if self.site is not None and name not in self.site.hot_prompts:
             raise LookupError(f'unknown hot prompt "{name}"')
         self.center.set_hot_prompt(name, active)
-        self.loop.create_task(asyncio.to_thread(self.store.save_hot_prompt, name, active))
+        return self.outbox.submit(hot_prompt_op(name, active))
+
+    async def saved(self, saving: concurrent.futures.Future[str]) -> tuple[int, dict[str, Any]]:
+        """The control API's answer to a change that is in effect: was it saved?
+
+        200 once the database has it. Otherwise, after ``save_wait`` seconds
+        at most, 202: the change is applied (calls are routed by it) but not
+        in the database yet; the message says whether it is kept on disk (a
+        restart keeps it) or only in memory, and why.
+        """
+        try:
+            outcome = await asyncio.wait_for(_awaitable(saving, self.loop), self.save_wait)
+        except asyncio.TimeoutError:
+            outcome = "pending"
+        if outcome == SAVED:
+            return 200, {"ok": True, "applied": True, "saved": True}
+        health = self.outbox.health()
+        why = (f"the database is unavailable ({health['error']})" if health["error"]
+               else f"the database has not confirmed it within {self.save_wait:g}s")
+        if outcome == SPOOLED:
+            kept = (f"the change is kept on disk in {health['spool']} and will be written "
+                    "when the database is back (a restart keeps it)")
+        elif outcome == REJECTED:
+            kept = f"the database refused it; it is kept in {health['spool']}.rejected"
+        elif health["spool_full"]:
+            kept = ("the outbox spool is full: the change is held in memory, written when the "
+                    "database is back, lost if the runtime stops before")
+        else:
+            kept = "the change is queued and retried; `qscript status` shows the database"
+        return 202, {"applied": True, "saved": False, "kept": outcome,
+                     "message": f"applied, but not saved yet: {why}; {kept}"}
 
     # ------------------------------------------------------------ status
 
@@ -301,7 +413,8 @@ class LiveRuntime:
                            "call": info.call_id if info else None})
         return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
                 "calls": len(self.center.sessions), "groups": groups, "agents": agents,
-                "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts)}
+                "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts),
+                "database": self.outbox.health()}
 
     def metrics(self) -> dict:
         elapsed = time.monotonic() - self.started_at
@@ -314,7 +427,33 @@ class LiveRuntime:
                        for n, recorder in enumerate(self.gc_pauses)},
                 "calls": len(self.center.sessions),
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),
-                "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None}
+                "cpu_share": round(cpu / elapsed, 4) if elapsed > 0 else None,
+                "database": self.outbox.health()}
+
+
+def _awaitable(saving: concurrent.futures.Future[str],
+               loop: asyncio.AbstractEventLoop) -> asyncio.Future[str]:
+    """An asyncio future that follows the outbox's future (resolved in its thread).
+
+    Not asyncio.wrap_future: cancelling a wait would cancel the outbox's future,
+    and a late result after the loop closed would raise in the writer thread.
+    """
+    waiter: asyncio.Future[str] = loop.create_future()
+
+    def settle(outcome: str) -> None:
+        if not waiter.done():
+            waiter.set_result(outcome)
+
+    def done(future: concurrent.futures.Future[str]) -> None:
+        if future.cancelled() or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(settle, future.result())
+        except RuntimeError:  # the loop closed meanwhile: nobody waits any more
+            pass
+
+    saving.add_done_callback(done)
+    return waiter
 
 
 def _known(acd, agent_id: str) -> bool:

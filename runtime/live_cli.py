@@ -68,7 +68,7 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
             store = Store(url)
         except Exception as error:  # noqa: BLE001 - any database failure, said plainly
             _err.print(f"[red]error[/]: cannot open the database {escape(_redact(url))}: "
-                       f"{escape(str(error).splitlines()[0])}")
+                       f"{escape(str(error).splitlines()[0])}{escape(_spool_note(url, site))}")
             raise SystemExit(EXIT_FINDINGS) from None
         runtime = LiveRuntime(site, AsyncariAdapter(config), store)
         try:
@@ -97,6 +97,21 @@ def serve(site_path, ari_url, ari_user, app, control, database, verbose) -> None
         store.close()
 
     asyncio.run(run())
+
+
+def _spool_note(url: str, site) -> str:
+    """What waits in the outbox spool for the database, for the start error."""
+    from .live import default_spool_path
+    path = default_spool_path(url, site)
+    try:
+        with open(path, "rb") as handle:
+            waiting = sum(1 for _ in handle)
+    except OSError:
+        return ""
+    if not waiting:
+        return ""
+    return (f"; {waiting} write(s) made while it was unavailable are kept in {path} and are "
+            "written when serve starts with the database back")
 
 
 def _redact(url: str) -> str:
@@ -131,11 +146,18 @@ def _control(site_path: str | None, url: str | None, token: str | None) -> tuple
     return url.rstrip("/"), token
 
 
-def _call(site_path, url, token, method: str, path: str, body: dict | None = None):
+#: Seconds to wait for the runtime's answer; a deploy or rollback may wait on
+#: the database first (SQLite's 5 s busy timeout, PostgreSQL's 5 s connect timeout).
+CONTROL_TIMEOUT = 10.0
+STORE_TIMEOUT = 30.0
+
+
+def _call(site_path, url, token, method: str, path: str, body: dict | None = None,
+          timeout: float = CONTROL_TIMEOUT):
     import httpx
     base, secret = _control(site_path, url, token)
     try:
-        response = httpx.request(method, base + path, json=body, timeout=10.0,
+        response = httpx.request(method, base + path, json=body, timeout=timeout,
                                  headers={"Authorization": f"Bearer {secret}"})
     except httpx.HTTPError as error:
         _err.print(f"[red]error[/]: cannot reach the runtime at {escape(base)}: "
@@ -177,6 +199,9 @@ def agent(action, agent_id, groups, reason, site_path, url, token) -> None:
     if reason:
         body["reason"] = reason
     status, data = _call(site_path, url, token, "POST", f"/agents/{agent_id}/{action}", body)
+    if status == 202:  # in effect, not in the database yet: say so, it is not an error
+        _err.print(f"[yellow]{escape(agent_id)}: {action} {escape(data.get('message', ''))}[/]")
+        return
     if status != 200:
         _err.print(f"[red]error[/]: {escape(str(data.get('error', data)))}")
         sys.exit(EXIT_FINDINGS)
@@ -191,7 +216,8 @@ _STATE_WORD = {"ready": "free", "busy": "busy", "ringing": "ringing", "wrap_up":
 
 def render_status(data: dict, console: Console) -> None:
     console.print(f"[bold]{escape(data.get('site', ''))}[/]  calls: {data['calls']}  "
-                  f"ARI: {'[green]connected[/]' if data['connected'] else '[red]disconnected[/]'}")
+                  f"ARI: {'[green]connected[/]' if data['connected'] else '[red]disconnected[/]'}"
+                  f"  {_database_line(data.get('database'))}")
     groups = Table(title="Queues")
     for column in ("group", "waiting", "oldest", "logged in", "free", "busy", "service level",
                    "callers waiting (digits, waited)"):
@@ -217,6 +243,25 @@ def render_status(data: dict, console: Console) -> None:
         agents.add_row(escape(row["id"]), escape(row.get("name") or ""), f"[{style}]{escape(word)}[/]",
                        escape(", ".join(row["groups"])))
     console.print(agents)
+
+
+def _database_line(database: dict | None) -> str:
+    """``database: ok``, or how long it has been down and what waits for it."""
+    if not database:
+        return ""
+    unsaved = database.get("unsaved", 0)
+    if database.get("state") == "down":
+        line = (f"database: [red]down {database.get('down_for_s') or 0:.0f}s[/] "
+                f"({escape(str(database.get('error') or ''))}), {unsaved} write(s) waiting")
+        if database.get("spool_full"):
+            line += " [red](spool full: newest held in memory)[/]"
+        return line
+    if database.get("state") == "recovering" or unsaved:
+        return f"database: [yellow]catching up[/], {unsaved} write(s) waiting"
+    rejected = database.get("rejected", 0)
+    return "database: [green]ok[/]" + (f" [red]({rejected} write(s) refused, see "
+                                       f"{escape(database.get('spool', ''))}.rejected)[/]"
+                                       if rejected else "")
 
 
 @click.command()
@@ -256,7 +301,8 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
     text = Path(script).read_text(encoding="utf-8", errors="replace")
     name = name or Path(script).stem
     code, data = _call(site_path, url, token, "POST", f"/scripts/{name}",
-                       {"source": text, "source_name": script, "comment": comment})
+                       {"source": text, "source_name": script, "comment": comment},
+                       timeout=STORE_TIMEOUT)
     if code == 200:
         for note in data.get("diagnostics") or []:
             if note.get("severity") == "warning":
@@ -265,6 +311,12 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
             _err.print(f"[green]deployed[/] {escape(name)} version {data['version']} "
                        f"(sha256 {data['source_hash'][:12]})")
         return True
+    if code != 422:  # not a verdict on the script: e.g. 503, the database is unavailable
+        _err.print(f"[red]not deployed[/]: {escape(str(data.get('error', data)))}; "
+                   "the running version stays")
+        if not quiet:
+            sys.exit(EXIT_FINDINGS)
+        return False
     for diagnostic in data.get("diagnostics") or []:
         _err.print(escape(diagnostic.get("rendered") or diagnostic.get("message", "")))
     _err.print(f"[red]refused[/]: {escape(name)} does not compile; the running version stays")
@@ -281,9 +333,11 @@ def _deploy(script, name, comment, site_path, url, token, quiet=False) -> bool:
 def rollback(name, version, site_path, url, token) -> None:
     """Activate an earlier version of a deployed script."""
     code, data = _call(site_path, url, token, "POST", f"/scripts/{name}/rollback",
-                       {"version": version} if version is not None else {})
+                       {"version": version} if version is not None else {},
+                       timeout=STORE_TIMEOUT)
     if code != 200:
-        message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) or data
+        message = "; ".join(d.get("message", "") for d in data.get("diagnostics") or []) \
+            or data.get("error") or data
         _err.print(f"[red]error[/]: {escape(str(message))}")
         sys.exit(EXIT_FINDINGS)
     _err.print(f"[green]rolled back[/] {escape(name)} to version {data['version']}")
@@ -334,6 +388,10 @@ def hot(name, state, site_path, url, token) -> None:
     """Switch a hot prompt on or off at run time (no redeploy)."""
     code, data = _call(site_path, url, token, "POST", f"/hot-prompts/{name}",
                        {"active": state == "on"})
+    if code == 202:
+        _err.print(f"[yellow]hot prompt {escape(name)} is {state}: "
+                   f"{escape(data.get('message', ''))}[/]")
+        return
     if code != 200:
         _err.print(f"[red]error[/]: {escape(str(data.get('error', data)))}")
         sys.exit(EXIT_FINDINGS)

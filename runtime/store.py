@@ -5,9 +5,15 @@ database through SQLModel: SQLite by default (a file next to the site, nothing
 to install), PostgreSQL in production (``database: postgresql://...`` in the
 site file). The schema is created on first use.
 
-Writes happen off the event loop's critical path: the live runtime calls
-these methods from a worker thread (``asyncio.to_thread``) so a slow disk
-never delays a caller.
+Nothing here runs on the event loop: the live runtime reads and deploys
+from worker threads (``asyncio.to_thread``), and every other write — call
+records, agent states, hot-prompt states — is a :class:`WriteOp` that the
+outbox (runtime/outbox.py) hands to :meth:`Store.apply` from its writer
+thread, in order, again after an outage. A write operation is plain JSON (the
+outbox spools it to disk while the database is away) and applying it twice
+leaves the database as applying it once: a call record is keyed by its call
+id and arrival time, agent and hot-prompt states are "the state is now X".
+New kinds of write (statistics rows) register a writer in :data:`WRITERS`.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from typing import Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import LargeBinary, Text, event
+import sqlalchemy.exc
+from sqlalchemy import LargeBinary, Text, UniqueConstraint, event
+from sqlalchemy.engine import make_url
 from sqlmodel import Column, Field, Session, SQLModel, create_engine, select
 
 from .records import CallRecord
@@ -42,6 +51,8 @@ class CallRow(SQLModel, table=True):
     """A finished call (the call log and the source of statistics)."""
 
     __tablename__ = "calls"
+    # One row per call: a write replayed after an outage finds the row it made before.
+    __table_args__ = (UniqueConstraint("call_id", "arrived_at", name="calls_call_arrival"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     call_id: str = Field(index=True)
     caller: str = Field(default="", index=True)
@@ -85,17 +96,180 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _stored_time(moment: dt.datetime) -> dt.datetime:
+    """The moment in UTC (a time without a zone is taken as UTC): a replayed write
+    carries exactly the arrival time of the row it made the first time."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _time_text(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else _stored_time(moment).isoformat()
+
+
+def _time_from_text(text: str | None) -> dt.datetime | None:
+    return None if text is None else _stored_time(dt.datetime.fromisoformat(text))
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached (or is locked) now; trying again later may work."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed write may succeed later (the database is down, locked, full).
+
+    Anything else — a constraint the row violates, a value the column refuses —
+    fails again on every try: the outbox sets such a write aside instead of
+    retrying it forever in front of every other write.
+    """
+    if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                          sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError,
+                          StoreUnavailable, OSError)):
+        return True
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated
+
+
+def describe_error(error: BaseException) -> str:
+    """One line saying why the database failed, without SQL or parameters."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return (text[0] if text else type(original).__name__)[:300]
+
+
+# ------------------------------------------------------------------ write operations
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    """One write for the outbox: a kind (a key of :data:`WRITERS`) and JSON data."""
+
+    kind: str
+    data: dict[str, Any]
+
+    def to_line(self) -> str:
+        """The op as one line of the spool (JSON, newline-terminated)."""
+        return json.dumps({"kind": self.kind, "data": self.data}, separators=(",", ":"),
+                          default=str) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> "WriteOp":
+        """Read a spool line back; ValueError if it is not a whole op."""
+        value = json.loads(line)
+        if not isinstance(value, dict) or not isinstance(value.get("kind"), str) \
+                or not isinstance(value.get("data"), dict):
+            raise ValueError("not a write operation")
+        return cls(value["kind"], value["data"])
+
+    def describe(self) -> str:
+        key = self.data.get("call_id") or self.data.get("agent_id") or self.data.get("name")
+        return f"{self.kind} {key}" if key else self.kind
+
+
+def call_op(record: CallRecord, epoch: dt.datetime, monotonic_at_epoch: float) -> WriteOp:
+    """A finished call; times in the record are driver clock seconds.
+
+    ``epoch`` (an aware datetime) is the wall time when the driver clock read
+    ``monotonic_at_epoch``. The times are fixed here, once: a replay writes the
+    same arrival time, which is half of the row's key.
+    """
+    def at(seconds: float | None) -> str | None:
+        if seconds is None:
+            return None
+        return _time_text(epoch + dt.timedelta(seconds=seconds - monotonic_at_epoch))
+    return WriteOp("call", {
+        "call_id": record.call_id, "caller": record.caller, "dialled": record.dialled,
+        "script": record.script, "script_hash": record.script_hash,
+        "arrived_at": at(record.arrived_at), "queued_at": at(record.queued_at),
+        "answered_at": at(record.answered_at), "ended_at": at(record.ended_at),
+        "outcome": record.outcome, "groups": json.dumps(record.groups),
+        "answered_group": record.answered_group or "", "agent": record.agent or "",
+        "language": record.language, "digits": record.digits,
+        "saved": json.dumps(dict(record.saved), default=str), "error": record.error or ""})
+
+
+def agent_state_op(agent_id: str, logged_in: bool, ready: bool, pause_reason: str,
+                   groups: dict[str, int]) -> WriteOp:
+    return WriteOp("agent_state", {"agent_id": agent_id, "logged_in": logged_in, "ready": ready,
+                                   "pause_reason": pause_reason, "groups": dict(groups),
+                                   "updated_at": _time_text(_now())})
+
+
+def hot_prompt_op(name: str, active: bool) -> WriteOp:
+    return WriteOp("hot_prompt", {"name": name, "active": active,
+                                  "updated_at": _time_text(_now())})
+
+
+_CALL_TIMES = ("arrived_at", "queued_at", "answered_at", "ended_at")
+
+
+def _write_call(session: Session, data: dict[str, Any]) -> None:
+    values = dict(data)
+    for name in _CALL_TIMES:
+        values[name] = _time_from_text(values.get(name))
+    already = session.exec(select(CallRow.id).where(
+        CallRow.call_id == values["call_id"], CallRow.arrived_at == values["arrived_at"])).first()
+    if already is None:
+        session.add(CallRow(**values))
+
+
+def _write_agent_state(session: Session, data: dict[str, Any]) -> None:
+    updated = _time_from_text(data["updated_at"]) or _stored_time(_now())
+    row = session.get(AgentRow, data["agent_id"]) or AgentRow(agent_id=data["agent_id"],
+                                                               updated_at=updated)
+    row.logged_in, row.ready = bool(data["logged_in"]), bool(data["ready"])
+    row.pause_reason, row.groups = str(data["pause_reason"]), json.dumps(data["groups"])
+    row.updated_at = updated
+    session.add(row)
+
+
+def _write_hot_prompt(session: Session, data: dict[str, Any]) -> None:
+    updated = _time_from_text(data["updated_at"]) or _stored_time(_now())
+    row = session.get(HotPromptRow, data["name"]) or HotPromptRow(name=data["name"],
+                                                                  updated_at=updated)
+    row.active, row.updated_at = bool(data["active"]), updated
+    session.add(row)
+
+
+#: kind -> the function that applies one op of that kind in a transaction; each
+#: must be idempotent (applying an op twice leaves what applying it once left).
+WRITERS: dict[str, Callable[[Session, dict[str, Any]], None]] = {
+    "call": _write_call,
+    "agent_state": _write_agent_state,
+    "hot_prompt": _write_hot_prompt,
+}
+
+
+# ------------------------------------------------------------------ the store
+
+
 class Store:
     """The database behind the live runtime."""
 
     def __init__(self, url: str = "sqlite:///qscript.db"):
         self.url = url
-        connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-        self.engine = create_engine(url, connect_args=connect_args)
+        self.engine = create_engine(url, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(self.engine)
-        self._lock = threading.Lock()  # SQLite allows one writer; keep writes in order
+        # Numbering versions reads the last one, then inserts the next: one at a time.
+        # Not around apply(): the outbox is its one caller, and a deploy must not wait
+        # for an outbox write that is itself waiting out a locked SQLite (the database
+        # orders concurrent writers itself).
+        self._lock = threading.Lock()
+
+    def apply(self, ops: list[WriteOp]) -> None:
+        """Apply write operations in one transaction (all or none).
+
+        Called by one writer, the outbox's thread, so that the ops keep their order.
+        """
+        with Session(self.engine) as session:
+            for op in ops:
+                writer = WRITERS.get(op.kind)
+                if writer is None:
+                    raise ValueError(f"unknown write operation {op.kind!r}")
+                writer(session, op.data)
+            session.commit()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -143,24 +317,8 @@ class Store:
 
     # -- calls
     def add_call(self, record: CallRecord, epoch: dt.datetime, monotonic_at_epoch: float) -> None:
-        """Store a finished call; times in the record are driver clock seconds.
-
-        ``epoch`` (an aware datetime) is the wall time when the driver clock
-        read ``monotonic_at_epoch``.
-        """
-        def at(seconds):
-            return None if seconds is None else epoch + dt.timedelta(seconds=seconds - monotonic_at_epoch)
-        row = CallRow(call_id=record.call_id, caller=record.caller, dialled=record.dialled,
-                      script=record.script, script_hash=record.script_hash,
-                      arrived_at=at(record.arrived_at), queued_at=at(record.queued_at),
-                      answered_at=at(record.answered_at), ended_at=at(record.ended_at),
-                      outcome=record.outcome, groups=json.dumps(record.groups),
-                      answered_group=record.answered_group or "", agent=record.agent or "",
-                      language=record.language, digits=record.digits,
-                      saved=json.dumps(dict(record.saved), default=str), error=record.error or "")
-        with self._lock, Session(self.engine) as session:
-            session.add(row)
-            session.commit()
+        """Store a finished call now (see :func:`call_op`); the runtime goes through its outbox."""
+        self.apply([call_op(record, epoch, monotonic_at_epoch)])
 
     def calls(self, limit: int = 100) -> list[CallRow]:
         with Session(self.engine) as session:
@@ -172,20 +330,15 @@ class Store:
             return None
         with Session(self.engine) as session:
             row = session.exec(select(CallRow).where(
-                CallRow.caller == caller, CallRow.agent != "", CallRow.ended_at >= since)
+                CallRow.caller == caller, CallRow.agent != "",
+                CallRow.ended_at >= _stored_time(since))
                 .order_by(CallRow.id.desc())).first()
             return row.agent if row else None
 
     # -- agents
     def save_agent(self, agent_id: str, logged_in: bool, ready: bool, pause_reason: str,
                    groups: dict[str, int]) -> None:
-        with self._lock, Session(self.engine) as session:
-            row = session.get(AgentRow, agent_id) or AgentRow(agent_id=agent_id, updated_at=_now())
-            row.logged_in, row.ready, row.pause_reason = logged_in, ready, pause_reason
-            row.groups = json.dumps(groups)
-            row.updated_at = _now()
-            session.add(row)
-            session.commit()
+        self.apply([agent_state_op(agent_id, logged_in, ready, pause_reason, groups)])
 
     def agents(self) -> list[AgentRow]:
         with Session(self.engine) as session:
@@ -193,11 +346,7 @@ class Store:
 
     # -- hot prompts
     def save_hot_prompt(self, name: str, active: bool) -> None:
-        with self._lock, Session(self.engine) as session:
-            row = session.get(HotPromptRow, name) or HotPromptRow(name=name, updated_at=_now())
-            row.active, row.updated_at = active, _now()
-            session.add(row)
-            session.commit()
+        self.apply([hot_prompt_op(name, active)])
 
     def hot_prompts(self) -> dict[str, bool]:
         with Session(self.engine) as session:
@@ -210,6 +359,25 @@ def _deactivate(session: Session, name: str) -> None:
             ScriptVersion.name == name, ScriptVersion.active == True)):  # noqa: E712
         old.active = False
         session.add(old)
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """Fail fast when the database is away, and notice a restarted server.
+
+    SQLite waits 5 s for another writer's lock (the driver's default), then
+    says "database is locked". PostgreSQL gets a 5 s connect timeout and TCP
+    keepalives unless the URL sets its own, so a server that vanished is
+    reported in seconds, not after the kernel's two-hour TCP timeout; pooled
+    connections are checked before use (a restarted server killed them).
+    """
+    if url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False}}
+    given = set(make_url(url).query)
+    defaults = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                "keepalives_interval": 5, "keepalives_count": 3}
+    connect_args = ({name: value for name, value in defaults.items() if name not in given}
+                    if url.startswith("postgresql") else {})
+    return {"connect_args": connect_args, "pool_pre_ping": True}
 
 
 def _sqlite_pragmas(connection, _record) -> None:

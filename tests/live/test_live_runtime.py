@@ -247,7 +247,7 @@ def test_hot_reload_while_calls_are_in_progress(tmp_path):
                 (s.program.hash_hex for s in live.runtime.center.sessions.values()
                  if s.call.caller == "0705555501"), None), 10, what="the first session")
             new_script = MENU_SCRIPT.replace('queue to "sales"', 'queue to "sales" priority 9')
-            result = live.runtime.deploy_source("main", new_script)
+            result = await live.runtime.deploy_source("main", new_script)
             assert result.ok
             second = await live.callers.call("5000", caller="0705555502")
             await live.callers.answered(second)

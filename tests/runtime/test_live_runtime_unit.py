@@ -135,12 +135,12 @@ def test_deploy_is_atomic_and_refuses_broken_scripts(tmp_path):
         runtime = make_runtime(tmp_path, fake)
         await runtime.start()
         first = runtime.versions["test"]
-        broken = runtime.deploy_source("test", "inbound:\n    queue to \"nowhere\"\n")
+        broken = await runtime.deploy_source("test", "inbound:\n    queue to \"nowhere\"\n")
         assert not broken.ok and any("Q1003" == d["code"] for d in broken.diagnostics)
         assert runtime.versions["test"] == first
-        good = runtime.deploy_source("test", SCRIPT.replace("every 10s", "every 20s"))
+        good = await runtime.deploy_source("test", SCRIPT.replace("every 10s", "every 20s"))
         assert good.ok and runtime.versions["test"] == first + 1
-        back = runtime.rollback("test")
+        back = await runtime.rollback("test")
         assert back.ok and runtime.versions["test"] == first
         await runtime.close()
     asyncio.run(scenario())
