@@ -129,6 +129,7 @@ async def load(args, control: str, token: str, harness) -> dict:
             "event_to_command_ms": after_load["latency"], "handoff_ms": after_load["handoff"],
             "handoff_stages_ms": after_load.get("handoff_stages"),
             "loop_lag_ms": after_load.get("loop_lag"), "gc_pauses_ms": after_load.get("gc"),
+            "events_received": after_load.get("events"),
             "calls_left_in_runtime": drained["calls"], "channels_left_in_asterisk": len(channels)}
 
 

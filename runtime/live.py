@@ -31,7 +31,7 @@ from qscript.api import check_source
 from qscript.bytecode import Program, read_program
 from qscript.source import Source
 
-from .ari.driver import AriDriver
+from .ari.driver import AriDriver, handled_events
 from .ari.port import AriPort
 from .center import CallHistory, ContactCenter, ProgramTable
 from .latency import LatencyRecorder
@@ -102,6 +102,7 @@ class LiveRuntime:
                                     on_record=self._record,
                                     fallback_group=getattr(fallback, "group", None))
         self.driver.center = self.center
+        port.wanted_events = handled_events()  # Asterisk sends nothing we would skip
         self.center.on_agent_changed = self._save_agent
         if getattr(site, "commands", None):
             self.center.commands = site.commands
@@ -114,6 +115,7 @@ class LiveRuntime:
         self.gc_pauses = [LatencyRecorder(), LatencyRecorder(), LatencyRecorder()]
         self._gc_started: float | None = None
         self._lag_watch: asyncio.Task | None = None
+        self._connected_before = False
 
     # ------------------------------------------------------------ start and stop
 
@@ -147,6 +149,10 @@ class LiveRuntime:
         gc.unfreeze()
         gc.collect()
         gc.freeze()
+        if not self._connected_before:  # the start's own collection stalled no call
+            self._connected_before = True
+            for recorder in self.gc_pauses:
+                recorder.clear()
 
     async def close(self) -> None:
         """Stop taking calls; write the outbox (or spool what the database does not take)."""
@@ -423,6 +429,7 @@ class LiveRuntime:
                 "handoff_stages": {stage: recorder.summary() for stage, recorder
                                    in self.driver.handoff_stages.items()},
                 "loop_lag": self.loop_lag.summary(),
+                "events": dict(sorted(self.driver.event_counts.items())),
                 "gc": {f"generation_{n}": recorder.summary()
                        for n, recorder in enumerate(self.gc_pauses)},
                 "calls": len(self.center.sessions),

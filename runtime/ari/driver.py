@@ -141,6 +141,8 @@ class AriDriver(Driver):
         self.latency = LatencyRecorder()
         #: Where the time of an agent hand-off goes, stage by stage (see HANDOFF_STAGES).
         self.handoff_stages = {stage: LatencyRecorder() for stage, _, _ in HANDOFF_STAGES}
+        #: Events received, by kind (for /metrics: what Asterisk sends us).
+        self.event_counts: dict[str, int] = {}
         self._event_started: float | None = None
         self.tasks: set[asyncio.Task] = set()
         #: Channel variables set on an agent's leg when it is rung (per agent id),
@@ -274,6 +276,7 @@ class AriDriver(Driver):
         fallback; other calls and later events are not affected.
         """
         self._event_started = event.received_at
+        self.event_counts[event.kind] = self.event_counts.get(event.kind, 0) + 1
         call_id = None
         try:
             handler = _EVENT_HANDLERS.get(event.kind)
@@ -974,6 +977,12 @@ def say_media(kind: str, value, currency: str) -> list[str]:
         return [f"number:{int(number)}"]
     whole, fraction = str(number).split(".", 1)
     return [f"number:{whole}", "sound:point", f"digits:{fraction}"]
+
+
+def handled_events() -> frozenset[str]:
+    """The ARI event kinds the driver acts on (what Asterisk needs to send it)."""
+    return frozenset(kind for kind in _EVENT_HANDLERS if not kind.startswith("Port")) | \
+        {"ApplicationReplaced"}  # logged by the adapter: another client took the app
 
 
 _EVENT_HANDLERS = {

@@ -225,6 +225,33 @@ def test_the_state_of_a_playback_and_of_a_recording_then_none_once_over(asterisk
     run(body())
 
 
+def test_asterisk_sends_only_the_wanted_events_and_a_later_adapter_gets_all_again(asterisk):
+    async def body():
+        port = AsyncariAdapter(AriConfig(asterisk.base_url, asterisk.user, asterisk.password, APP),
+                               backoff=FAST)
+        port.wanted_events = frozenset({"StasisStart", "StasisEnd", "PlaybackFinished"})
+        rec = Recorder()
+        await port.start(rec)
+        try:
+            cid = uid("filter")
+            other = await call(port, rec, cid)
+            await port.play(other, ["sound:beep"], uid("pb"))
+            await rec.wait("PlaybackFinished")
+            await port.hangup(cid)
+            await rec.wait("StasisEnd", cid)
+            assert {e.kind for e in rec.events} <= port.wanted_events | {"PortConnected"}
+        finally:
+            await port.close()
+        # The filter belongs to the app in Asterisk: the next adapter resets it.
+        async with adapter(asterisk) as (port, rec):
+            cid = uid("all")
+            other = await call(port, rec, cid)
+            await port.play(other, ["sound:beep"], uid("pb"))
+            await rec.wait("PlaybackStarted", other)
+
+    run(body())
+
+
 def test_originate_an_agent_and_bridge_two_channels(asterisk):
     async def body():
         async with adapter(asterisk) as (port, rec):
