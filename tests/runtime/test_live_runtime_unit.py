@@ -355,3 +355,26 @@ def test_an_agent_hand_off_is_measured_stage_by_stage(tmp_path):
         assert {"loop_lag", "gc"} <= set(metrics)
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_a_voice_message_left_from_the_queue_has_no_music_under_it_or_after_it(tmp_path):
+    script = """inbound:
+    answer
+    queue to "support"
+queue:
+    voicemail to "support@example.com" max 1s
+    wait 1s
+    hangup
+"""
+
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake, script)
+        await runtime.start()
+        fake.new_call("c18")
+        await settle(0.5)
+        media = [r[0] for r in fake.requests if r[0] in ("start_moh", "stop_moh", "record")]
+        assert "record" in media, media
+        assert "start_moh" not in media[media.index("record"):], media
+        await runtime.close()
+    asyncio.run(scenario())
