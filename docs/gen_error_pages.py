@@ -470,6 +470,51 @@ CASES: dict[str, Case] = {
             inbound:
                 queue to "support" priority 99
         """)),
+    "Q2005": Case(
+        _s("""
+            const LINE = "-------------------------------------------------------------"
+            const WIDE = LINE + LINE + LINE + LINE + LINE + LINE + LINE + LINE
+            const PAGE = WIDE + WIDE + WIDE + WIDE + WIDE + WIDE + WIDE + WIDE
+            const BOOK = PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE + PAGE
+
+            inbound:
+                log BOOK
+                queue to "support"
+        """),
+        "A string holds at most 65,536 characters, a number at most about 1.8e308, "
+        "whether built by `qscript check` from constants or during the call (where the "
+        "limit is a run-time error). Keep constants to what a call needs.",
+        _s("""
+            const LINE = "-------------------------------------------------------------"
+
+            inbound:
+                log LINE
+                queue to "support"
+        """)),
+    "Q2006": Case(
+        _s("""
+            inbound:
+                queue to "support"
+
+            queue:
+                every 30s:
+                    set waited_here = waited_here + 30s
+                    if waited_here > 3m:
+                        offer callback prompt "cb-offer"
+        """),
+        "Give the variable a first value of its type before the loop, so its type "
+        "(and its value on every call) is known.",
+        _s("""
+            inbound:
+                set waited_here = 0s
+                queue to "support"
+
+            queue:
+                every 30s:
+                    set waited_here = waited_here + 30s
+                    if waited_here > 3m:
+                        offer callback prompt "cb-offer"
+        """)),
     "Q3001": Case(
         _s("""
             inbound:
@@ -744,6 +789,31 @@ CASES: dict[str, Case] = {
                     play "outage-msg"
                 queue to "support"
         """)),
+    "Q4008": Case(
+        _s("""
+            inbound:
+                queue to "support"
+
+            queue:
+                if agents_logged_in("support") == 0:
+                    requeue to "sales"
+                every 30s:
+                    announce position
+        """),
+        "Wait, play or announce before the requeue, and requeue only while the call is "
+        "not already in the group it is sent to. Otherwise, when nobody is logged in to "
+        "`support`, the call requeues, the section starts again and requeues at once, "
+        "until the VM stops it.",
+        _s("""
+            inbound:
+                queue to "support"
+
+            queue:
+                every 30s:
+                    announce position
+                    if agents_logged_in("support") == 0 and "sales" not in call.groups:
+                        requeue to "sales"
+        """)),
 }
 
 #: Codes shown with a shell session instead of a script: code -> (command, fix).
@@ -758,6 +828,9 @@ SPECIAL: dict[str, tuple[str, str]] = {
     "Q5003": ("disasm support.qsc",
               "Compile the script again (`qscript compile support.qs`); if a copy was "
               "damaged on the way, copy it again."),
+    "Q5005": ("simulate support.qsc --model model.yaml",
+              "Compile the script again (`qscript compile support.qs`) and use that file; "
+              "a `.qsc` is not meant to be edited by hand."),
 }
 
 #: Codes without an example, with what to say instead.
@@ -832,6 +905,11 @@ def capture_special(code: str) -> tuple[str, str]:
         data = bytearray(_compiled_bytes())
         data[4:6] = (bytecode.FORMAT_VERSION + 1).to_bytes(2, "little")
         files = {"support.qsc": bytes(data)}
+    elif code == "Q5005":  # edited by hand: the queue made a wait (of a string), checksum made right
+        program = bytecode.read_program(_compiled_bytes())
+        pc = next(i for i, (op, _) in enumerate(program.code) if op == bytecode.Op.QUEUE)
+        program.code[pc] = (int(bytecode.Op.WAIT), 0)
+        files = {"support.qsc": bytecode.write_program(program), "model.yaml": b""}
     else:  # Q5003: a file cut short on the way
         files = {"support.qsc": _compiled_bytes()[:60]}
     _, output = run_cli(command.split(), files)

@@ -53,6 +53,7 @@ class Op(IntEnum):
     LIST = 9           # item1 … itemN → list      (N = arg)
     FORMAT = 10        # value → text      (arg: type tag, see TYPE_TAGS)
     CLOCK = 11         # → seconds since the call started
+    WHOLE = 12         # value → value     (constants[arg] is (what, low, high): a run-time error unless value is a whole number from low to high)
     # -- operators
     ADD = 20           # a b → a+b
     SUB = 21           # a b → a-b
@@ -380,8 +381,12 @@ def _validate(program: Program) -> None:
     for index, variable in enumerate(program.variables):
         if not isinstance(variable.name, str) or variable.type not in TYPE_TAGS:
             raise damaged(f"variable {index} is malformed")
+        expected = _TYPE_KINDS.get(variable.type, _UNKNOWN)
+        if expected not in (_UNKNOWN, _RECORD) and _kind_of(variable.initial) != expected:
+            raise damaged(f"variable {index} ({variable.name}) starts with a value that is "
+                          f"not {_KIND_WORDS[expected]}")
     for pc, (op, arg) in enumerate(program.code):
-        if op in JUMPS and not 0 <= arg <= size:
+        if op in JUMPS and not 0 <= arg < size:
             raise damaged(f"instruction {pc} jumps outside the program")
         if op in _CONSTANT_ARGUMENT:
             if not 0 <= arg < len(constants):
@@ -409,6 +414,188 @@ def _validate(program: Program) -> None:
     for name, pc in program.blocks.items():
         if not 0 <= pc < size:
             raise damaged(f"block {name} is outside the program")
+    if source_hash(program.source_text) != program.source_hash:
+        raise damaged("the embedded source does not match the recorded source hash")
+    _verify(program)
+
+
+# ------------------------------------------------------------------ verification
+#
+# A file that decodes and whose arguments point inside their tables can still
+# make the VM misbehave: pop from an empty stack, reach one instruction with
+# different stack depths, run past the last instruction, hand an effect a
+# string where it waits seconds. The verifier walks every path of the program
+# from its entry points (as the JVM's and starlark-go's verifiers do) with the
+# stack effect of each opcode, below, and the kind of each value it can know
+# (from constants, variable and fact types, function results), and refuses
+# the file with Q5005 naming the first instruction at fault.
+
+#: The most values the stack may hold (a list literal of that many items).
+MAX_STACK_DEPTH = 65_536
+
+#: Value kinds the verifier tracks: number (also durations and times), string,
+#: boolean, list, record, and unknown.
+_NUMBER, _STRING, _BOOLEAN, _LIST, _RECORD, _UNKNOWN = "n", "s", "b", "l", "r", "?"
+_KIND_WORDS = {_NUMBER: "a number", _STRING: "a string", _BOOLEAN: "a boolean",
+               _LIST: "a list", _RECORD: "a record"}
+_TYPE_KINDS = {"number": _NUMBER, "duration": _NUMBER, "time": _NUMBER, "string": _STRING,
+               "boolean": _BOOLEAN, "list": _LIST, "record": _RECORD}
+
+#: Fixed stack effects: opcode -> (kinds popped, bottom first; kinds pushed).
+#: ``?`` accepts any value. Opcodes with an argument-dependent effect are in
+#: _operand_kinds.
+_STACK_EFFECTS: dict[int, tuple[str, str]] = {
+    Op.LOAD: ("", "?"), Op.STORE: ("?", ""), Op.FACT: ("", "?"), Op.SET_FACT: ("?", ""),
+    Op.POP: ("?", ""), Op.FIELD: ("?", "?"), Op.FORMAT: ("?", "s"), Op.CLOCK: ("", "n"),
+    Op.WHOLE: ("n", "n"),
+    Op.ADD: ("??", "?"), Op.SUB: ("nn", "n"), Op.MUL: ("nn", "n"), Op.DIV: ("nn", "n"),
+    Op.MOD: ("nn", "n"), Op.NEG: ("n", "n"), Op.NOT: ("?", "b"), Op.EQ: ("??", "b"),
+    Op.NE: ("??", "b"), Op.LT: ("??", "b"), Op.LE: ("??", "b"), Op.GT: ("??", "b"),
+    Op.GE: ("??", "b"), Op.IN: ("??", "b"), Op.NOT_IN: ("??", "b"),
+    Op.JUMP: ("", ""), Op.JUMP_IF_FALSE: ("?", ""), Op.JUMP_IF_TRUE: ("?", ""),
+    Op.STOP: ("", ""),
+    Op.JUMP_IF_FALSE_KEEP: ("", ""), Op.JUMP_IF_TRUE_KEEP: ("", ""),  # see _verify
+    Op.ANSWER: ("", ""), Op.HANGUP: ("", ""), Op.PLAY_HOT: ("s", ""), Op.MUSIC: ("s", ""),
+    Op.WAIT: ("n", ""), Op.WAIT_UNTIL: ("n", ""), Op.MENU_INPUT: ("sn", "s"),
+    Op.COLLECT_INPUT: ("snnsn", "s"), Op.REMOVE_GROUP: ("s", ""), Op.ANNOUNCE: ("", ""),
+    Op.OFFER_CALLBACK: ("ssn", "b"), Op.VOICEMAIL: ("ssn", ""), Op.TRANSFER: ("s", ""),
+    Op.LOOKUP: ("s", "r"), Op.LOG: ("s", ""), Op.SAVE: ("s?", ""),
+}
+#: Instructions after which the run ends (their outcome ends the phase).
+_ENDS_RUN = frozenset({Op.STOP, Op.HANGUP, Op.TRANSFER, Op.QUEUE, Op.REQUEUE})
+
+
+def _kind_of(value) -> str:
+    if value is True or value is False:
+        return _BOOLEAN
+    if isinstance(value, (int, float)):
+        return _NUMBER
+    if isinstance(value, str):
+        return _STRING
+    if isinstance(value, tuple):
+        return _LIST
+    return _UNKNOWN
+
+
+def _operand_kinds(program: Program, op: int, arg: int) -> tuple[str, str]:
+    """(kinds popped, kinds pushed) of one instruction: see the opcode table in Op."""
+    from .builtins import FACTS, FUNCTIONS
+
+    if op == Op.CONST:
+        return "", _kind_of(program.constants[arg])
+    if op == Op.LOAD:
+        return "", _TYPE_KINDS.get(program.variables[arg].type, _UNKNOWN)
+    if op == Op.STORE:
+        return _TYPE_KINDS.get(program.variables[arg].type, _UNKNOWN), ""
+    if op == Op.FACT:
+        return "", _TYPE_KINDS.get(FACTS[arg].type.name, _UNKNOWN)
+    if op == Op.SET_FACT:
+        return _TYPE_KINDS.get(FACTS[arg].type.name, _UNKNOWN), ""
+    if op == Op.DUP:
+        return "?", "??"   # refined by the caller: the copy has the original's kind
+    if op == Op.LIST:
+        return "?" * arg, _LIST
+    if op == Op.CALL:
+        function = FUNCTIONS[arg // 256]
+        return ("".join(_TYPE_KINDS.get(t.name, _UNKNOWN) for _, t in function.params),
+                _TYPE_KINDS.get(function.returns.name, _UNKNOWN))
+    if op == Op.PLAY:
+        return "s" * arg, ""
+    if op == Op.SAY:
+        return ("s" if arg == 2 else "n") + "s", ""
+    if op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
+        shape = QueueShape.from_constant(program.constants[arg])
+        return "s" * shape.groups + "n" * len(shape.options), ""
+    if op == Op.COMMAND:
+        return "?" * program.constants[arg][1], "?"
+    return _STACK_EFFECTS[op]
+
+
+def _variable_pop_count(program: Program, op: int, arg: int) -> int | None:
+    """How many values an instruction with an argument-dependent effect pops."""
+    if op in (Op.LIST, Op.PLAY):
+        return arg
+    if op == Op.COMMAND:
+        return program.constants[arg][1]
+    if op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
+        shape = QueueShape.from_constant(program.constants[arg])
+        return shape.groups + len(shape.options)
+    return None
+
+
+def _verify(program: Program) -> None:
+    """Refuse (Q5005) a program some path of which the VM could not run."""
+    size = len(program.code)
+
+    def refuse(pc: int, message: str) -> BytecodeError:
+        op = program.code[pc][0] if 0 <= pc < size else None
+        name = f" ({Op(op).name})" if op is not None else ""
+        return BytecodeError("Q5005", f"instruction {pc}{name} {message}")
+
+    states: dict[int, tuple[str, ...]] = {}
+    work: list[int] = []
+
+    def reach(pc: int, stack: tuple[str, ...], origin: int) -> None:
+        if not 0 <= pc < size:
+            raise refuse(origin, "runs past the end of the program")
+        known = states.get(pc)
+        if known is None:
+            states[pc] = stack
+            work.append(pc)
+            return
+        if len(known) != len(stack):
+            raise refuse(pc, f"is reached with {len(known)} and with {len(stack)} values on "
+                         "the stack")
+        joined = tuple(a if a == b else _UNKNOWN for a, b in zip(known, stack))
+        if joined != known:
+            states[pc] = joined
+            work.append(pc)
+
+    for phase, pc in program.entries.items():
+        if pc >= 0:
+            reach(pc, (), pc)
+    for pc in program.blocks.values():
+        reach(pc, (), pc)
+    while work:
+        pc = work.pop()
+        stack = states[pc]
+        op, arg = program.code[pc]
+        count = _variable_pop_count(program, op, arg)
+        if count is not None and count > len(stack):  # checked before kinds are listed
+            raise refuse(pc, f"pops {count} values from a stack of {len(stack)}")
+        pops, pushes = _operand_kinds(program, op, arg)
+        if op in (Op.JUMP_IF_FALSE_KEEP, Op.JUMP_IF_TRUE_KEEP):
+            if not stack:
+                raise refuse(pc, "pops from an empty stack")
+            reach(arg, stack, pc)          # taken: the condition stays
+            reach(pc + 1, stack[:-1], pc)  # not taken: it is popped
+            continue
+        if len(pops) > len(stack):
+            raise refuse(pc, f"pops {len(pops)} values from a stack of {len(stack)}")
+        taken = stack[len(stack) - len(pops):]
+        for expected, actual in zip(pops, taken):
+            if expected != _UNKNOWN and actual != _UNKNOWN and expected != actual:
+                raise refuse(pc, f"needs {_KIND_WORDS[expected]}, but {_KIND_WORDS[actual]} "
+                             "is on the stack")
+        if op == Op.ADD and _UNKNOWN not in taken and taken[0] != taken[1]:
+            raise refuse(pc, f"adds {_KIND_WORDS[taken[0]]} and {_KIND_WORDS[taken[1]]}")
+        if op == Op.DUP:
+            pushes = stack[-1] * 2
+        elif op == Op.ADD and taken[0] == taken[1]:
+            pushes = taken[0]
+        after = stack[:len(stack) - len(pops)] + tuple(pushes)
+        if len(after) > MAX_STACK_DEPTH:
+            raise refuse(pc, f"makes the stack deeper than {MAX_STACK_DEPTH:,} values")
+        if op in JUMPS:
+            reach(arg, after, pc)
+            if op == Op.JUMP:
+                continue
+        if op in (Op.QUEUE, Op.REQUEUE):
+            when_empty = QueueShape.from_constant(program.constants[arg]).when_empty
+            if when_empty >= 0:
+                reach(when_empty, after, pc)
+        if op not in _ENDS_RUN:
+            reach(pc + 1, after, pc)
 
 
 def _is_queue_shape(value, size: int) -> bool:
@@ -423,6 +610,9 @@ _CONSTANT_ARGUMENT = {
     Op.FIELD: lambda value, size: (isinstance(value, tuple) and len(value) == 2
                                    and isinstance(value[0], str)),
     Op.LOOKUP: lambda value, size: isinstance(value, str),
+    Op.WHOLE: lambda value, size: (isinstance(value, tuple) and len(value) == 3
+                                   and isinstance(value[0], str) and type(value[1]) is int
+                                   and type(value[2]) is int),
     Op.COMMAND: lambda value, size: (isinstance(value, tuple) and len(value) == 2
                                      and isinstance(value[0], str) and type(value[1]) is int
                                      and value[1] >= 0),

@@ -13,6 +13,7 @@ reports.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from . import ast, codes
@@ -23,8 +24,18 @@ from .types import (ANY, BOOLEAN, DURATION, NUMBER, SCALARS, STRING, TIME, Type,
                     compatible, list_of, record)
 
 VALID_KEYS = frozenset("0123456789*#")
+#: The longest string a script can build, in characters (the VM's limit too).
+MAX_TEXT_LENGTH = 65_536
 MAX_DIGITS = 32
 MAX_RETRIES = 20
+MAX_PRIORITY = 99
+MAX_REPEAT = 1000
+
+#: The statement options and values that count something (or rank, for a
+#: priority): whole numbers in these ranges. The checker checks those known
+#: before the call; the compiler makes the VM check the others (Op.WHOLE).
+COUNTS = {"priority": (0, MAX_PRIORITY, "a priority"), "retries": (0, MAX_RETRIES, "retries"),
+          "digits": (1, MAX_DIGITS, "a digit count"), "repeat": (0, MAX_REPEAT, "a repeat count")}
 
 
 @dataclass
@@ -51,6 +62,8 @@ _ARITHMETIC = {
     "%": {(NUMBER, NUMBER): NUMBER},
 }
 _ORDERED = (NUMBER, DURATION, TIME, STRING)
+#: Operators whose constant results the checker folds, and so can grow.
+_GROWING = frozenset(("+", "-", "*"))
 _COMPARISONS = frozenset(("<", "<=", ">", ">="))
 _EQUALITY = frozenset(("==", "!="))
 
@@ -70,7 +83,12 @@ class Checker:
         self._first_assignment: dict[str, ast.Node] = {}
         self._quiet = False
         self._loop_depth = 0
-        self._fold_memo: dict[int, tuple[object, bool]] | None = None
+        # Folded once per node: a long sum a + b + ... would cost quadratic
+        # time otherwise. (Constants are folded in order, so a name folds to a
+        # constant's value only after its definition, which is what is wanted.)
+        self._fold_memo: dict[int, tuple[object, bool]] | None = {}
+        #: Constant expressions too large to build: node id -> (node, message).
+        self._oversized: dict[int, tuple[ast.Node, str]] = {}
 
     # ---------------------------------------------------------------- driver
 
@@ -80,6 +98,10 @@ class Checker:
         self._infer_variable_types()
         for section in self.script.sections:
             self._check_body(section.body)
+        for node, message in self._oversized.values():
+            self.report(codes.TOO_LARGE, message, node.span,
+                        help=f"strings hold at most {MAX_TEXT_LENGTH:,} characters and numbers "
+                        "go up to about 1.8e308; build the value during the call instead")
         return self.result
 
     def report(self, code: codes.Code, message: str, span, help: str | None = None) -> None:
@@ -121,16 +143,32 @@ class Checker:
                             const.name_span)
                 continue
             reported = len(self.bag.items)
+            oversized = len(self._oversized)
             type_ = self.type_of(const.value)
             value = self.constant_value(const.value)
-            # An ill-typed value is not folded; its type error is enough.
-            if value is _NOT_CONSTANT and len(self.bag.items) == reported:
+            # An ill-typed or too large value is not folded; its error is enough
+            # (also for the constants defined with this one).
+            if value is _NOT_CONSTANT and len(self.bag.items) == reported \
+                    and len(self._oversized) == oversized \
+                    and not self._uses_failed_constant(const.value):
                 self.report(codes.TYPE_MISMATCH, f"the value of constant {_q(const.name)} is not "
                             "known before the call starts", const.value.span,
                             help="a constant may use literals, other constants and operators")
                 value = None
             self.result.consts[const.name] = value
             self.result.const_types[const.name] = type_
+
+    def _uses_failed_constant(self, expr: ast.Expr) -> bool:
+        """Does expr read a constant whose value could not be folded (already reported)?"""
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name) and self.result.consts.get(node.id, 0) is _NOT_CONSTANT:
+                return True
+            stack.extend(child for child in (getattr(node, "left", None), getattr(node, "right", None),
+                                             getattr(node, "operand", None)) if child is not None)
+            stack.extend(getattr(node, "items", ()) or getattr(node, "args", ()))
+        return False
 
     def constant_value(self, expr: ast.Expr):
         """The value of an expression computable at compile time, or _NOT_CONSTANT."""
@@ -177,6 +215,11 @@ class Checker:
             (left, left_time), (right, right_time) = self._fold(expr.left), \
                 self._fold(expr.right)
             if expr.op == "+" and isinstance(left, str) and isinstance(right, str):
+                if len(left) + len(right) > MAX_TEXT_LENGTH:
+                    # Refused, not built: doubling a constant string a few dozen
+                    # times would need more memory than the machine has.
+                    return self._too_large(expr, f"this string would be "
+                                           f"{len(left) + len(right):,} characters long")
                 return left + right, False
             if not (_is_number(left) and _is_number(right)):
                 return _NOT_FOLDED
@@ -191,7 +234,14 @@ class Checker:
                 else left * right
             if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
                 value = float(value)  # the bytecode stores integers in 64 bits
+            if isinstance(value, float) and math.isinf(value):
+                return self._too_large(expr, "this number is too large")
             return value, False
+        return _NOT_FOLDED
+
+    def _too_large(self, expr: ast.Expr, message: str) -> tuple[object, bool]:
+        """Record a constant expression too large to build (reported once, by run)."""
+        self._oversized.setdefault(id(expr), (expr, message))
         return _NOT_FOLDED
 
     def static_string(self, expr: ast.Expr) -> str | None:
@@ -218,6 +268,72 @@ class Checker:
                     break
         finally:
             self._quiet = False
+        self._check_inferred_types()
+
+    def _check_inferred_types(self) -> None:
+        """Report variables whose type nothing determines (`set x = x + 1m` alone).
+
+        Every variable starts a call at the zero value of its type, so its type
+        must be known. It is unknown (ANY) legitimately when it comes from
+        outside: a custom command's result, a lookup field, without a site to
+        say their types. It is an error when only the variable itself (or other
+        such variables) feeds it: nothing could ever say what it holds.
+        """
+        assignments: dict[str, list[ast.Stmt]] = {}
+        for section in self.script.sections:
+            for stmt in ast.walk_statements(section.body):
+                if isinstance(stmt, ast.Set) and not stmt.fact:
+                    assignments.setdefault(stmt.name, []).append(stmt)
+                elif isinstance(stmt, (ast.Collect, ast.Lookup, ast.Command)):
+                    name = stmt.variable if isinstance(stmt, ast.Collect) else stmt.into
+                    if name:
+                        assignments.setdefault(name, []).append(stmt)
+        unknown = {name for name, type_ in self.variables.items() if type_ is ANY
+                   and all(isinstance(s, ast.Set) for s in assignments.get(name, ()))}
+        changed = True
+        while changed:  # a variable fed from outside lends that to those it feeds
+            changed = False
+            for name in list(unknown):
+                if any(self._unknown_from_outside(s.value, unknown) for s in assignments[name]):
+                    unknown.discard(name)
+                    changed = True
+        for name in sorted(unknown):
+            first = assignments[name][0]
+            self.report(codes.UNKNOWN_TYPE, f"the type of variable {_q(name)} cannot be "
+                        "inferred: every value assigned to it is computed from itself "
+                        "(or from other variables of unknown type)",
+                        first.target_span, help=f"give it a first value of the type it holds, "
+                        f"e.g. set {name} = 0s, before it is used")
+
+    def _unknown_from_outside(self, expr: ast.Expr, unknown: set[str]) -> bool:
+        """Could expr's unknown type come from elsewhere than the variables in `unknown`?
+
+        From outside (a lookup field, a variable fed by a custom command), or
+        from a mistake already reported (an unknown function, a type error):
+        only an expression that reads one of `unknown` is a candidate.
+        """
+        stack: list[ast.Expr] = [expr]
+        reads_unknown = False
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name):
+                reads_unknown = reads_unknown or node.id in unknown
+                if node.id in self.variables and self.variables[node.id] is ANY \
+                        and node.id not in unknown:
+                    return True
+            elif isinstance(node, ast.Attribute):
+                if not (isinstance(node.value, ast.Name) and node.value.id in FACT_OWNERS
+                        and node.value.id not in self.variables):
+                    return True  # a field of a lookup result
+            elif isinstance(node, ast.Binary):
+                stack += [node.left, node.right]
+            elif isinstance(node, ast.Unary):
+                stack.append(node.operand)
+            elif isinstance(node, ast.ListLit):
+                stack += node.items
+            elif isinstance(node, ast.Call):
+                stack += node.args
+        return not reads_unknown
 
     def _infer_assignment(self, stmt: ast.Stmt) -> None:
         if isinstance(stmt, ast.Set) and not stmt.fact:
@@ -373,6 +489,8 @@ class Checker:
     def _type_binary(self, expr: ast.Binary) -> Type:
         op = expr.op
         left, right = self.type_of(expr.left), self.type_of(expr.right)
+        if op in _GROWING:
+            self._fold(expr)  # finds constant values too large to build
         if op in ("and", "or"):
             self.expect(expr.left, left, BOOLEAN, f'"{op}"')
             self.expect(expr.right, right, BOOLEAN, f'"{op}"')
@@ -519,7 +637,7 @@ class Checker:
         if fact.name == "language":
             self.check_resource("language", stmt.value)
         elif fact.name == "priority":
-            self._check_range(stmt.value, 0, 99, "a priority")
+            self._check_count(stmt.value, 0, MAX_PRIORITY, "a priority")
 
     def _check_goto(self, stmt: ast.Goto) -> None:
         self._check_block_name(stmt.block, stmt.block_span)
@@ -579,6 +697,10 @@ class Checker:
     def _check_command(self, stmt: ast.Command) -> None:
         arg_types = [self.type_of(a) for a in stmt.args]
         if self.site is None:
+            if stmt.into:
+                # Without a site the result's type is unknown, but the name must
+                # still be one a variable can have (not a constant, not `call`).
+                self._assign(stmt.into, ANY, stmt, stmt.into_span)
             return
         info = self.site.commands.get(stmt.name)
         if info is None:
@@ -647,7 +769,7 @@ class Checker:
 
     def _check_repeat(self, stmt: ast.Repeat) -> None:
         self.check_value(stmt.count, NUMBER, "repeat")
-        self._check_range(stmt.count, 0, 1000, "a repeat count")
+        self._check_count(stmt.count, 0, MAX_REPEAT, "a repeat count")
         self._check_loop_body(stmt.body)
 
     def _check_menu(self, stmt: ast.Menu) -> None:
@@ -731,18 +853,18 @@ class Checker:
 
     def _option_retries(self, option: ast.Option) -> None:
         self.check_value(option.value, NUMBER, "retries")
-        self._check_range(option.value, 0, MAX_RETRIES, "retries")
+        self._check_count(option.value, 0, MAX_RETRIES, "retries")
 
     def _option_priority(self, option: ast.Option) -> None:
         self.check_value(option.value, NUMBER, "priority")
-        self._check_range(option.value, 0, 99, "a priority")
+        self._check_count(option.value, 0, MAX_PRIORITY, "a priority")
 
     def _option_digits(self, option: ast.Option) -> None:
         self.check_value(option.value, NUMBER, "digits")
-        self._check_range(option.value, 1, MAX_DIGITS, "a digit count")
+        self._check_count(option.value, 1, MAX_DIGITS, "a digit count")
         if option.upper is not None:
             self.check_value(option.upper, NUMBER, "digits")
-            self._check_range(option.upper, 1, MAX_DIGITS, "a digit count")
+            self._check_count(option.upper, 1, MAX_DIGITS, "a digit count")
             low, high = self.constant_value(option.value), self.constant_value(option.upper)
             if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
                 self.report(codes.BAD_VALUE, f"digits {low} to {high} is an empty range",
@@ -753,6 +875,15 @@ class Checker:
 
     def _option_when_empty(self, option: ast.Option) -> None:
         self._check_block_name(option.target, option.span)
+
+    def _check_count(self, expr, low, high, what: str) -> None:
+        """A count or priority: a whole number from low to high (when known before the call)."""
+        value = self.constant_value(expr) if expr is not None else _NOT_CONSTANT
+        if isinstance(value, float) and not value.is_integer():
+            self.report(codes.BAD_VALUE, f"{what} must be a whole number, not {value:g}",
+                        expr.span, help=f"use a whole number from {low} to {high}")
+            return
+        self._check_range(expr, low, high, what)
 
     def _check_range(self, expr, low, high, what: str, unit: str = "") -> None:
         value = self.constant_value(expr) if expr is not None else _NOT_CONSTANT

@@ -8,6 +8,7 @@ Exit codes (documented in docs/cli.md):
   ``fmt --check`` found files to reformat, or a bytecode file was refused
 * 2 — usage error: unknown option, missing argument, bad option value
 * 123 — internal error (a bug in QScript; the message says how to report it)
+* 130 — interrupted (Ctrl-C)
 
 No input, however broken, makes the CLI print a Python traceback; set
 ``QSCRIPT_DEBUG=1`` to see one for an internal error.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -29,13 +31,18 @@ from . import __version__
 from .api import Compilation, compile_file, load_source, check_source
 from .bytecode import BytecodeError, read_program
 from .codes import all_codes, lookup as lookup_code
+from .console import make_console
 from .diagnostics import Diagnostic
-from .source import Source
+from .files import UnreadableFile, read_limited
+from .source import MAX_SOURCE_BYTES, Source
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 123
+EXIT_INTERRUPTED = 130
+#: The largest bytecode file read (a script of MAX_SOURCE_BYTES compiles to far less).
+MAX_BYTECODE_BYTES = 64_000_000
 
-_stdout = Console(highlight=False, soft_wrap=True)
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_stdout = make_console()
+_stderr = make_console(stderr=True)
 
 
 # ------------------------------------------------------------------ output
@@ -87,7 +94,7 @@ def _site_symbols(site_path: str | None):
         raise SystemExit(EXIT_FINDINGS) from None
 
 
-_site_option = click.option("--site", "site_path", type=click.Path(dir_okay=False),
+_site_option = click.option("--site", "site_path", type=click.Path(),
                             help="Site configuration (YAML) to check names against.")
 # Script arguments are plain paths: a directory or a missing file is reported
 # by load_source as error Q0001 (exit 1), like any other unreadable script,
@@ -122,6 +129,15 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(self.LAZY))
+
+    def invoke(self, ctx):
+        # Ctrl-C: a short word and the conventional exit code 130 (128 + SIGINT), not
+        # click's "Aborted!" with exit 1, which means "the input has errors" here.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _stderr.print("interrupted")
+            raise SystemExit(EXIT_INTERRUPTED) from None
 
     def get_command(self, ctx, name):
         if name in self.LAZY:
@@ -165,14 +181,16 @@ def check(scripts: tuple[str, ...], site_path: str | None, output_format: str, s
 @_format_option
 def compile(script: str, output: str | None, site_path: str | None, output_format: str) -> None:
     """Compile a script to a bytecode file (.qsc)."""
+    target = Path(output) if output else Path(script).with_suffix(".qsc")
+    _refuse_to_overwrite_inputs(target, {"the script being compiled": script,
+                                         "the site file": site_path})
     result = compile_file(script, _site_symbols(site_path))
     code = _report([result], output_format)
     if result.program is None:
         sys.exit(code or EXIT_FINDINGS)
-    target = Path(output) if output else Path(script).with_suffix(".qsc")
     data = result.program.to_bytes()
     try:
-        target.write_bytes(data)
+        write_output(target, data)
     except OSError as error:
         _stderr.print(f"[red]error[/]: cannot write {escape(str(target))}: {escape(error.strerror or str(error))}")
         sys.exit(EXIT_FINDINGS)
@@ -183,6 +201,71 @@ def compile(script: str, output: str | None, site_path: str | None, output_forma
     sys.exit(EXIT_OK)
 
 
+def _refuse_to_overwrite_inputs(target: Path, inputs: dict[str, str | None]) -> None:
+    """Exit 1 when the output file is one of the inputs, under whatever name.
+
+    Compared by device and inode, so the same file reached through another
+    path, a symlink or a hard link is recognised too.
+    """
+    for role, path in inputs.items():
+        if path is None:
+            continue
+        try:
+            same = os.path.samefile(target, path)
+        except OSError:
+            continue  # one of them does not exist (yet): nothing to overwrite
+        if same:
+            _stderr.print(f"[red]error[/]: will not write the bytecode to {escape(str(target))}: "
+                          f"it is {role} ({escape(path)})\n"
+                          "   = help: name another output file with -o")
+            sys.exit(EXIT_FINDINGS)
+
+
+def write_output(target: Path, data: bytes) -> None:
+    """Write an output file as compilers do: through a symlink to the file it names;
+    a regular file atomically (see :func:`write_file_atomically`); a device or a pipe
+    (``-o /dev/null``, ``-o /dev/stdout``) by writing to it, never by replacing it."""
+    real = Path(os.path.realpath(target))
+    try:
+        is_regular = stat.S_ISREG(real.stat().st_mode)
+    except FileNotFoundError:
+        is_regular = True  # a new file
+    if not is_regular:
+        with open(real, "wb") as handle:
+            handle.write(data)
+        return
+    write_file_atomically(real, data)
+
+
+def write_file_atomically(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to ``target`` through a temporary file in the same directory.
+
+    Readers never see a half-written file (an interrupted or failed write
+    leaves the old file as it was), and a symlink at ``target`` is replaced,
+    not written through.
+    """
+    import tempfile
+    directory = target.parent
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, (0o666 & ~_umask()) if mode is None else mode)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _warn_if_stale(path: str, program) -> None:
     """Warn (Q5004) when the script a .qsc was compiled from has changed since."""
     from .codes import STALE_BYTECODE
@@ -191,9 +274,9 @@ def _warn_if_stale(path: str, program) -> None:
     if not source_path.is_absolute():
         source_path = Path(path).parent / source_path.name
     try:
-        current = source_path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return  # the source is not here: nothing to compare with
+        current = read_limited(source_path, MAX_SOURCE_BYTES, kind="script").decode("utf-8-sig")
+    except (UnreadableFile, UnicodeDecodeError):
+        return  # the source is not here (or not a script): nothing to compare with
     if source_hash(current) != program.source_hash:
         _stderr.print(f"{escape(path)}: [bold yellow]warning[{STALE_BYTECODE.code}][/]: "
                       f"{escape(str(source_path))} changed since this file was compiled\n"
@@ -202,12 +285,16 @@ def _warn_if_stale(path: str, program) -> None:
 
 def load_program_or_exit(path: str, site=None):
     """A Program from a .qsc file or by compiling a .qs file; exit 1 with a message on failure."""
+    is_bytecode_name = path.endswith(".qsc")
     try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        _stderr.print(f"[red]error[/]: {escape(path)}: {escape(error.strerror or str(error))}")
-        sys.exit(EXIT_FINDINGS)
-    if data[:4] == b"QSBC" or path.endswith(".qsc"):
+        data = read_limited(path, MAX_BYTECODE_BYTES,
+                            kind="bytecode file" if is_bytecode_name else "script")
+    except UnreadableFile as error:
+        if is_bytecode_name:
+            _stderr.print(f"[red]error[/]: {escape(str(error))}")
+            sys.exit(EXIT_FINDINGS)
+        data = b""  # compiling it below reports why, as error Q0001
+    if data[:4] == b"QSBC" or is_bytecode_name:
         try:
             program = read_program(data)
         except BytecodeError as error:
@@ -233,7 +320,7 @@ def disasm(file: str, site_path: str | None) -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=_script_path)
 @click.option("--check", "check_only", is_flag=True,
               help="Change nothing; exit 1 if a file is not formatted.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a diff instead of rewriting.")
@@ -263,9 +350,25 @@ def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
             _stderr.print(f"would reformat {escape(path)}")
             code = EXIT_FINDINGS
         else:
-            Path(path).write_text(result.text, encoding="utf-8")
+            try:
+                _rewrite_in_place(path, result.text.encode("utf-8"))
+            except OSError as error:
+                _stderr.print(f"[red]error[/]: cannot rewrite {escape(path)}: "
+                              f"{escape(error.strerror or str(error))}; it is left as it was")
+                code = EXIT_FINDINGS
+                continue
             _stderr.print(f"reformatted {escape(path)}")
     sys.exit(code)
+
+
+def _rewrite_in_place(path: str, data: bytes) -> None:
+    """Replace a script's contents whole: through a symlink to the file it names,
+    keeping its permissions; an interrupted rewrite leaves the old text."""
+    real = Path(os.path.realpath(path))
+    mode = real.stat().st_mode & 0o7777
+    if not os.access(real, os.W_OK):  # the rename below would bypass the file's own mode
+        raise PermissionError(13, "Permission denied", str(real))
+    write_file_atomically(real, data, mode=mode)
 
 
 @main.command()
@@ -291,7 +394,7 @@ def run() -> None:
         raise
     except KeyboardInterrupt:
         _stderr.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as error:  # noqa: BLE001 - never show users a traceback
         if os.environ.get("QSCRIPT_DEBUG"):
             traceback.print_exc()

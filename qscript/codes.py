@@ -110,7 +110,21 @@ CONFLICTING_TYPES = _define("Q2003", E, "variable used with two types",
     "variable has one type for the whole script.")
 BAD_VALUE = _define("Q2004", E, "invalid value",
     "A value is out of range for where it is used: a negative timeout, more "
-    "than 20 retries, a digit count over 32, a priority outside 0–99.")
+    "than 20 retries, a digit count over 32, a priority outside 0–99, or a "
+    "count or priority that is not a whole number (`priority 5.5`, `digits 2.5`, "
+    "`retries 1.5`, `repeat 2.5 times`). Values computed during the call are "
+    "checked when they are used: a run-time error hands the call to the fallback.")
+TOO_LARGE = _define("Q2005", E, "value too large",
+    "A constant expression builds a value larger than a script may hold: a "
+    "string of more than 65,536 characters, or a number beyond about 1.8e308. "
+    "The same limits hold for values built during the call, where they are "
+    "run-time errors.")
+UNKNOWN_TYPE = _define("Q2006", E, "type cannot be inferred",
+    "A variable's type is inferred from the values assigned to it, and every "
+    "variable starts a call at the zero value of its type (`0`, `\"\"`, `0s`, "
+    "...). A variable only ever assigned values computed from itself "
+    "(`set total = total + 1m`) has no type to start from: `total + 1m` may be a "
+    "duration or a time of day. Assign it a first value of its type.")
 
 # -- menus and input -------------------------------------------------------------
 DUPLICATE_KEY = _define("Q3001", E, "duplicate menu key",
@@ -156,6 +170,13 @@ INTERVAL_TOO_SHORT = _define("Q4006", E, "interval too short",
     "`every` needs an interval of at least one second.")
 CONSTANT_CONDITION = _define("Q4007", W, "condition is always the same",
     "The condition of an `if` or `while` is a constant, so one branch never runs.")
+REQUEUE_WITHOUT_WAITING = _define("Q4008", W, "requeue before waiting",
+    "`requeue to` starts the `queue:` section again from the top. If the "
+    "section can reach `requeue to` before it waits, plays or announces "
+    "anything, it can go round at once, forever: the VM stops a call that "
+    "starts a phase 100 times without waiting (a run-time error; the call goes "
+    "to the fallback). Wait first, or guard the requeue with a condition that "
+    "is false once the call is requeued.")
 
 # -- bytecode files -----------------------------------------------------------------
 NOT_BYTECODE = _define("Q5001", E, "not a QScript bytecode file",
@@ -165,6 +186,13 @@ WRONG_FORMAT_VERSION = _define("Q5002", E, "unsupported bytecode format version"
     "Recompile the script with this version (`qscript compile`).")
 CORRUPT_BYTECODE = _define("Q5003", E, "corrupt bytecode file",
     "The file is truncated or its contents do not decode.")
+UNVERIFIABLE_BYTECODE = _define("Q5005", E, "bytecode fails verification",
+    "The file decodes, but some path through its instructions could not run: "
+    "an instruction pops more values than the stack holds, is reached with "
+    "different stack depths, gets a value of the wrong kind (a string where a "
+    "wait needs seconds), or the code runs past its last instruction. A file "
+    "written by `qscript compile` always verifies; this one was damaged or "
+    "made by hand. It is refused as a whole, before any call runs it.")
 STALE_BYTECODE = _define("Q5004", W, "bytecode does not match its source",
     "The source file changed since the bytecode was compiled (the recorded "
     "source hash differs).")

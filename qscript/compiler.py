@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import ast
 from .builtins import FACTS_BY_NAME, FUNCTIONS_BY_NAME
 from .bytecode import QUEUE_OPTION_ORDER, TYPE_TAGS, Op, Program, QueueShape, Variable, source_hash
-from .checker import _NOT_CONSTANT, MINUTES_PER_DAY, CheckResult, quiet_typer
+from .checker import _NOT_CONSTANT, COUNTS, MINUTES_PER_DAY, CheckResult, quiet_typer
 from .diagnostics import DiagnosticBag
 from .flow import body_completes
 from .source import Source
@@ -108,9 +108,10 @@ class Compiler:
         return self.slots[name]
 
     def hidden_slot(self, purpose: str, initial=0) -> int:
-        """A slot for compiler bookkeeping (retry counters, loop deadlines)."""
+        """A slot for compiler bookkeeping (retry counters, loop deadlines, the menu key)."""
         self._hidden += 1
-        return self._new_slot(f"%{purpose}{self._hidden}", "number", initial)
+        type_name = "string" if isinstance(initial, str) else "number"
+        return self._new_slot(f"%{purpose}{self._hidden}", type_name, initial)
 
     # ---------------------------------------------------------------- program
 
@@ -150,6 +151,13 @@ class Compiler:
                 self.emit_const(value)
                 return
         _EXPRESSIONS[type(expr)](self, expr)
+
+    def count(self, expr: ast.Expr, kind: str) -> None:
+        """Push a count or priority (see checker.COUNTS); the VM checks one not known before the call."""
+        self.expr(expr)
+        if self.typer.constant_value(expr) is _NOT_CONSTANT:
+            low, high, what = COUNTS[kind]
+            self.emit(Op.WHOLE, self.constant((what, low, high)))
 
     def _literal(self, expr) -> None:
         if isinstance(expr, ast.DurationLit):
@@ -299,10 +307,14 @@ class Compiler:
         self.emit(Op.WAIT)
 
     def _set(self, stmt: ast.Set) -> None:
-        self.expr(stmt.value)
         if stmt.fact:
+            if stmt.name == "priority":
+                self.count(stmt.value, "priority")
+            else:
+                self.expr(stmt.value)
             self.emit(Op.SET_FACT, FACTS_BY_NAME[("call", stmt.name)].id)
         else:
+            self.expr(stmt.value)
             self.emit(Op.STORE, self.slots[stmt.name])
 
     def _goto(self, stmt: ast.Goto) -> None:
@@ -313,7 +325,10 @@ class Compiler:
         by_name = {o.name: o for o in options}
         present = tuple(name for name in QUEUE_OPTION_ORDER if name in by_name)
         for name in present:
-            self.expr(by_name[name].value)
+            if name == "priority":
+                self.count(by_name[name].value, "priority")
+            else:
+                self.expr(by_name[name].value)
         when_empty = -1
         if "when_empty" in by_name:
             # Patched to the block's pc once known: see compile_script.
@@ -437,7 +452,7 @@ class Compiler:
         self.emit(Op.STORE, counter)
         self.place(top)
         self.emit(Op.LOAD, counter)
-        self.expr(stmt.count)
+        self.count(stmt.count, "repeat")
         self.emit(Op.LT)
         self.jump(Op.JUMP_IF_FALSE, end)
         self._loop(top, end, stmt.body)
@@ -469,7 +484,10 @@ class Compiler:
             self.emit(Op.ADD)
             self.emit(Op.DUP)
             self.emit(Op.STORE, attempts)
-            self.option_or(options, "retries", DEFAULT_RETRIES)
+            if retries is None:
+                self.emit_const(DEFAULT_RETRIES)
+            else:
+                self.count(retries, "retries")
             self.emit(Op.LE)
             self.jump(Op.JUMP_IF_TRUE, top)
         # With `retries 0` there is no retry loop at all (so branch coverage
@@ -538,8 +556,8 @@ class Compiler:
         self.option_or(stmt.options, "prompt", "")
         digits = options.get("digits")
         if digits is not None:
-            self.expr(digits.value)
-            self.expr(digits.upper if digits.upper is not None else digits.value)
+            self.count(digits.value, "digits")
+            self.count(digits.upper if digits.upper is not None else digits.value, "digits")
         else:
             self.emit_const(1)
             self.emit_const(DEFAULT_MAX_DIGITS)

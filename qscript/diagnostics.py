@@ -88,18 +88,38 @@ def _printable(text: str) -> str:
     return _UNPRINTABLE.sub("\ufffd", text)
 
 
+#: The widest source excerpt shown: a longer line is cut around the span, so a
+#: megabyte-long line (generated, minified) is not printed whole, twice over.
+EXCERPT_WIDTH = 240
+
+
+def clip_line(text: str, column: int, end: int, width: int = EXCERPT_WIDTH) -> tuple[str, int, int]:
+    """A line cut to about ``width`` characters around columns ``column``..``end``
+    (1-based, end exclusive), marked with "…" where cut; with the columns moved to match."""
+    if len(text) <= width:
+        return text, column, end
+    start = max(0, min(column - 1 - width // 4, len(text) - width))
+    stop = start + width
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if stop < len(text) else ""
+    shown_column = column - start + len(prefix)
+    shown_end = min(end - start, width + 1) + len(prefix)
+    return prefix + text[start:stop] + suffix, shown_column, max(shown_column + 1, shown_end)
+
+
 def _excerpt(source: Source, span: Span) -> list[str]:
     text = _printable(source.line_text(span.line).expandtabs(1))
     if not text and span.line > len(source.lines):
         return []
     gutter = len(str(span.line))
     end = span.end_column if span.end_line == span.line else len(text) + 1
-    width = max(1, end - span.column)
+    text, column, end = clip_line(text, span.column, end)
+    width = max(1, end - column)
     pad = " " * gutter
     return [
         f"{pad} |",
         f"{span.line} | {text}",
-        f"{pad} | {' ' * (span.column - 1)}{'^' * width}",
+        f"{pad} | {' ' * (column - 1)}{'^' * width}",
     ]
 
 

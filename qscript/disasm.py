@@ -40,6 +40,9 @@ def describe_argument(program: Program, op: Op, arg: int) -> str:
         if shape.when_empty >= 0:
             text += f" when_empty->{shape.when_empty}"
         return text
+    if op == Op.WHOLE:
+        what, low, high = program.constants[arg]
+        return f"{what}, {low} to {high}"
     if op == Op.COMMAND:
         name, count = constants[arg]
         return f"{name}/{count}"
@@ -62,7 +65,7 @@ def _show(value) -> str:
 
 _TAKES_ARGUMENT = {Op.CONST, Op.LOAD, Op.STORE, Op.FACT, Op.SET_FACT, Op.FIELD, Op.LIST,
                    Op.FORMAT, Op.CALL, Op.PLAY, Op.SAY, Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP,
-                   Op.ANNOUNCE, Op.LOOKUP, Op.COMMAND} | JUMPS
+                   Op.ANNOUNCE, Op.LOOKUP, Op.COMMAND, Op.WHOLE} | JUMPS
 
 
 def disassemble(program: Program) -> str:

@@ -101,8 +101,17 @@ def load_modules(modules: list[str]) -> dict[str, RegisteredCommand]:
     for module in modules:
         try:
             imported = importlib.import_module(module)
+        except KeyboardInterrupt:
+            raise
+        except SystemExit as error:
+            # sys.exit at import would end `qscript check`/`test` with its code (0: a pass).
+            raise CommandError(f"cannot import command module {module!r}: it called "
+                               f"sys.exit({error.code!r})") from None
         except Exception as error:  # noqa: BLE001 - report any import failure clearly
             raise CommandError(f"cannot import command module {module!r}: {error}") from None
+        except BaseException as error:  # noqa: BLE001 - GeneratorExit and the like
+            raise CommandError(f"cannot import command module {module!r}: "
+                               f"{type(error).__name__}: {error}") from None
         for value in vars(imported).values():
             registered = getattr(value, _MARK, None)
             if not isinstance(registered, RegisteredCommand):

@@ -137,6 +137,7 @@ class FlowChecker:
             if section_phases:
                 self._check_phases(section, section.body, section_phases)
         self._check_goto_cycles()
+        self._check_requeue_before_waiting()
         for name, block in self.blocks.items():
             if not phases.get(name):
                 self.bag.report(codes.UNUSED_BLOCK, f"block {_q(name)} is never used",
@@ -161,6 +162,44 @@ class FlowChecker:
                                 following.span, help=f"the statement at line {stmt.span.line} "
                                 "never continues to the next line")
                 break
+
+    def _check_requeue_before_waiting(self) -> None:
+        """Warn when the queue: section can reach `requeue to` before anything waits.
+
+        `requeue to` starts the queue: section again from the top, so such a
+        path can go round at once, again and again (the VM stops it after a
+        while and hands the call to the fallback). A guarded path (`if "sales"
+        not in call.groups: requeue to "sales"`) may well be fine, hence a
+        warning, not an error.
+        """
+        section = self.script.section("queue")
+        if section is None:
+            return
+        requeue = self._first_requeue(section.body, set())
+        if requeue is not None:
+            self.bag.report(codes.REQUEUE_WITHOUT_WAITING, "the queue: section can reach this "
+                            "requeue before it waits, and requeue starts it again at once",
+                            requeue.span, help="wait (or play, or announce) before requeueing, "
+                            "or make sure the condition is false once requeued")
+
+    def _first_requeue(self, body, visited: set[str]) -> ast.Queue | None:
+        """The first `requeue to` reachable in body without waiting, following gotos."""
+        for stmt in body:
+            if isinstance(stmt, ast.Queue) and stmt.requeue:
+                return stmt
+            if isinstance(stmt, ast.Goto) and stmt.block in self.blocks \
+                    and stmt.block not in visited:
+                visited.add(stmt.block)
+                return self._first_requeue(self.blocks[stmt.block].body, visited)
+            if isinstance(stmt, (ast.If, ast.Every, ast.While, ast.Repeat)):
+                # An every loop's first round runs before its wait.
+                for nested in ast.children(stmt):
+                    found = self._first_requeue(nested, visited)
+                    if found is not None:
+                        return found
+            if not completes_without_waiting(stmt):
+                return None
+        return None
 
     # -- goto graph
 

@@ -16,6 +16,8 @@ that parses, reports every other problem in one run.
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import re
 from functools import lru_cache
@@ -453,8 +455,16 @@ class _AstBuilder:
 
     def number(self, c):
         text = str(c[0])
-        value = float(text) if "." in text else int(text)
-        if isinstance(value, int) and value > _MAX_INT:
+        if "." in text:
+            value = float(text)
+            # Hundreds of digits read as infinity: a number must be finite.
+            too_large = math.isinf(value)
+        else:
+            # Python refuses to convert integers of more than 4,300 digits:
+            # check the length first (an int64 has at most 19 digits).
+            too_large = len(text.lstrip("0")) > len(str(_MAX_INT)) or int(text) > _MAX_INT
+            value = 0 if too_large else int(text)
+        if too_large:
             # The bytecode stores integer constants in 64 bits; a bigger
             # literal would only fail later, when the program is written.
             if self.bag is not None:

@@ -73,15 +73,12 @@ class Source:
     @classmethod
     def from_path(cls, path: str | Path) -> "Source":
         """Read a script file; raises :class:`SourceError` for unreadable input."""
+        from .files import UnreadableFile, read_limited
         path = Path(path)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise SourceError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise SourceError(f"{path}: is a directory, not a script") from None
-        except OSError as error:
-            raise SourceError(f"{path}: cannot read: {error.strerror}") from None
+            data = read_limited(path, MAX_SOURCE_BYTES, kind="script")
+        except UnreadableFile as error:
+            raise SourceError(str(error)) from None
         return cls.from_bytes(data, str(path))
 
     @classmethod

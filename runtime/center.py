@@ -31,6 +31,8 @@ log = logging.getLogger("qscript.center")
 DEFAULT_RING_TIMEOUT = 15.0
 #: How long a call is held for the caller's previous agent (prefer previous agent).
 DEFAULT_PREFER_WAIT = 30.0
+#: The pause reason of an agent who logs out when their call is over.
+LOGGING_OUT = "logging out"
 
 
 def _empty_program():
@@ -127,6 +129,9 @@ class ContactCenter:
         #: on a request: the live runtime stores it.
         self.on_agent_changed: Callable[[str], None] | None = None
         self._preference_timer: Callable[[], None] | None = None
+        #: Agents to log out when their call is over (agent_logout_when_free),
+        #: with what to call then.
+        self._leaving: dict[str, Callable[[], None] | None] = {}
 
     # ------------------------------------------------------------ setup
 
@@ -214,11 +219,50 @@ class ContactCenter:
         for group in (groups if isinstance(groups, dict) else list(groups)):
             self.ensure_group(group)
         now = self.driver.now()
-        self.dispatch(self.acd.login(agent_id, groups, now, ready=ready))
+        self.dispatch(self.acd.login(agent_id, groups, now, ready=ready,
+                                     wrap_up=self._site_wrap_up(agent_id)))
+
+    def _site_wrap_up(self, agent_id: str) -> float | None:
+        """The agent's own wrap-up from the site (``agents[].wrap_up``), or None."""
+        find = getattr(self.site, "agent", None) if self.site is not None else None
+        agent = find(agent_id) if find is not None else None
+        wrap_up = getattr(agent, "wrap_up", None) if agent is not None else None
+        return None if wrap_up is None else float(wrap_up)
 
     def agent_logout(self, agent_id: str) -> None:
         self.dispatch(self.acd.logout(agent_id, self.driver.now()))
         self._check_empty_groups()
+
+    def agent_logout_when_free(self, agent_id: str,
+                               logged_out: Callable[[], None] | None = None) -> None:
+        """Log the agent out now if they are free, else as soon as their call
+        (ring, talk, wrap-up) is over; meanwhile they are offered no new call
+        (a pause is pending in the ACD). ``logged_out`` is called once they are.
+        """
+        from .acd import AgentState
+        state = self.acd.agent_info(agent_id).state
+        if state is AgentState.LOGGED_OUT:
+            return
+        if state is AgentState.READY or state is AgentState.PAUSED:
+            self.agent_logout(agent_id)
+            if logged_out is not None:
+                logged_out()
+            return
+        self.acd.pause(agent_id, LOGGING_OUT, self.driver.now())
+        self._leaving[agent_id] = logged_out
+
+    def _left(self, agent_id: str) -> bool:
+        """An agent's call (or wrap-up) ended: log them out if they were leaving
+        and are free now (not in wrap-up: _wrap_up_done asks again)."""
+        from .acd import AgentState
+        if agent_id not in self._leaving or \
+                self.acd.agent_info(agent_id).state is not AgentState.PAUSED:
+            return False
+        logged_out = self._leaving.pop(agent_id)
+        self.agent_logout(agent_id)
+        if logged_out is not None:
+            logged_out()
+        return True
 
     def agent_ready(self, agent_id: str) -> None:
         self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
@@ -230,6 +274,8 @@ class ContactCenter:
         """An agent's call is over: wrap-up (timed), then ready for the next call."""
         now = self.driver.now()
         offers = self.acd.call_ended(agent_id, now)
+        if self._leaving and self._left(agent_id):
+            return  # (a leaving agent is offered nothing: their pause was pending)
         if offers:
             self._free_since[agent_id] = now  # handed a waiting caller at once
         else:
@@ -247,8 +293,11 @@ class ContactCenter:
         """
         self.dispatch(self.acd.offer_failed(call_id, agent_id, self.driver.now(),
                                             make_agent_unready=True))
+        left = bool(self._leaving) and self._left(agent_id)
         if self.on_agent_changed is not None:
-            self.on_agent_changed(agent_id)
+            self.on_agent_changed(agent_id)  # paused for the miss (or logged out, leaving)
+        if left:
+            return
         if self.no_answer_pause is not None:
             self.driver.schedule(self.no_answer_pause, lambda: self._ready_after_miss(agent_id))
 
@@ -269,6 +318,8 @@ class ContactCenter:
     def _wrap_up_done(self, agent_id: str) -> None:
         try:
             offers = self.acd.wrap_up_done(agent_id, self.driver.now())
+            if self._leaving and self._left(agent_id):
+                return
             if offers:
                 self._free_since[agent_id] = self.driver.now()
             self.dispatch(offers)

@@ -19,6 +19,10 @@ Routes:
 * ``POST /scripts/{name}/rollback`` — body ``{"version": N}`` (optional)
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
 
+Names in paths follow the site's name rule and bodies their route's schema
+(:mod:`runtime.control_bodies`); both are checked before the runtime is
+asked to do anything, and a request that does not fit is a 400.
+
 Agent and hot-prompt changes take effect at once; the answer is 200 once the
 change is in the database, 202 ``{"saved": false, "message": ...}`` when it
 is applied but not saved yet (the outbox keeps it and retries). A deploy,
@@ -36,12 +40,19 @@ from pathlib import Path
 
 from aiohttp import web
 
+from qscript.source import MAX_SOURCE_BYTES
+
 from .acd import AcdError
+from .control_bodies import check_body, parse_body
+from .site.values import NAME_RULE, is_valid_name
 from .store import StoreUnavailable
 
 log = logging.getLogger("qscript.control")
 
-MAX_BODY = 2_000_000
+#: The largest request body: a script of MAX_SOURCE_BYTES as JSON, where every
+#: character may be written as a \uXXXX escape.
+MAX_BODY = 6 * MAX_SOURCE_BYTES + 100_000
+AGENT_ACTIONS = ("login", "logout", "ready", "pause", "groups")
 
 
 def state_file(site_path: str | Path) -> Path:
@@ -50,11 +61,31 @@ def state_file(site_path: str | Path) -> Path:
 
 
 def write_state(site_path: str | Path, url: str, token: str) -> Path:
+    """Write the URL and token for the clients, readable by the owner only.
+
+    The file is written under a fresh name and renamed into place, so it is
+    created 0600 whatever mode an earlier one had, and a symlink at its path
+    is replaced, never followed (O_NOFOLLOW, O_EXCL on the temporary file).
+    """
     path = state_file(site_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({"url": url, "token": token}, handle)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    descriptor = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # whatever the umask allowed
+            json.dump({"url": url, "token": token}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
     return path
 
 
@@ -89,16 +120,16 @@ def build_app(runtime, token: str) -> web.Application:
 
     app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY)
 
-    async def body(request) -> dict:
-        if not request.can_read_body:
-            return {}
+    async def body(request, route: str) -> dict:
+        """The route's body fields, checked (control_bodies); ValueError -> 400."""
         try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError("the body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        return data
+            raw = await request.read() if request.can_read_body else b""
+        except web.HTTPRequestEntityTooLarge:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=MAX_BODY, actual_size=request.content_length or 0,
+                text=json.dumps({"error": f"the body is too large: at most {MAX_BODY:,} bytes"}),
+                content_type="application/json") from None
+        return check_body(route, parse_body(raw))
 
     async def status(request):
         return web.json_response(runtime.status())
@@ -107,43 +138,41 @@ def build_app(runtime, token: str) -> web.Application:
         return web.json_response(runtime.metrics())
 
     async def agent(request):
-        data = await body(request)
+        agent_id = _path_name(request, "agent", "agent id")
         action = request.match_info["action"]
-        if action not in ("login", "logout", "ready", "pause", "groups"):
+        if action not in AGENT_ACTIONS:
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
-        groups = _agent_groups(data.get("groups"))
-        saving = runtime.agent_action(request.match_info["agent"], action, groups,
-                                      str(data.get("reason", "")))
+        fields = await body(request, f"agent {action}")
+        saving = runtime.agent_action(agent_id, action, fields.get("groups"),
+                                      fields.get("reason") or "")
         status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
         return web.json_response(answer, status=status)
 
     async def deploy(request):
-        data = await body(request)
-        source = data.get("source")
-        if not isinstance(source, str):
-            raise ValueError('the body needs "source": the script text')
-        result = await runtime.deploy_source(request.match_info["name"], source,
-                                             data.get("source_name"), str(data.get("comment", "")))
+        name = _path_name(request, "name", "script name")
+        fields = await body(request, "deploy")
+        result = await runtime.deploy_source(name, fields["source"], fields["source_name"],
+                                             fields["comment"] or "")
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
-        rows = await runtime.stored_versions(request.match_info["name"])
+        rows = await runtime.stored_versions(_path_name(request, "name", "script name"))
         return web.json_response([{"version": v.version, "active": v.active,
                                    "created_at": v.created_at.isoformat(),
                                    "source_hash": v.source_hash, "comment": v.comment}
                                   for v in rows])
 
     async def rollback(request):
-        data = await body(request)
-        version = data.get("version")
-        result = await runtime.rollback(request.match_info["name"],
-                                        int(version) if version is not None else None)
+        name = _path_name(request, "name", "script name")
+        fields = await body(request, "rollback")
+        result = await runtime.rollback(name, fields["version"])
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def hot_prompt(request):
-        data = await body(request)
-        saving = runtime.set_hot_prompt(request.match_info["name"], bool(data.get("active")))
+        name = _path_name(request, "name", "hot prompt name")
+        fields = await body(request, "hot prompt")
+        saving = runtime.set_hot_prompt(name, fields["active"])
         status, answer = await runtime.saved(saving)
         return web.json_response(answer, status=status)
 
@@ -157,18 +186,13 @@ def build_app(runtime, token: str) -> web.Application:
     return app
 
 
-def _agent_groups(groups) -> dict[str, int] | None:
-    """``groups`` of an agent request: a list of names, or names with penalties."""
-    if groups is None:
-        return None
-    if isinstance(groups, list) and all(isinstance(name, str) for name in groups):
-        return {name: 0 for name in groups}
-    if isinstance(groups, dict) and all(
-            isinstance(penalty, int) and not isinstance(penalty, bool) and penalty >= 0
-            for penalty in groups.values()):
-        return groups
-    raise ValueError('"groups" must be a list of answer group names, or an object of '
-                     'names and penalties (whole numbers, 0 or more)')
+def _path_name(request: web.Request, key: str, kind: str) -> str:
+    """A name from the URL path (decoded), checked against the name rule; ValueError if not."""
+    name = request.match_info[key]
+    if not is_valid_name(name):
+        shown = name if len(name) <= 120 else name[:120] + "..."
+        raise ValueError(f'invalid {kind} "{shown}": {NAME_RULE}')
+    return name
 
 
 async def start_control(runtime, host: str, port: int, token: str) -> web.AppRunner:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from qscript.api import check_source
+from qscript.api import check_source, load_source
 from qscript.bytecode import Program, read_program
 from qscript.source import Source
 
@@ -232,8 +232,11 @@ class LiveRuntime:
             name = Path(route.script).stem
             if name in stored:
                 continue
-            result = await self.deploy_source(name, Path(route.script).read_text(encoding="utf-8"),
-                                              str(route.script),
+            source, unreadable = load_source(route.script)
+            if unreadable is not None:  # not UTF-8, binary, too big...: error Q0001, located
+                raise RuntimeError("\n".join(d.render(unreadable.source)
+                                             for d in unreadable.diagnostics))
+            result = await self.deploy_source(name, source.text, str(route.script),
                                               comment="initial version from the site")
             if not result.ok:
                 raise RuntimeError(f"{route.script} does not compile; fix it before serving:\n"
@@ -408,7 +411,9 @@ class LiveRuntime:
                            "agents_ready": acd.agents_ready(name),
                            "agents_busy": acd.agents_busy(name),
                            "oldest_wait_s": round(acd.oldest_wait(name, now), 1),
-                           "service_level_percent": acd.service_level(name), "waiting": waiting})
+                           "service_level_percent": acd.service_level(name),
+                           "service_level_target_percent": self._target_percent(name),
+                           "waiting": waiting})
         agents = []
         for agent in getattr(self.site, "agents", ()):
             info = acd.agent_info(agent.id) if _known(acd, agent.id) else None
@@ -421,6 +426,11 @@ class LiveRuntime:
                 "calls": len(self.center.sessions), "groups": groups, "agents": agents,
                 "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts),
                 "database": self.outbox.health()}
+
+    def _target_percent(self, group: str) -> float | None:
+        """The site's service_level_target of a group, as a percentage (None: no site group)."""
+        config = getattr(self.site, "groups", {}).get(group) if self.site is not None else None
+        return None if config is None else round(100 * config.service_level_target, 3)
 
     def metrics(self) -> dict:
         elapsed = time.monotonic() - self.started_at

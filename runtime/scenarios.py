@@ -42,24 +42,31 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qscript.bytecode import Op, Program
+from qscript.bytecode import Program
 
 from .center import ContactCenter, ProgramTable
 from .driver import CallInfo
+from .simulator.coverage import branch_points as coverage_points
 from .simulator.driver import SimDriver
 from .simulator.events import EventLoop
 from .simulator.model import Distribution, Model
 from .site.values import BadValue, parse_duration
-from .site.yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml,
-                             decode_site_bytes, join_path)
+from .site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
+                             decode_site_bytes, did_you_mean, join_path)
+from .session import State
 from .trace import Step, Tracer
+
+from yaml.nodes import MappingNode
 
 ScenarioError = SiteError
 
 _FILE_KEYS = ("script", "site", "start", "scenarios")
-_SCENARIO_KEYS = ("name", "call", "agents", "caller", "hang_up_after", "hot_prompts", "expect",
-                  "start", "calls")
-_CALL_KEYS = ("at", "call", "caller", "hang_up_after", "expect")
+_SCENARIO_KEYS = ("name", "call", "agents", "caller", "hang_up_after", "answers_callback",
+                  "hot_prompts", "expect", "start", "calls")
+_CALL_KEYS = ("at", "call", "caller", "hang_up_after", "answers_callback", "expect")
+#: How long a scenario runs, at most (simulated).
+SCENARIO_HOURS = 24
+_KEYS = "0123456789*#"
 _EXPECT_KEYS = ("prompts", "prompts_include", "groups", "agent", "outcome", "callback",
                 "voicemail_to", "transferred_to", "saved", "max_wait", "path")
 _OUTCOMES = ("answered", "abandoned", "voicemail", "transferred", "callback", "hung_up", "failed")
@@ -72,6 +79,8 @@ class AgentPlan:
     at: float = 0.0
     answers: bool = True
     talk: float = 60.0
+    #: Where each group is named in the scenario file (checked against the script and site).
+    group_locations: list[Location] = field(default_factory=list)
 
 
 @dataclass
@@ -84,6 +93,8 @@ class CallPlan:
     language: str = ""
     actions: list[tuple[str, object, Location]] = field(default_factory=list)
     hang_up_after: float | None = None
+    #: False: the customer does not answer when the callback rings them.
+    answers_callback: bool = True
     expect: dict[str, tuple[object, Location]] = field(default_factory=dict)
 
 
@@ -110,14 +121,14 @@ class ScenarioFile:
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:
+    from qscript.files import UnreadableFile, read_limited
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ScenarioError([Problem(Location(str(path)),
-                                     f"cannot read: {error.strerror or error}")]) from None
+        data = read_limited(path, MAX_SITE_BYTES, kind="scenario file")
+    except UnreadableFile as error:
+        raise ScenarioError([Problem(Location(str(path)), error.reason)]) from None
     text = decode_site_bytes(data, str(path))
-    root = compose_yaml(text, str(path))
+    root = compose_yaml(text, str(path), "scenario file")
     reader = Reader(str(path))
     fields = reader.fields(root, "", _FILE_KEYS, required=("script", "scenarios"))
     script = reader.value(fields, "script", "", str, "")
@@ -149,64 +160,115 @@ def _bool(text: str) -> bool:
     return parse_bool(text)
 
 
+def _within_the_scenario(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds > SCENARIO_HOURS * 3600:
+        raise BadValue(f"{text} is more than the {SCENARIO_HOURS} simulated hours a scenario runs")
+    return seconds
+
+
 def _scenario(reader: Reader, node, path: str) -> Scenario:
     fields = reader.fields(node, path, _SCENARIO_KEYS, required=("name",))
     scenario = Scenario(reader.value(fields, "name", path, str, path), reader.location(node))
+    ids: dict[str, int] = {}
     for index, item in enumerate(reader.items(fields.get("agents"), join_path(path, "agents"))
                                  if fields.get("agents") is not None else []):
         where = f"{path}.agents[{index}]"
         agent = reader.fields(item, where, ("id", "groups", "at", "answers", "talk"),
                               required=("id", "groups"))
-        groups = [reader.text(g, where) or "" for g in reader.items(agent.get("groups"), where)] \
+        group_nodes = reader.items(agent.get("groups"), join_path(where, "groups")) \
             if agent.get("groups") is not None else []
+        groups = [reader.text(g, join_path(where, "groups")) or "" for g in group_nodes]
+        if agent.get("groups") is not None and not group_nodes and \
+                not any(p.location == reader.location(agent.get("groups")) for p in reader.problems):
+            reader.report(agent.get("groups"), f"{where}.groups: name at least one answer group")
+        agent_id = reader.value(agent, "id", where, str, f"agent{index}")
+        if agent_id in ids:
+            reader.report(agent.get("id"), f'{where}.id: the agent "{agent_id}" is also '
+                          f"{path}.agents[{ids[agent_id]}]", "give each agent its own id")
+        ids.setdefault(agent_id, index)
         scenario.agents.append(AgentPlan(
-            reader.value(agent, "id", where, str, f"agent{index}"), groups,
-            reader.value(agent, "at", where, parse_duration, 0.0),
+            agent_id, groups,
+            reader.value(agent, "at", where, _within_the_scenario, 0.0),
             reader.value(agent, "answers", where, _bool, True),
-            reader.value(agent, "talk", where, parse_duration, 60.0)))
+            reader.value(agent, "talk", where, _within_the_scenario, 60.0),
+            [reader.location(g) for g in group_nodes]))
     if fields.get("hot_prompts") is not None:
         for entry in reader.entries(fields.get("hot_prompts"), join_path(path, "hot_prompts")):
-            value = reader.parse(entry.value, join_path(path, entry.key), _bool)
+            value = reader.parse(entry.value, join_path(join_path(path, "hot_prompts"), entry.key),
+                                 _bool)
             scenario.hot_prompts[entry.key] = bool(value)
     if "start" in fields:
         scenario.start = reader.value(fields, "start", path, _datetime, None)
     if fields.get("calls") is not None:
-        for key in ("call", "caller", "hang_up_after", "expect"):
+        for key in ("call", "caller", "hang_up_after", "answers_callback", "expect"):
             if key in fields:
                 reader.report(fields.entries[key].key_node, f'{path}: "{key}" belongs inside '
                               'each entry of "calls" when a scenario has several calls')
         for index, item in enumerate(reader.items(fields.get("calls"), join_path(path, "calls"))):
             where = f"{path}.calls[{index}]"
             scenario.calls.append(_call_plan(reader, reader.fields(item, where, _CALL_KEYS), where))
+        if not scenario.calls and not any(p.location == reader.location(fields.get("calls"))
+                                          for p in reader.problems):
+            reader.report(fields.get("calls"), f"{path}.calls: give at least one call",
+                          "or leave calls: out for a scenario of one call")
     else:
         scenario.calls.append(_call_plan(reader, fields, path))
     return scenario
 
 
 def _call_plan(reader: Reader, fields, path: str) -> CallPlan:
-    plan = CallPlan(at=reader.value(fields, "at", path, parse_duration, 0.0))
+    plan = CallPlan(at=reader.value(fields, "at", path, _within_the_scenario, 0.0))
     if fields.get("call") is not None:
-        call = reader.fields(fields.get("call"), join_path(path, "call"),
-                             ("caller", "dialled", "language"))
-        plan.caller = reader.value(call, "caller", path, str, plan.caller)
-        plan.dialled = reader.value(call, "dialled", path, str, plan.dialled)
-        plan.language = reader.value(call, "language", path, str, "")
+        where = join_path(path, "call")
+        call = reader.fields(fields.get("call"), where, ("caller", "dialled", "language"))
+        plan.caller = reader.value(call, "caller", where, str, plan.caller)
+        plan.dialled = reader.value(call, "dialled", where, str, plan.dialled)
+        plan.language = reader.value(call, "language", where, str, "")
     for index, item in enumerate(reader.items(fields.get("caller"), join_path(path, "caller"))
                                  if fields.get("caller") is not None else []):
         where = f"{path}.caller[{index}]"
-        action = reader.fields(item, where, ("press", "enter", "accept_callback"))
-        for kind in ("press", "enter", "accept_callback"):
-            if kind in action:
-                parser = _bool if kind == "accept_callback" else str
-                value = reader.value(action, kind, where, parser, None)
-                if value == "none":
-                    value = ""
-                plan.actions.append((kind, value, reader.location(item)))
+        action = reader.fields(item, where, tuple(_ACTION_VALUES))
+        kinds = [kind for kind in _ACTION_VALUES if kind in action]
+        if len(kinds) != 1:
+            if isinstance(item, MappingNode):
+                reader.report(item, f"{where}: " + (
+                    "give an action: press, enter or accept_callback" if not kinds else
+                    f"one action per entry, not {' and '.join(kinds)}"),
+                    'e.g. caller: [{press: "1"}, {enter: "4711"}]')
+            continue
+        kind = kinds[0]
+        value = reader.value(action, kind, where, _ACTION_VALUES[kind], None)
+        if value is not None:
+            plan.actions.append((kind, value, reader.location(item)))
     if "hang_up_after" in fields:
         plan.hang_up_after = reader.value(fields, "hang_up_after", path, parse_duration, None)
+    plan.answers_callback = reader.value(fields, "answers_callback", path, _bool, True)
     if fields.get("expect") is not None:
         plan.expect = _expectations(reader, fields.get("expect"), join_path(path, "expect"))
     return plan
+
+
+def _key_press(text: str) -> str:
+    """One key of a menu, or "" for ``none``."""
+    if text == "none":
+        return ""
+    if len(text) != 1 or text not in _KEYS:
+        raise BadValue(f'"{text}" is not one key', "a menu takes one key: 0-9, * or #, or none "
+                       "for no key; digits go in enter:")
+    return text
+
+
+def _digits(text: str) -> str:
+    """Digits keyed for a collect, or "" for ``none``."""
+    if text == "none":
+        return ""
+    if not text or text.strip(_KEYS):
+        raise BadValue(f'"{text}" is not digits', "digits are 0-9, * and #, or none for no digits")
+    return text
+
+
+_ACTION_VALUES = {"press": _key_press, "enter": _digits, "accept_callback": _bool}
 
 
 def _expectations(reader: Reader, node, path: str) -> dict:
@@ -239,6 +301,42 @@ def _expectations(reader: Reader, node, path: str) -> dict:
     return expect
 
 
+def check_suite(suite: ScenarioFile, program: Program, site=None) -> None:
+    """Check the scenarios against their script and site; raises ScenarioError.
+
+    An agent's group must be one of the site's (with a site), or one the
+    script queues calls to (without: a group nobody queues to is a misspelling).
+    """
+    from .simulator.checks import script_groups
+    problems = []
+    if site is not None:
+        known, where = set(site.groups), "the site has no answer group"
+    else:
+        groups = script_groups(program)
+        if not groups.complete:
+            return  # a group computed at run time: any name may be right
+        known, where = set(groups.names), "the script queues no calls to"
+    for index, scenario in enumerate(suite.scenarios):
+        for number, agent in enumerate(scenario.agents):
+            for group, location in zip(agent.groups, agent.group_locations):
+                if group in known:
+                    continue
+                hint = did_you_mean(group, known)
+                if site is None:
+                    listed = ", ".join(f'"{g}"' for g in sorted(known)) or "none"
+                    hint = f"{hint + ' ' if hint else ''}(the script's groups: {listed})"
+                elif hint is None:
+                    hint = "the site's groups: " + ", ".join(sorted(known))
+                problems.append(Problem(location, f"scenarios[{index}].agents[{number}].groups: "
+                                        f'{where} "{group}"', hint))
+    if problems:
+        try:
+            text = suite.path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            text = None
+        raise ScenarioError(problems, {str(suite.path): text} if text is not None else {})
+
+
 # ------------------------------------------------------------------ running
 
 
@@ -255,6 +353,8 @@ class _ScenarioDriver(SimDriver):
         self.transferred: dict[str, list[str]] = {}
         self.talk = {a.id: a.talk for a in scenario.agents}
         self.no_answer = {a.id for a in scenario.agents if not a.answers}
+        #: Calls whose customer does not answer the callback.
+        self.callback_unanswered: set[str] = set()
 
     def add_call(self, call: CallInfo, plan: CallPlan) -> None:
         self.legs[call.call_id] = _new_leg(60.0, plan.hang_up_after, call)
@@ -262,6 +362,14 @@ class _ScenarioDriver(SimDriver):
         self.problems[call.call_id] = []
         self.mailed[call.call_id] = []
         self.transferred[call.call_id] = []
+        if not plan.answers_callback:
+            self.callback_unanswered.add(call.call_id)
+
+    def call_back(self, call, number, answered, failed) -> None:
+        if call.call_id in self.callback_unanswered:
+            self.loop.call_later(self.model.callback_ring_seconds, lambda: failed("no answer"))
+            return
+        super().call_back(call, number, answered, failed)
 
     def _next_action(self, call, wanted: str, prompt: str):
         actions = self.actions[call.call_id]
@@ -379,17 +487,38 @@ def run_scenario(scenario: Scenario, program: Program, site=None,
             driver.add_call(call, plan)
             center.incoming_call(call)
         loop.call_at(plan.at, arrive)
-    loop.run(until=24 * 3600.0)
+    loop.run(until=SCENARIO_HOURS * 3600.0)
+    stopped_early = loop.pending == 0
     outcomes = []
     for plan, call in calls:
         record = records.get(call.call_id)
         failures = list(driver.problems.get(call.call_id, []))
-        if record is None:
-            failures.append("the call had not ended after 24 simulated hours")
+        session = center.sessions.get(call.call_id)
+        if record is None and session is not None:
+            # Still in progress: checked as it is. A callback accepted and not
+            # yet made is an outcome of its own (`callback`), not a failure.
+            record = session.record
+            if session.state is not State.CALLBACK:
+                failures.append(_not_ended(session.state, stopped_early))
+        elif record is None:
+            failures.append(f"the call had not arrived after {SCENARIO_HOURS} simulated hours")
+        if record is not None and record.error and \
+                plan.expect.get("outcome", ("",))[0] != "failed":
+            failures.append(f"the script failed: {record.error}")
         path = tracer.path(call.call_id)
         failures += _check(plan, record, path, driver, call.call_id)
         outcomes.append(CallOutcome(plan, call.call_id, failures, path))
     return ScenarioResult(scenario, outcomes, coverage.get(program.hash_hex, {}))
+
+
+def _not_ended(state, stopped_early: bool) -> str:
+    doing = {State.QUEUED: "still waiting in the queue", State.RINGING: "still ringing an agent",
+             State.CONNECTED: "still talking to an agent",
+             State.AFTER: "still in the after-call part"}.get(state, f"still {state.value}")
+    why = ", and no agent who could take it was left" if stopped_early and \
+        state in (State.QUEUED, State.RINGING) else \
+        ("" if stopped_early else f" after {SCENARIO_HOURS} simulated hours")
+    return f"the call had not ended when the scenario stopped: it was {doing}{why}"
 
 
 def _check(plan: CallPlan, record, path: list[Step], driver: _ScenarioDriver,
@@ -525,22 +654,20 @@ _EXPECTATIONS = {
 
 def branch_points(program: Program) -> list[tuple[int, int, int]]:
     """(jump pc, taken pc, fall-through pc) of every conditional jump."""
-    return [(pc, arg, pc + 1) for pc, (op, arg) in enumerate(program.code)
-            if op in (Op.JUMP_IF_FALSE, Op.JUMP_IF_TRUE)]
+    return [(point.pc, point.taken, point.through) for point in coverage_points(program)]
 
 
 def uncovered_branches(program: Program, coverage: dict[int, int]) -> list[tuple[int, str]]:
     """(line, description) of every branch no scenario took."""
     lines = program.source_text.split("\n")  # lines as the lexer counts them
     missing = []
-    for pc, taken, through in branch_points(program):
-        op = program.code[pc][0]
-        line, _ = program.position(pc)
+    for point in coverage_points(program):
+        line = point.line
         text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-        when_taken = "false" if op == Op.JUMP_IF_FALSE else "true"
-        when_through = "true" if op == Op.JUMP_IF_FALSE else "false"
-        if not coverage.get(taken):
+        when_taken = "true" if point.taken_when else "false"
+        when_through = "false" if point.taken_when else "true"
+        if not coverage.get(point.taken):
             missing.append((line, f"{text}  (never {when_taken})"))
-        if not coverage.get(through):
+        if not coverage.get(point.through):
             missing.append((line, f"{text}  (never {when_through})"))
     return sorted(set(missing))

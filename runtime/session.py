@@ -124,6 +124,9 @@ class CallSession:
         self._gen: Generator[fx.Effect, Any, Outcome] | None = None  # the running VM phase
         self._token = 0             # bumped on every interrupt; stale callbacks compare it
         self._media_busy = False    # a timed driver action is in progress
+        #: _resume is handling the end of a phase: a phase started meanwhile
+        #: (queue: after `queue to` / `requeue to`) is run by that loop.
+        self._next_phase_by_loop = False
 
     # ------------------------------------------------------------ running phases
 
@@ -135,6 +138,13 @@ class CallSession:
             self._gen = self.machine.run(phase, pc)
         except Exception as error:  # noqa: BLE001
             self._fail(f"cannot start the {phase} phase: {error}")
+            return
+        if self._next_phase_by_loop:
+            # Started from the end of the previous phase: _resume's loop runs
+            # it. Calling _resume here would nest one call per phase entry: a
+            # queue: section that reaches `requeue to` before it waits ran
+            # out of stack (a RecursionError, or a segfault compiled).
+            self._next_phase_by_loop = False
             return
         self._resume(self._token, None)
 
@@ -149,8 +159,17 @@ class CallSession:
                 effect = gen.send(value)
             except StopIteration as stop:
                 self._gen = None
-                self._phase_ended(stop.value)
-                return
+                self._next_phase_by_loop = True
+                try:
+                    self._phase_ended(stop.value)
+                finally:
+                    self._next_phase_by_loop = False
+                next_phase = self._gen
+                if next_phase is None or self.state is _ENDED:
+                    return
+                gen = next_phase  # the next phase began: run it here
+                value = None
+                continue
             except ScriptError as script_error:
                 self._gen = None
                 self._fail(script_error.render())
@@ -430,7 +449,16 @@ class CallSession:
         registered = self.center.commands.get(effect.name)
         if registered is None:
             raise LookupError(f"custom command {effect.name!r} is not loaded")
-        return registered.function(self.context(), *effect.args)
+        try:
+            return registered.function(self.context(), *effect.args)
+        except KeyboardInterrupt:
+            raise  # Ctrl-C stops the process, as anywhere else
+        except Exception:
+            raise  # the call fails over with the error's location (_resume)
+        except BaseException as error:
+            # SystemExit (sys.exit), GeneratorExit, ...: a command must not end
+            # `qscript test` (with exit 0) or the live runtime; only its call fails.
+            raise RuntimeError(_aborted(effect.name, error)) from None
 
     def _on_log(self, effect: fx.Log):
         self.record.add_log(str(effect.message))
@@ -512,7 +540,10 @@ class CallSession:
         record.answered_at = now
         record.agent = agent_id
         record.answered_group = group
-        record.outcome = ANSWERED
+        if record.outcome != FAILED:
+            # A failed call the fallback group answers stays `failed` (the
+            # agent and answered_at say who took it): the failure must show.
+            record.outcome = ANSWERED
         center.history.remember(call.caller, agent_id, now)
         if center.tracer is not None:
             center.tracer(self, ("connected", agent_id))
@@ -544,7 +575,7 @@ class CallSession:
         elif self.state is _CONNECTED and self.agent is not None:
             self.record.agent_ended_at = self.driver.now()
             self.center.agent_call_ended(self.agent)
-            self._end(ANSWERED)
+            self._end(self.record.outcome)  # answered, or failed (see _agent_answered)
         else:
             self._end(self.record.outcome)
 
@@ -609,8 +640,15 @@ class CallSession:
 
     def _fail(self, reason: str) -> None:
         """The script or the driver failed: hand the caller to the fallback."""
+        first, newline, rest = reason.partition("\n")  # a runtime error: its call path follows
+        reason = first + self._waiting_context() + newline + rest
         log.error("call %s: %s", self.call.call_id, reason)
+        # A call goes to the fallback group once: failing again there (its
+        # after-call part fails each time an agent has taken it) would queue
+        # it for ever.
+        failed_before = self.record.error is not None
         self.record.error = reason
+        waiting = self.state is _QUEUED or self.state is _RINGING
         self._interrupt()
         self._leave_queue("script failed", count=False)
         if self.caller_gone:
@@ -623,19 +661,48 @@ class CallSession:
         except Exception:  # noqa: BLE001 - the fallback of last resort must not raise
             log.exception("driver fallback failed for %s", self.call.call_id)
         group = self.center.fallback_group
-        if group:
-            self.center.ensure_group(group)
-            self.state = _QUEUED
-            self.when_empty_pc = -1
-            self.record.outcome = FAILED
-            if self.record.queued_at is None:
-                self.record.queued_at = self.driver.now()
-            self.driver.music_on_hold(self.call, "default")
-            self.center.dispatch(self.center.acd.enqueue(self.call.call_id, [group],
-                                                         self.driver.now()))
+        if group and not failed_before:
+            self._queue_to_fallback(group, keep_place=waiting)
             return
         self.driver.hangup(self.call)
         self._end(FAILED)
+
+    def _waiting_context(self) -> str:
+        """What a call failing in the queue was waiting for: a step limit
+        reached after hours with nobody to answer says why."""
+        acd = self.center.acd
+        call_id = self.call.call_id
+        if self.record.queued_at is None or not acd.has_call(call_id) or \
+                (self.state is not _QUEUED and self.state is not _RINGING):
+            return ""
+        groups = acd.call_info(call_id).groups
+        agents = sum(acd.agents_logged_in(group) for group in groups)
+        waited = _span(self.driver.now() - self.record.queued_at)
+        names = ", ".join(f'"{group}"' for group in groups)
+        logged_in = "no agent was logged in" if agents == 0 else \
+            f"{agents} agent{'s' if agents != 1 else ''} logged in"
+        return f" (the call had waited {waited} in the queue for {names}; {logged_in})"
+
+    def _queue_to_fallback(self, group: str, keep_place: bool) -> None:
+        """A failed call waits in the fallback group. One that was waiting in
+        a queue when it failed keeps its place (it counts from its first queue
+        time); any other (failing before it queued, or in its after-call
+        survey) joins at the back."""
+        center, record = self.center, self.record
+        center.ensure_group(group)
+        now = self.driver.now()
+        arrival = record.queued_at if keep_place else None
+        self.state = _QUEUED
+        self.when_empty_pc = -1
+        record.outcome = FAILED
+        if record.queued_at is None:
+            record.queued_at = now
+        if group not in record.groups:
+            record.groups.append(group)
+        self.driver.music_on_hold(self.call, "default")
+        center.dispatch(center.acd.enqueue(self.call.call_id, [group], now, arrival=arrival))
+        if arrival is None and (self.state is _QUEUED or self.state is _RINGING):
+            self.driver.call_queued(self.call)  # it waits: the caller's patience starts
 
     # ------------------------------------------------------------ host interface (VM)
 
@@ -689,6 +756,26 @@ class CallSession:
             return 0.0
         end = self.record.answered_at if self.record.answered_at is not None else self.driver.now()
         return round(end - self.record.queued_at, 3)  # see clock()
+
+
+def _aborted(name: str, error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"custom command {name!r} called sys.exit({error.code!r}); a command cannot end " \
+               "the runtime"
+    return f"custom command {name!r} raised {type(error).__name__}: {error}"
+
+
+def _span(seconds: float) -> str:
+    """A duration to read: 45s, 12m 5s, 3h 20m, 2d 4h."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def announced_minutes(wait: float, style: str) -> int:

@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qscript import codes
-from qscript.api import compile_text
+from qscript.api import compile_file, compile_text
 from qscript.bytecode import FORMAT_VERSION, MAGIC, BytecodeError, Op, read_program, write_program
 from qscript.disasm import disassemble
 
+ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = (Path(__file__).parent / "data" / "compile" / "sample.qs").read_text(encoding="utf-8")
 
 
@@ -313,3 +314,83 @@ def test_random_bytes_are_refused(data):
 @given(st.binary(max_size=200))
 def test_random_body_after_a_valid_header_is_refused_cleanly(tail):
     _load_or_refuse(with_crc(VALID[:44] + tail))
+
+
+# ------------------------------------------------------------------ verification (Q5005)
+
+
+def crafted(code, constants=(), variables=(), entries=None, source="inbound:\n    hangup\n"):
+    """A hand-made program written with a valid checksum, so only the verifier can refuse it."""
+    from qscript.bytecode import Program, source_hash
+    program = Program([(int(op), arg) for op, arg in code], tuple(constants), tuple(variables),
+                      entries or {"inbound": 0, "queue": -1, "after": -1}, {},
+                      [(0, 2, 5)], "crafted.qs", source_hash(source), source)
+    return write_program(program)
+
+
+@pytest.mark.parametrize("code, constants, pc, words", [
+    ([(Op.WAIT, 0), (Op.STOP, 0)], (), 0, "pops 1 values from a stack of 0"),
+    ([(Op.ANSWER, 0)], (), 0, "runs past the end"),
+    ([(Op.CONST, 0), (Op.WAIT, 0), (Op.STOP, 0)], ("ten",), 1, "needs a number, but a string"),
+    ([(Op.CONST, 0), (Op.CONST, 1), (Op.MUL, 0), (Op.POP, 0), (Op.STOP, 0)], ("a", 10**18), 2,
+     "needs a number, but a string"),
+    ([(Op.CONST, 0), (Op.CONST, 1), (Op.ADD, 0), (Op.POP, 0), (Op.STOP, 0)], ("a", 1), 2,
+     "adds a string and a number"),
+    ([(Op.CONST, 0), (Op.JUMP_IF_TRUE, 3), (Op.CONST, 0), (Op.STOP, 0)], (True,), 3,
+     "is reached with"),
+    ([(Op.CONST, 0), (Op.PLAY, 1), (Op.JUMP_IF_FALSE_KEEP, 0)], ("welcome",), 2,
+     "pops from an empty stack"),
+    ([(Op.CONST, 0), (Op.CONST, 0), (Op.CONST, 0), (Op.CONST, 0), (Op.CONST, 0),
+      (Op.COLLECT_INPUT, 0), (Op.POP, 0), (Op.STOP, 0)], ("x",), 5, "needs a number"),
+    ([(Op.CONST, 0), (Op.JUMP, 0)], (1,), 0, "is reached with 0 and with 1 values"),
+    ([(Op.LIST, 2**31 - 1), (Op.STOP, 0)], (), 0, "pops 2147483647 values from a stack of 0"),
+])
+def test_programs_the_vm_could_not_run_are_refused_naming_the_instruction(code, constants, pc,
+                                                                        words):
+    error = load_error(crafted(code, constants))
+    assert error.code == "Q5005", error.message
+    assert error.message.startswith(f"instruction {pc} (") and words in error.message
+
+
+def test_a_jump_to_the_end_of_the_program_is_refused():
+    error = load_error(crafted([(Op.JUMP, 1)]))
+    assert error.code == "Q5003" and "jumps outside" in error.message
+
+
+def test_a_variable_that_starts_with_a_value_of_another_type_is_refused():
+    from qscript.bytecode import Variable
+    data = crafted([(Op.LOAD, 0), (Op.WAIT, 0), (Op.STOP, 0)],
+                   variables=[Variable("d", "duration", "soon")])
+    assert load_error(data).code == "Q5003"
+
+
+def test_a_source_that_does_not_match_its_hash_is_refused():
+    program = read_program(VALID)
+    program.source_text += "# changed\n"
+    error = load_error(write_program(program))
+    assert error.code == "Q5003" and "source hash" in error.message
+
+
+def test_every_compiled_program_verifies():
+    for path in sorted((ROOT / "examples").glob("**/*.qs")):
+        program = compile_file(path).program
+        assert read_program(write_program(program)).code == program.code
+
+
+@pytest.mark.parametrize("constant, message", [(float("nan"), "a wait is not a number"),
+                                               (float("inf"), "at most 1 day")])
+def test_a_wait_constant_no_compiler_writes_is_a_located_error_when_run(constant, message):
+    from runtime.vm import Machine, ScriptError
+    program = read_program(crafted([(Op.CONST, 0), (Op.WAIT, 0), (Op.STOP, 0)], (constant,)))
+    machine = Machine(program, type("Host", (), {"clock": lambda self: 0.0})())
+    with pytest.raises(ScriptError) as caught:
+        next(machine.run("inbound"))
+    assert message in caught.value.message and caught.value.line == 2
+
+
+def test_a_negative_wait_in_a_file_waits_no_time():
+    from runtime.vm import Machine
+    program = read_program(crafted([(Op.CONST, 0), (Op.WAIT, 0), (Op.STOP, 0)], (-5.0,)))
+    host = type("Host", (), {"clock": lambda self: 0.0})()
+    effect = next(Machine(program, host).run("inbound"))
+    assert effect.seconds == 0.0

@@ -304,3 +304,150 @@ def test_run_passes_normal_exit_codes_through(scripts, monkeypatch):
     with pytest.raises(SystemExit) as exited:
         cli.run()
     assert exited.value.code == 1
+
+
+# ------------------------------------------------------------------ compile never clobbers its input
+
+
+def _clobber_targets(tmp_path, source):
+    """Other names for the script file: itself, a symlink to it, a hard link to it."""
+    (tmp_path / "link.qsc").symlink_to(source)
+    import os
+    os.link(source, tmp_path / "hard.qsc")
+    return [str(source), str(tmp_path / "." / source.name), str(tmp_path / "link.qsc"),
+            str(tmp_path / "hard.qsc")]
+
+
+def test_compile_refuses_to_overwrite_the_script(scripts, tmp_path):
+    path = scripts("ok.qs", OK_SCRIPT)
+    for target in _clobber_targets(tmp_path, tmp_path / "ok.qs"):
+        result = invoke("compile", path, "-o", target)
+        assert result.exit_code == 1, target
+        assert "is the script being compiled" in result.output, target
+        assert (tmp_path / "ok.qs").read_text(encoding="utf-8") == OK_SCRIPT
+
+
+def test_compile_of_a_qsc_named_script_refuses_the_default_output(scripts, tmp_path):
+    """``compile x.qsc`` would write x.qsc over itself by default."""
+    path = scripts("odd.qsc", OK_SCRIPT)
+    result = invoke("compile", path)
+    assert result.exit_code == 1 and "is the script being compiled" in result.output
+    assert (tmp_path / "odd.qsc").read_text(encoding="utf-8") == OK_SCRIPT
+
+
+def test_compile_refuses_to_overwrite_the_site_file(scripts, tmp_path):
+    path = scripts("ok.qs", OK_SCRIPT)
+    site = tmp_path / "site.yaml"
+    site.write_text("site: t\ngroups:\n  support: {}\n", encoding="utf-8")
+    result = invoke("compile", path, "--site", str(site), "-o", str(site))
+    assert result.exit_code == 1 and "is the site file" in result.output
+    assert site.read_text(encoding="utf-8").startswith("site: t")
+
+
+def test_compile_writes_through_an_output_symlink(scripts, tmp_path):
+    """As compilers do: the file the link names gets the bytecode, the link stays."""
+    path = scripts("ok.qs", OK_SCRIPT)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "out.qsc").symlink_to(tmp_path / "build" / "real.qsc")
+    assert invoke("compile", path, "-o", str(tmp_path / "out.qsc")).exit_code == 0
+    assert (tmp_path / "out.qsc").is_symlink()
+    assert (tmp_path / "build" / "real.qsc").read_bytes()[:4] == b"QSBC"
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["real.qsc"]
+
+
+def test_compile_to_a_device_writes_to_it_and_never_replaces_it(scripts, tmp_path):
+    """``-o /dev/null`` (here through a link to it, so the test cannot harm the
+    machine): renaming a temporary file over a device would replace the device."""
+    import os
+    import stat
+    path = scripts("ok.qs", OK_SCRIPT)
+    (tmp_path / "null").symlink_to("/dev/null")
+    assert invoke("compile", path, "-o", str(tmp_path / "null")).exit_code == 0
+    assert os.readlink(tmp_path / "null") == "/dev/null"
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "ok.qs"]
+
+
+def test_a_failed_compile_write_keeps_the_old_output_and_leaves_no_temporary_file(
+        scripts, tmp_path, monkeypatch):
+    import errno
+    import os
+    path = scripts("ok.qs", OK_SCRIPT)
+    (tmp_path / "ok.qsc").write_bytes(b"old")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = invoke("compile", path)
+    assert result.exit_code == 1 and "cannot write" in result.output
+    assert "No space left on device" in result.output
+    assert (tmp_path / "ok.qsc").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.qs", "ok.qsc"]
+
+
+# ------------------------------------------------------------------ fmt rewrites in place, safely
+
+MESSY = 'inbound:\n  answer\n  queue to "support"\n'
+
+
+def test_fmt_of_a_file_it_may_not_write_exits_1_and_goes_on(scripts, tmp_path, monkeypatch):
+    import errno
+    import os
+    locked = scripts("locked.qs", MESSY)
+    other = scripts("other.qs", MESSY)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False
+                        if str(path).endswith("locked.qs") and mode == os.W_OK
+                        else real_access(path, mode, **kw))
+    result = invoke("fmt", locked, other)
+    assert result.exit_code == 1
+    assert f"cannot rewrite {locked}: Permission denied" in result.output
+    assert (tmp_path / "locked.qs").read_text(encoding="utf-8") == MESSY
+    assert (tmp_path / "other.qs").read_text(encoding="utf-8") != MESSY   # the rest is done
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = invoke("fmt", scripts("third.qs", MESSY))
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert (tmp_path / "third.qs").read_text(encoding="utf-8") == MESSY
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_fmt_through_a_symlink_formats_the_file_and_keeps_the_link_and_mode(scripts, tmp_path):
+    import os
+    import stat
+    real = scripts("real.qs", MESSY)
+    os.chmod(real, 0o640)
+    (tmp_path / "link.qs").symlink_to(real)
+    assert invoke("fmt", str(tmp_path / "link.qs")).exit_code == 0
+    assert (tmp_path / "link.qs").is_symlink()
+    assert (tmp_path / "real.qs").read_text(encoding="utf-8").startswith("inbound:\n    answer")
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640
+
+
+# ------------------------------------------------------------------ very long lines
+
+
+def test_a_very_long_line_is_shown_cut_around_the_error(scripts):
+    path = scripts("long.qs", 'inbound:\n    play "' + "x" * 3_000_000 + '" $\n')
+    result = invoke("check", path)
+    assert result.exit_code == 1
+    assert f"{path}:2:3000013: error[Q0100]" in result.output
+    assert len(result.output) < 2000
+    lines = result.output.splitlines()
+    excerpt = next(line for line in lines if line.startswith("2 | "))
+    carets = lines[lines.index(excerpt) + 1]
+    assert excerpt[carets.index("^")] == "$"
+    assert excerpt[4] == "\u2026"   # cut at the start, marked
+
+
+def test_a_very_long_site_line_is_shown_cut(tmp_path, scripts):
+    site = tmp_path / "site.yaml"
+    site.write_text("groups:\n  support: {description: '" + "d" * 100_000 + "', wrap_up: 10}\n")
+    result = invoke("check", "--site", str(site), scripts("ok.qs", OK_SCRIPT))
+    assert result.exit_code == 1 and '"10" is not a duration' in result.output
+    assert len(result.output) < 2000
+    lines = result.output.splitlines()
+    excerpt = next(line for line in lines if line.startswith("2 | "))
+    assert excerpt[lines[lines.index(excerpt) + 1].index("^"):].startswith("10}")

@@ -42,6 +42,7 @@ NOT_FROM_SCRIPTS = {
     "Q5002": "bytecode file of another format version: test_bytecode.py",
     "Q5003": "truncated or corrupt bytecode file: test_bytecode.py",
     "Q5004": "stale bytecode, reported when a .qsc is loaded: test_bytecode.py",
+    "Q5005": "bytecode that fails verification (hand-made or damaged): test_bytecode.py",
     "Q9000": "internal compiler error (a crash turned into a diagnostic): test_cli.py",
 }
 

@@ -119,8 +119,8 @@ def test_statements_after_an_ending_statement_are_unreachable(ender):
 
 
 def test_requeue_and_break_end_their_path():
-    requeue = 'inbound:\n    queue to "a"\nqueue:\n    requeue to "b"\n    play "x"\n'
-    assert codes_at(requeue) == [("Q4001", 5)]
+    requeue = 'inbound:\n    queue to "a"\nqueue:\n    wait 1m\n    requeue to "b"\n    play "x"\n'
+    assert codes_at(requeue) == [("Q4001", 6)]
     break_ = 'queue:\n    every 1m:\n        break\n        play "y"\ninbound:\n    hangup\n'
     assert codes_at(break_) == [("Q4001", 4)]
 

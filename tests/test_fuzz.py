@@ -11,13 +11,22 @@ must return a Compilation whose diagnostics
 * render and serialise to JSON without control characters reaching a terminal,
 
 and whatever compiles must survive the bytecode round trip and disassemble.
+
+Compiled programs with their instructions and constants edited (the checksum
+recomputed, so the verifier and not the CRC decides) are refused with Q5003 or
+Q5005, or load, disassemble and run every phase against a host that answers
+anything, failing only with located ScriptErrors, never popping an empty stack
+or running past the end. Scripts whose numbers, strings and durations grow
+without end stop at the language's bounds with located run-time errors.
 Deeply nested and very long inputs get clean diagnostics or compile.
 Examples are kept moderate (deadline=None) so the file runs in seconds.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import struct
 import re
 from pathlib import Path
 
@@ -28,7 +37,7 @@ from lark.lexer import PatternStr
 
 from qscript import codes
 from qscript.api import check_text, compile_text
-from qscript.bytecode import read_program, write_program
+from qscript.bytecode import Op, read_program, write_program
 from qscript.disasm import disassemble
 from qscript.parser import _parser
 
@@ -429,3 +438,176 @@ def test_nesting_up_to_the_limit_compiles():
     assert compile_text(parens).ok
     long_sum = "inbound:\n    set a = 1\n    set x = " + " + ".join(["a"] * 1000) + "\n"
     assert compile_text(long_sum).ok
+
+
+# ------------------------------------------------------------------ bytecode verification and the VM
+
+
+def _compiled_corpus():
+    programs = []
+    for text in CORPUS_TEXTS:
+        result = compile_text(text, "corpus.qs")
+        if result.program is not None:
+            programs.append(result.program)
+    return programs
+
+
+PROGRAMS = _compiled_corpus()
+#: Values a hand-made constant pool may hold, the awkward ones included.
+ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5),
+    st.sampled_from(["", "support", "#", "x" * 70_000]),
+    st.tuples(st.text(max_size=3), st.integers(-3, 300)),
+    st.tuples(st.just("queue"), st.integers(0, 3), st.just(("priority",)), st.integers(-2, 40)),
+    st.tuples(st.text(max_size=3), st.integers(-3, 3), st.integers(-3, 3)),
+)
+
+
+class _AnyHost:
+    """A host that answers every fact and metric, with a clock the test moves."""
+
+    def __init__(self, value):
+        self.value = value
+        self.now = 0.0
+
+    def fact(self, fact_id):
+        return self.value
+
+    def set_fact(self, fact_id, value):
+        pass
+
+    def metric(self, function_id, args):
+        return self.value
+
+    def clock(self):
+        return self.now
+
+
+def _run_every_phase(program, data) -> None:
+    """Run each phase, answering effects at random, for a bounded number of effects.
+
+    The only failure a script may have is a ScriptError (located); anything
+    else escaping the VM would crash the session that runs the call.
+    """
+    from runtime.vm import Machine, ScriptError
+
+    host = _AnyHost(data.draw(ODD_VALUES, label="facts"))
+    machine = Machine(program, host, step_budget=3_000)
+    answers = st.one_of(ODD_VALUES, st.sampled_from(["1", "", "empty", {"name": "x"}]))
+    for phase in ("inbound", "queue", "after"):
+        gen = machine.run(phase)
+        value = None
+        try:
+            for _ in range(60):
+                effect = gen.send(value)
+                assert effect.pc >= 0
+                host.now += data.draw(st.sampled_from([0.0, 0.5, 30.0]), label="time")
+                value = data.draw(answers, label="answer")
+        except StopIteration:
+            pass
+        except ScriptError as error:
+            assert error.render().startswith("corpus.qs:")
+            # A verified program never pops an empty stack nor runs past its end
+            # (the VM would report those as an IndexError).
+            assert not error.message.startswith("IndexError"), error.render()
+
+
+def _mutate_program(program, data):
+    code = list(program.code)
+    constants = list(program.constants)
+    ops = [int(op) for op in Op]
+    for _ in range(data.draw(st.integers(1, 3), label="edits")):
+        kind = data.draw(st.sampled_from(["op", "arg", "insert", "delete", "constant"]))
+        index = data.draw(st.integers(0, max(0, len(code) - 1)), label="pc")
+        if kind == "op" and code:
+            code[index] = (data.draw(st.sampled_from(ops)), code[index][1])
+        elif kind == "arg" and code:
+            code[index] = (code[index][0], data.draw(st.integers(-2, len(code) + 2)
+                                                     | st.integers(-2**31, 2**31 - 1)))
+        elif kind == "insert":
+            code.insert(index, (data.draw(st.sampled_from(ops)), data.draw(st.integers(0, 4))))
+        elif kind == "delete" and code:
+            del code[index]
+        elif constants:
+            constants[data.draw(st.integers(0, len(constants) - 1))] = data.draw(ODD_VALUES)
+    mutated = copy.copy(program)
+    mutated.code, mutated.constants = code, tuple(constants)
+    mutated._line_index = []
+    return mutated
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_programs_are_refused_by_the_verifier_or_run_cleanly(data):
+    """Instructions and constants edited, the checksum recomputed: the verifier decides."""
+    from qscript.bytecode import BytecodeError
+
+    program = _mutate_program(data.draw(st.sampled_from(PROGRAMS), label="program"), data)
+    try:
+        raw = write_program(program)
+    except (TypeError, struct.error):
+        return  # not even encodable (an argument beyond 32 bits): no file to load
+    try:
+        loaded = read_program(raw)
+    except BytecodeError as error:
+        assert error.code in ("Q5003", "Q5005") and error.message
+        return
+    disassemble(loaded)
+    _run_every_phase(loaded, data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_compiled_programs_run_cleanly_whatever_the_outside_answers(data):
+    _run_every_phase(read_program(write_program(data.draw(st.sampled_from(PROGRAMS)))), data)
+
+
+# ------------------------------------------------------------------ run-time value bounds
+
+GROWTH = {
+    "n": ["n * n", "n * n + 1", "n + n * 1.5", "n * -3", "0 - n * n", "n / 0.001", "n * 2 % 7 + n * n"],
+    "s": ["s + s", "s + to_text(n) + s", "to_text(n) + s + s", 's + "," + s'],
+    "d": ["d * 10", "d + d * 2", "d / 0.01", "d * n"],
+}
+LIMIT_MESSAGES = ("too large", "characters long", "not a number", "at most 1 day")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_values_that_grow_hit_their_bounds_with_located_errors(data):
+    from runtime.vm import Machine, ScriptError
+    from runtime.vm.machine import MAX_TEXT_LENGTH
+
+    lines = ["inbound:", "    set n = 3", '    set s = "ab"', "    set d = 2s"]
+    chosen = data.draw(st.lists(st.sampled_from([(v, e) for v, es in GROWTH.items() for e in es]),
+                                min_size=1, max_size=3), label="growth")
+    loop = data.draw(st.sampled_from(["every 1s:", "while true:"]), label="loop")
+    lines.append("    " + loop)
+    for variable, expression in chosen:
+        lines.append(f"        set {variable} = {expression}")
+    if loop == "while true:":
+        lines.append("        wait 1s")
+    if data.draw(st.booleans(), label="waits on d"):
+        lines.append("        wait d / 1000000")
+    text = "\n".join(lines) + "\n"
+    result = compile_text(text, "grow.qs")
+    assert result.program is not None, [d.message for d in result.diagnostics]
+    host = _AnyHost(0)
+    machine = Machine(result.program, host)
+    gen = machine.run("inbound")
+    value = None
+    try:
+        for _ in range(3_000):
+            gen.send(value)
+            host.now += 1.0
+            for held in machine.variables:
+                if isinstance(held, str):
+                    assert len(held) <= MAX_TEXT_LENGTH
+                elif isinstance(held, int) and not isinstance(held, bool):
+                    assert -2**63 <= held < 2**63
+    except ScriptError as error:
+        assert any(words in error.message for words in LIMIT_MESSAGES), error.message
+        assert 5 <= error.line <= len(lines), error.render()
+    else:
+        pytest.fail(f"nothing stopped the growth of:\n{text}")

@@ -293,7 +293,7 @@ class AcdEngine(AcdMetrics):
         if agent.state is not BUSY:
             raise AcdStateError(f"agent {agent_id!r} is {agent.state.name}, not BUSY")
         group = self._groups[agent.call_group]  # type: ignore[index]
-        wrap_up = group.config.wrap_up
+        wrap_up = group.config.wrap_up if agent.wrap_up is None else agent.wrap_up
         handle_time = now - agent.answered_at + wrap_up
         group.stats.total_handle_time += handle_time
         self.total_stats.total_handle_time += handle_time
@@ -306,9 +306,14 @@ class AcdEngine(AcdMetrics):
         return self._make_ready(agent, now)
 
     def wrap_up_seconds(self, agent_id: str) -> float:
-        """Wrap-up time owed for the agent's current or last call's group."""
+        """Wrap-up time owed for the agent's current or last call: the agent's own
+        (:meth:`login`), else that of the call's group."""
         agent = self._agent(agent_id)
-        return self._groups[agent.call_group].config.wrap_up if agent.call_group else 0.0
+        if agent.call_group is None:
+            return 0.0
+        if agent.wrap_up is not None:
+            return agent.wrap_up
+        return self._groups[agent.call_group].config.wrap_up
 
     def wrap_up_done(self, agent_id: str, now: float) -> list[Offer]:
         """The wrap-up timer fired. Ignored unless the agent is still in WRAP_UP
@@ -327,11 +332,13 @@ class AcdEngine(AcdMetrics):
         now: float,
         *,
         ready: bool = True,
+        wrap_up: float | None = None,
     ) -> list[Offer]:
         """Log an agent into answer groups (a list means penalty 0 everywhere).
 
         The agent starts READY, or PAUSED with reason ``"logged in"`` if
-        ``ready`` is false.
+        ``ready`` is false. ``wrap_up`` (seconds) is the agent's own wrap-up
+        after every call, replacing the groups' (None: each call's group's).
         """
         agent = self._agents.get(agent_id)
         if agent is None:
@@ -339,6 +346,9 @@ class AcdEngine(AcdMetrics):
         elif agent.state is not LOGGED_OUT:
             raise AcdStateError(f"agent {agent_id!r} is already logged in")
         penalties = self._penalties(groups)
+        if wrap_up is not None and not wrap_up >= 0:
+            raise ValueError(f"wrap_up must be >= 0 seconds, got {wrap_up!r}")
+        agent.wrap_up = None if wrap_up is None else float(wrap_up)
         agent.state = PAUSED
         agent.pause_reason = "logged in"
         self._join_groups(agent, penalties)

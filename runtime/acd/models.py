@@ -7,7 +7,8 @@ Concepts
     A named pool of work (``"support"``, ``"sales_se"``). It has a service
     level threshold (seconds, default 20: a call answered within it "met the
     service goal") and a wrap-up time (seconds an agent stays unavailable
-    after each call of this group, default 0).
+    after each call of this group, default 0; an agent logged in with a
+    wrap-up of their own has that instead).
 
 **Agent**
     A person who answers calls. An agent is a member of several answer groups,
@@ -234,6 +235,7 @@ class Agent:
         "call_group",
         "offered_at",
         "answered_at",
+        "wrap_up",
     )
 
     def __init__(self, agent_id: str, seq: int) -> None:
@@ -254,6 +256,8 @@ class Agent:
         self.call_group: str | None = None
         self.offered_at = 0.0
         self.answered_at = 0.0
+        #: The agent's own wrap-up (seconds), replacing the group's; None: the group's.
+        self.wrap_up: float | None = None
 
     def info(self) -> AgentInfo:
         return AgentInfo(

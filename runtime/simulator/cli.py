@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
-from qscript.cli import EXIT_FINDINGS, EXIT_OK, load_program_or_exit
+from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
+from qscript.console import make_console
 
 from ..center import ProgramTable
+from .checks import check_model
 from .model import ModelError, load_model
 from .report import build_report, render
 from .runner import run_replication
@@ -25,17 +27,32 @@ def load_site_or_exit(site_path: str | None, console: Console):
         return None
     from ..site import SiteError, load_site
     try:
-        return load_site(site_path)
+        site = load_site(site_path)
+        site.commands  # imported on first use: a failing import is reported here, located
+        return site
     except SiteError as error:
         console.print(f"[red]{escape(error.render())}[/]")
         sys.exit(EXIT_FINDINGS)
 
 
+def _check_together(model, model_path: str, program, site, console: Console) -> list[str]:
+    """Check the model against the script and the site; exit 1 on errors, return warnings."""
+    errors, warnings = check_model(model, program, site, model_path)
+    if errors:
+        try:
+            sources = {model_path: Path(model_path).read_text(encoding="utf-8-sig")}
+        except (OSError, UnicodeDecodeError):
+            sources = {}
+        console.print(f"[red]{escape(ModelError(errors, sources).render())}[/]")
+        sys.exit(EXIT_FINDINGS)
+    return warnings
+
+
 @click.command()
-@click.argument("script", type=click.Path(dir_okay=False))
-@click.option("--site", "site_path", type=click.Path(dir_okay=False),
+@click.argument("script", type=click.Path())
+@click.option("--site", "site_path", type=click.Path(),
               help="Site configuration (groups, calendars, prompts, lookups).")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", required=True, type=click.Path(),
               help="Traffic model (YAML): arrivals, handle times, patience, agents.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
 @click.option("--replications", default=1, show_default=True, type=click.IntRange(1, 1000),
@@ -46,7 +63,7 @@ def load_site_or_exit(site_path: str | None, console: Console):
 def simulate(script: str, site_path: str | None, model_path: str, seed: int, replications: int,
              as_json: bool, estimator: str | None) -> None:
     """Simulate calls through SCRIPT with a traffic model; report service level, ASA, ..."""
-    console = Console(stderr=True, highlight=False)
+    console = make_console(stderr=True)
     site = load_site_or_exit(site_path, console)
     symbols = site.symbols() if site is not None else None
     program = load_program_or_exit(script, symbols)
@@ -55,6 +72,7 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
     except ModelError as error:
         console.print(f"[red]{escape(error.render())}[/]")
         sys.exit(EXIT_FINDINGS)
+    warnings = _check_together(model, model_path, program, site, console)
     if estimator:
         from dataclasses import replace
         model = replace(model, estimator=estimator)
@@ -69,14 +87,27 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
         for index in range(replications):
             def on_progress(fraction, index=index):
                 progress.update(task, completed=index + fraction)
-            results.append(run_replication(programs, model, site, seed + index,
-                                           on_progress if show_progress else None))
+            try:
+                results.append(run_replication(programs, model, site, seed + index,
+                                               on_progress if show_progress else None))
+            except SystemExit as error:
+                # A sys.exit deep inside would end the run with its code (0: as if
+                # it had succeeded), and no report.
+                console.print(f"[bold red]internal error[/]: the simulation called "
+                              f"sys.exit({error.code!r})\nThis is a bug in QScript: please "
+                              "report it.")
+                sys.exit(EXIT_INTERNAL)
             progress.update(task, completed=index + 1)
-    report = build_report(model, results, program, time.perf_counter() - started)
+    targets = {name: group.service_level_target for name, group in site.groups.items()} \
+        if site is not None else None
+    report = build_report(model, results, program, time.perf_counter() - started, targets)
+    report["warnings"] = warnings + report["warnings"]
     report["script"] = str(Path(script))
     report["model_file"] = str(Path(model_path))
     if as_json:
+        for warning in report["warnings"]:
+            console.print(f"[yellow]warning[/]: {escape(warning)}")
         click.echo(json.dumps(report, indent=2, default=str))
     else:
-        render(report, Console(highlight=False))
+        render(report, make_console(soft_wrap=False))  # tables, not error lines: laid out to fit
     sys.exit(EXIT_OK)

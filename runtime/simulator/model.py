@@ -38,6 +38,9 @@ Optional keys:
 
 Distributions: ``exponential`` (mean), ``constant`` (value or mean),
 ``lognormal`` (mean, sd), ``uniform`` (low, high), ``gamma`` (mean, sd).
+
+Limits (a model past them is refused with a located error, not run for
+hours): see the ``MAX_*`` constants below.
 """
 
 from __future__ import annotations
@@ -48,17 +51,36 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, Node
 
 from . import sampling
-from ..site.values import BadValue, parse_duration, parse_time_range
-from ..site.yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml,
+from ..site.values import BadValue, parse_duration, parse_int, parse_time_range
+from ..site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
                               decode_site_bytes, join_path)
 
 ModelError = SiteError
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DISTRIBUTIONS = ("exponential", "constant", "lognormal", "uniform", "gamma")
+
+# Limits. A model past them is almost certainly a typo (1e12 calls an hour,
+# a team of 100 million), and would otherwise run for hours or for ever.
+#: Calls an hour, of any rate (``rate_per_hour``, a profile period's rate).
+MAX_RATE_PER_HOUR = 1_000_000
+#: Calls expected in one replication (rates times duration, weekday factors included).
+MAX_CALLS = 20_000_000
+#: Agents in all teams together.
+MAX_AGENTS = 100_000
+#: Length of a run (``duration``).
+MAX_DURATION = 366 * 86400.0
+#: Any other time: handle times, patience, prompts, rings, pauses, thresholds.
+MAX_TIME = 86400.0
+#: Intervals in the report (``duration`` / ``interval``).
+MAX_INTERVALS = 20_000      # a year of the default 30m intervals is 17,568
+#: After the arrivals stop, the run waits at most this long for the calls still
+#: in progress to end; calls that have not (nobody left to answer them) are
+#: reported as unfinished.
+DRAIN_LIMIT = 86400.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,8 @@ class AgentTeam:
     groups: dict[str, int]
     shift: tuple[int, int] | None = None     # minutes of day; None = the whole run
     name: str = "agent"
+    #: Where each group is named in the model file (for errors found later).
+    group_locations: dict[str, Location] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,8 @@ class Model:
     hot_prompts: dict[str, bool] = field(default_factory=dict)
     estimator: str = "erlang"
     interval: float = 1800.0
+    #: Where the model file lists its agents (for errors found later).
+    agents_location: Location | None = field(default=None, compare=False)
 
     def rate_at(self, seconds: float) -> float:
         """Arrivals per second at ``seconds`` after the start."""
@@ -169,12 +195,12 @@ class Model:
 
 def load_model(path: str | Path) -> Model:
     """Load a traffic model file; raises ModelError listing every problem."""
+    from qscript.files import UnreadableFile, read_limited
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ModelError([Problem(Location(str(path)), f"cannot read the model: "
-                                  f"{error.strerror or error}")]) from None
+        data = read_limited(path, MAX_SITE_BYTES, kind="traffic model")
+    except UnreadableFile as error:
+        raise ModelError([Problem(Location(str(path)), error.reason)]) from None
     return load_model_text(decode_site_bytes(data, str(path)), str(path))
 
 
@@ -185,7 +211,7 @@ _KEYS = ("start", "duration", "warmup", "arrivals", "handle_time", "patience", "
 
 
 def load_model_text(text: str, name: str = "<model>") -> Model:
-    root = compose_yaml(text, name)
+    root = compose_yaml(text, name, "traffic model")
     reader = Reader(name)
     fields = reader.fields(root, "", _KEYS, required=("start", "duration", "arrivals",
                                                        "handle_time", "agents"))
@@ -223,12 +249,53 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _shown(seconds: float) -> str:
+    """A limit as a duration to read: 24h, 366 days."""
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:g} days"
+    return f"{seconds / 3600:g}h"
+
+
+def _duration_up_to(limit: float):
+    """A parser of durations no longer than ``limit`` seconds."""
+    def parse(text: str) -> float:
+        value = parse_duration(text)
+        if value > limit:
+            raise BadValue(f"{text} is longer than the limit of {_shown(limit)}")
+        return value
+    return parse
+
+
+_time = _duration_up_to(MAX_TIME)
+
+
+def _rate(text: str) -> float:
+    value = _positive_number(text)
+    if value > MAX_RATE_PER_HOUR:
+        raise BadValue(f"{text} calls an hour is more than the limit of {MAX_RATE_PER_HOUR:,}")
+    return value
+
+
+def _count(text: str) -> int:
+    return parse_int(text, minimum=0, maximum=MAX_AGENTS)
+
+
+def _penalty(text: str) -> int:
+    return parse_int(text, minimum=0)
+
+
 def _build(reader: Reader, fields) -> Model:
     start = reader.value(fields, "start", "", _start, dt.datetime(2026, 1, 5, 8))
-    duration = reader.value(fields, "duration", "", parse_duration, 3600.0)
+    duration = reader.value(fields, "duration", "", _duration_up_to(MAX_DURATION), 3600.0)
+    if duration <= 0:
+        reader.report(fields.get("duration"), "duration: must be longer than zero", "e.g. duration: 8h")
     warmup = reader.value(fields, "warmup", "", parse_duration, 0.0)
-    if warmup >= duration and "warmup" in fields:
+    if warmup >= duration and "warmup" in fields and duration > 0:
         reader.report(fields.get("warmup"), "warmup: the warm-up must be shorter than the duration")
+    try:
+        start + dt.timedelta(seconds=duration + DRAIN_LIMIT + 86400)
+    except OverflowError:
+        reader.report(fields.get("start"), "start: the run would end after the year 9999")
     rate, profile, weekdays = _arrivals(reader, fields.get("arrivals"))
     handle_node = fields.get("handle_time")
     handle = (_distribution(reader, handle_node, "handle_time") if handle_node is not None
@@ -237,23 +304,53 @@ def _build(reader: Reader, fields) -> Model:
     patience = _distribution(reader, patience_node, "patience") if patience_node is not None else None
     agents = _agents(reader, fields.get("agents"))
     times = _times(reader, fields.get("times"))
-    return Model(
+    no_answer_rate = reader.value(fields, "no_answer_rate", "", _probability, 0.0)
+    if no_answer_rate >= 1 and "patience" not in fields:
+        reader.report(fields.get("no_answer_rate"),
+                      "no_answer_rate: every ring is missed and callers never give up: "
+                      "no call would ever end",
+                      "give the callers a patience, or make no_answer_rate less than 1")
+    interval = reader.value(fields, "interval", "", parse_duration, 1800.0)
+    if interval <= 0:
+        reader.report(fields.get("interval"), "interval: must be longer than zero", "e.g. interval: 30m")
+    elif duration / interval > MAX_INTERVALS and "interval" in fields:
+        reader.report(fields.get("interval"), f"interval: the report would have "
+                      f"{math.ceil(duration / interval):,} intervals; at most {MAX_INTERVALS:,}",
+                      "use a longer interval, e.g. 30m")
+    model = Model(
         start=start, duration=duration, warmup=warmup, arrival_rate=rate, profile=profile,
         weekday_factors=weekdays, handle_time=handle, patience=patience, agents=agents,
-        service_level_threshold=reader.value(fields, "service_level_threshold", "",
-                                             parse_duration, 20.0),
+        service_level_threshold=reader.value(fields, "service_level_threshold", "", _time, 20.0),
         dialled=_weights(reader, fields.get("dialled"), "dialled") or {"default": 1.0},
         **_callers(reader, fields.get("callers")),
         menus=_menus(reader, fields.get("menus")),
         digits=_digits(reader, fields.get("digits")),
         callback_acceptance=reader.value(fields, "callback_acceptance", "", _probability, 0.3),
-        no_answer_rate=reader.value(fields, "no_answer_rate", "", _probability, 0.0),
-        no_answer_pause=reader.value(fields, "no_answer_pause", "", parse_duration, 60.0),
+        no_answer_rate=no_answer_rate,
+        no_answer_pause=reader.value(fields, "no_answer_pause", "", _time, 60.0),
         hot_prompts=_hot_prompts(reader, fields.get("hot_prompts")),
         estimator=reader.value(fields, "estimator", "", _estimator, "erlang"),
-        interval=reader.value(fields, "interval", "", parse_duration, 1800.0),
+        interval=interval,
+        agents_location=reader.location(fields.get("agents")) if "agents" in fields else None,
         **times,
     )
+    if not reader.problems and fields.get("arrivals") is not None:
+        calls = expected_calls(model)
+        if calls > MAX_CALLS:
+            reader.report(fields.get("arrivals"), f"arrivals: the model would simulate about "
+                          f"{calls:,.0f} calls per replication; the limit is {MAX_CALLS:,}",
+                          "lower the rates or shorten the duration")
+    return model
+
+
+def expected_calls(model: Model) -> float:
+    """The mean number of calls arriving in one replication (the rates integrated)."""
+    total, now = 0.0, 0.0
+    while now < model.duration:
+        change = min(model.next_rate_change(now), model.duration)
+        total += model.rate_at(now) * (change - now)
+        now = change
+    return total
 
 
 def _estimator(text: str) -> str:
@@ -266,7 +363,7 @@ def _arrivals(reader: Reader, node):
     if node is None:
         return 0.0, (), {}
     fields = reader.fields(node, "arrivals", ("rate_per_hour", "profile", "weekdays"))
-    rate = reader.value(fields, "rate_per_hour", "arrivals", _positive_number, 0.0)
+    rate = reader.value(fields, "rate_per_hour", "arrivals", _rate, 0.0)
     profile = []
     for index, item in enumerate(reader.items(fields.get("profile"), "arrivals.profile")
                                  if fields.get("profile") is not None else []):
@@ -281,20 +378,28 @@ def _arrivals(reader: Reader, node):
                 span = parse_time_range(f"{begin}-{end}")
             except BadValue as error:
                 reader.report(period.get("from"), f"{path}: {error.message}", error.hint)
-        per_hour = reader.value(period, "rate_per_hour", path, _positive_number, 0.0)
+        per_hour = reader.value(period, "rate_per_hour", path, _rate, 0.0)
         if span is not None:
             profile.append(ArrivalPeriod(span.start, span.end, per_hour))
     if "rate_per_hour" not in fields and not profile:
         reader.report(node, "arrivals: give rate_per_hour or a profile")
+    highest = max([rate] + [p.rate_per_hour for p in profile])
     weekdays = {}
     for entry in reader.entries(fields.get("weekdays"), "arrivals.weekdays") \
             if fields.get("weekdays") is not None else []:
         if entry.key not in _WEEKDAYS:
             reader.report(entry.key_node, f'arrivals.weekdays: "{entry.key}" is not a weekday')
             continue
-        factor = reader.parse(entry.value, f"arrivals.weekdays.{entry.key}", _positive_number)
-        if factor is not None:
-            weekdays[_WEEKDAYS.index(entry.key)] = factor
+        path = f"arrivals.weekdays.{entry.key}"
+        factor = reader.parse(entry.value, path, _positive_number)
+        if factor is None:
+            continue
+        if highest * factor > MAX_RATE_PER_HOUR:
+            reader.report(entry.value, f"{path}: {entry.value.value} would make "
+                          f"{highest * factor:,.0f} calls an hour, more than the limit of "
+                          f"{MAX_RATE_PER_HOUR:,}")
+            continue
+        weekdays[_WEEKDAYS.index(entry.key)] = factor
     return rate, tuple(profile), weekdays
 
 
@@ -305,12 +410,15 @@ def _distribution(reader: Reader, node, path: str) -> Distribution | None:
         reader.report(fields.get("distribution"), f'{path}: unknown distribution "{kind}"',
                       "use one of: " + ", ".join(_DISTRIBUTIONS))
         return None
-    mean = reader.value(fields, "mean", path, parse_duration, 0.0)
+    problems_before = len(reader.problems)
+    mean = reader.value(fields, "mean", path, _time, 0.0)
     if "value" in fields:
-        mean = reader.value(fields, "value", path, parse_duration, 0.0)
-    sd = reader.value(fields, "sd", path, parse_duration, 0.0)
-    low = reader.value(fields, "low", path, parse_duration, 0.0)
-    high = reader.value(fields, "high", path, parse_duration, 0.0)
+        mean = reader.value(fields, "value", path, _time, 0.0)
+    sd = reader.value(fields, "sd", path, _time, 0.0)
+    low = reader.value(fields, "low", path, _time, 0.0)
+    high = reader.value(fields, "high", path, _time, 0.0)
+    if len(reader.problems) > problems_before:
+        return None  # a parameter was refused: no second error about its default
     if kind in ("exponential", "lognormal", "gamma", "constant") and mean <= 0:
         reader.report(fields.node, f"{path}: needs a mean greater than zero", "e.g. mean: 180s")
         return None
@@ -325,34 +433,67 @@ def _distribution(reader: Reader, node, path: str) -> Distribution | None:
 
 def _agents(reader: Reader, node) -> tuple[AgentTeam, ...]:
     teams = []
+    names: dict[str, tuple[int, Node | None]] = {}   # team name -> (index, its name node)
     for index, item in enumerate(reader.items(node, "agents") if node is not None else []):
         path = f"agents[{index}]"
         fields = reader.fields(item, path, ("count", "groups", "shift", "name"),
                                required=("count", "groups"))
-        count = reader.value(fields, "count", path,
-                             lambda t: int(_positive_number(t)), 0)
-        groups: dict[str, int] = {}
-        groups_node = fields.get("groups")
-        if groups_node is not None:
-            if isinstance(groups_node, MappingNode):
-                for entry in reader.entries(groups_node, join_path(path, "groups")):
-                    penalty = reader.parse(entry.value, join_path(path, entry.key),
-                                           lambda t: int(_positive_number(t)))
-                    groups[entry.key] = penalty or 0
-            else:
-                for group in reader.items(groups_node, join_path(path, "groups")):
-                    name = reader.text(group, join_path(path, "groups"))
-                    if name:
-                        groups[name] = 0
-            if not groups:
-                reader.report(groups_node, f"{path}.groups: name at least one answer group")
+        count = reader.value(fields, "count", path, _count, 0)
+        locations: dict[str, Location] = {}
+        groups = _team_groups(reader, fields.get("groups"), join_path(path, "groups"), locations)
         shift = None
         if "shift" in fields:
             span = reader.parse(fields.get("shift"), join_path(path, "shift"), parse_time_range)
             shift = (span.start, span.end) if span else None
         name = reader.value(fields, "name", path, str, f"team{index + 1}")
-        teams.append(AgentTeam(count, groups, shift, name))
+        name_node = fields.get("name")
+        if name in names:
+            # Agents are called NAME-1, NAME-2, ...: two teams of one name
+            # would log the same agent in twice.
+            other, other_node = names[name]
+            if name_node is not None:
+                reader.report(name_node, f'{path}.name: the team name "{name}" is also '
+                              f"agents[{other}]'s", _TEAM_NAME_HINT)
+            elif other_node is not None:
+                reader.report(other_node, f'agents[{other}].name: the team name "{name}" is '
+                              f"also agents[{index}]'s (its default name)", _TEAM_NAME_HINT)
+        else:
+            names[name] = (index, name_node)
+        teams.append(AgentTeam(count, groups, shift, name, locations))
+    total = sum(team.count for team in teams)
+    if total > MAX_AGENTS:
+        reader.report(node, f"agents: {total:,} agents in all; the limit is {MAX_AGENTS:,}")
     return tuple(teams)
+
+
+_TEAM_NAME_HINT = "the agents of a team are called NAME-1, NAME-2, ...: give each team its own name"
+
+
+def _team_groups(reader: Reader, node, path: str,
+                 locations: dict[str, Location]) -> dict[str, int]:
+    """A team's groups: a list (penalty 0) or a mapping group -> whole penalty."""
+    groups: dict[str, int] = {}
+    if node is None:
+        return groups
+    problems_before = len(reader.problems)
+    if isinstance(node, MappingNode):
+        for entry in reader.entries(node, path):
+            penalty = reader.parse(entry.value, join_path(path, entry.key), _penalty)
+            groups[entry.key] = penalty or 0
+            locations[entry.key] = reader.location(entry.key_node)
+    else:
+        for item in reader.items(node, path):
+            name = reader.text(item, path)
+            if name is None:
+                continue
+            if name in groups:
+                reader.report(item, f'{path}: the group "{name}" is listed twice')
+            elif name.strip():
+                groups[name] = 0
+                locations[name] = reader.location(item)
+    if not groups and len(reader.problems) == problems_before:
+        reader.report(node, f"{path}: name at least one answer group")
+    return groups
 
 
 def _weights(reader: Reader, node, path: str) -> dict[str, float]:
@@ -397,8 +538,14 @@ def _digits(reader: Reader, node) -> dict[str, DigitsBehaviour]:
         for item in reader.items(fields.get("values"), join_path(path, "values")) \
                 if fields.get("values") is not None else []:
             text = reader.text(item, join_path(path, "values"))
-            if text is not None:
-                values.append(text)
+            if text is None:
+                continue
+            if not text or text.strip("0123456789*#"):
+                reader.report(item, f'{join_path(path, "values")}: "{text}" is not something a '
+                              "caller can key", "keys are 0-9, * and #; for callers who key "
+                              "nothing, give a timeout probability")
+                continue
+            values.append(text)
         timeout = reader.value(fields, "timeout", path, _probability, 0.0)
         behaviours[entry.key] = DigitsBehaviour(tuple(values), timeout)
     return behaviours
@@ -425,11 +572,11 @@ def _times(reader: Reader, node) -> dict:
                            ("callback_ring", "callback_ring_seconds"),
                            ("voicemail", "voicemail_seconds")):
         if key in fields:
-            result[attribute] = reader.value(fields, key, "times", parse_duration, 0.0)
+            result[attribute] = reader.value(fields, key, "times", _time, 0.0)
     overrides = {}
     for entry in reader.entries(fields.get("prompts"), "times.prompts") \
             if fields.get("prompts") is not None else []:
-        value = reader.parse(entry.value, f"times.prompts.{entry.key}", parse_duration)
+        value = reader.parse(entry.value, f"times.prompts.{entry.key}", _time)
         if value is not None:
             overrides[entry.key] = value
     if overrides:

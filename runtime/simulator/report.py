@@ -14,9 +14,11 @@ import math
 import statistics
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .model import Model
+from .coverage import branches_by_line
+from .model import DRAIN_LIMIT, Model
 from .runner import Replication
 from .stats import Counters, EstimateAccuracy, summed
 
@@ -34,38 +36,37 @@ def _t95(degrees: int) -> float:
     return _T95[keys[-1]] if degrees <= 30 else 1.96
 
 
-def _figures(counters: list[Counters], agent_seconds: float) -> dict:
+def _figures(counters: list[Counters]) -> dict:
     pooled = summed(counters)
     figures = pooled.summary()
     n = len(counters) or 1
     for key in ("calls_arrived", "calls_not_queued", "calls_offered", "calls_answered",
-                "calls_abandoned", "voicemails", "transfers", "callbacks_pending", "failed"):
+                "calls_abandoned", "voicemails", "transfers", "callbacks_pending", "failed",
+                "calls_unfinished"):
         value = figures[key] / n
         figures[key] = int(value) if n == 1 else round(value, 1)
-    figures["occupancy"] = (pooled.talk_time / (agent_seconds * n)) if agent_seconds else None
     return figures
 
 
-def _agent_seconds(model: Model) -> float:
-    """Agent-seconds logged in during the measured period (warm-up to end)."""
-    begin, end = model.warmup, model.duration
-    start_minute = model.start.hour * 60 + model.start.minute
-    total = 0.0
-    for team in model.agents:
-        if team.shift is None:
-            low, high = begin, end
-        else:
-            low = max(begin, (team.shift[0] - start_minute) * 60.0)
-            high = min(end, (team.shift[1] - start_minute) * 60.0)
-        total += team.count * max(0.0, high - low)
-    return total
+def _occupancy(replications: list[Replication]) -> float | None:
+    """Talk time ÷ logged-in time of the agents, within the measured period (pooled)."""
+    staffed = sum(r.staffed_seconds for r in replications)
+    return sum(r.stats.talk_seconds for r in replications) / staffed if staffed else None
+
+
+def _totals(replications: list[Replication]) -> dict:
+    figures = _figures([r.stats.totals for r in replications])
+    figures["occupancy"] = _occupancy(replications)
+    return figures
 
 
 def build_report(model: Model, replications: list[Replication], program=None,
-                 elapsed: float | None = None) -> dict:
-    agent_seconds = _agent_seconds(model)
-    totals = _figures([r.stats.totals for r in replications], agent_seconds)
-    per_replication = [_figures([r.stats.totals], agent_seconds) for r in replications]
+                 elapsed: float | None = None,
+                 targets: dict[str, float] | None = None) -> dict:
+    """The report; ``targets`` are the site's service-level targets by group (fractions),
+    against which each group's service level is judged."""
+    totals = _totals(replications)
+    per_replication = [_totals([r]) for r in replications]
     confidence = {}
     if len(replications) > 1:
         for key in _RATES:
@@ -73,16 +74,19 @@ def build_report(model: Model, replications: list[Replication], program=None,
             if len(values) > 1:
                 confidence[key] = _t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     group_names = sorted({g for r in replications for g in r.stats.groups})
-    groups = {g: _figures([r.stats.groups[g] for r in replications if g in r.stats.groups], 0)
+    groups = {g: _figures([r.stats.groups[g] for r in replications if g in r.stats.groups])
               for g in group_names}
-    for figures in groups.values():
-        figures.pop("occupancy", None)
+    for name, figures in groups.items():
+        target = (targets or {}).get(name)
+        if target is not None:
+            level = figures.get("service_level")
+            figures["service_level_target"] = target
+            figures["service_level_met"] = None if level is None else level >= target
     slots = sorted({s for r in replications for s in r.stats.intervals})
     intervals = []
     for slot in slots:
         figures = _figures([r.stats.intervals[slot] for r in replications
-                            if slot in r.stats.intervals], 0)
-        figures.pop("occupancy", None)
+                            if slot in r.stats.intervals])
         begin = model.start + dt.timedelta(seconds=slot * model.interval)
         intervals.append({"start": begin.isoformat(timespec="minutes"), **figures})
     estimate = EstimateAccuracy()
@@ -105,12 +109,25 @@ def build_report(model: Model, replications: list[Replication], program=None,
         "branches": _branches(replications, program),
         "survey": _merge_saved(replications),
         "errors": sorted({e for r in replications for e in r.stats.errors})[:10],
+        "warnings": _warnings(totals),
         "per_replication": per_replication,
         "performance": {"calls_simulated": calls, "events": sum(r.events for r in replications),
                         "seconds": elapsed,
                         "calls_per_second": calls / elapsed if elapsed else None},
     }
     return report
+
+
+def _warnings(totals: dict) -> list[str]:
+    """What the figures do not say by themselves."""
+    warnings = []
+    if totals["calls_unfinished"]:
+        warnings.append(
+            f"{totals['calls_unfinished']} calls (per replication) had not ended when the run "
+            f"stopped ({DRAIN_LIMIT / 3600:g}h after the arrivals, or when nothing more could "
+            "happen): nobody answered them; they count as offered and not answered. "
+            "Check the agents' groups and shifts")
+    return warnings
 
 
 def _merge_saved(replications: list[Replication]) -> dict:
@@ -124,20 +141,14 @@ def _merge_saved(replications: list[Replication]) -> dict:
 
 
 def _branches(replications: list[Replication], program) -> list[dict]:
-    """How often each branch of the script ran, by source line (all replications)."""
+    """How often the conditions on each line went each way (all replications)."""
     if program is None:
         return []
     counts: dict[int, int] = {}
     for r in replications:
         for pc, count in r.coverage.get(program.hash_hex, {}).items():
             counts[pc] = counts.get(pc, 0) + count
-    lines = program.source_text.split("\n")  # lines as the lexer counts them
-    by_line: dict[int, int] = {}
-    for pc, count in counts.items():
-        line, _ = program.position(pc)
-        by_line[line] = by_line.get(line, 0) + count
-    return [{"line": line, "source": lines[line - 1].strip() if 0 < line <= len(lines) else "",
-             "count": count} for line, count in sorted(by_line.items())]
+    return branches_by_line(program, counts)
 
 
 # ------------------------------------------------------------------ rendering
@@ -156,6 +167,18 @@ def _ci(report: dict, key: str, scale: float = 100.0, unit: str = "%") -> str:
     return "" if half is None else f" ±{half * scale:.1f}{unit}"
 
 
+def _judged(figures: dict) -> str:
+    """A group's service level, and against its site target when it has one."""
+    level, target = figures["service_level"], figures.get("service_level_target")
+    if target is None:
+        return _pct(level)
+    if level is None:
+        return f"— (target {_pct(target)})"
+    if level >= target:
+        return f"[green]{_pct(level)} ≥ {_pct(target)} target[/]"
+    return f"[red]{_pct(level)} < {_pct(target)} target[/]"
+
+
 def render(report: dict, console: Console) -> None:
     totals = report["totals"]
     table = Table(title=f"Simulation: {report['replications']} replication(s)", show_lines=False)
@@ -163,8 +186,8 @@ def render(report: dict, console: Console) -> None:
                    "abandon rate", "occupancy"):
         table.add_column(column, justify="right" if column != "group" else "left")
     for name, figures in report["groups"].items():
-        table.add_row(name, str(figures["calls_offered"]), str(figures["calls_answered"]),
-                      str(figures["calls_abandoned"]), _pct(figures["service_level"]),
+        table.add_row(escape(name), str(figures["calls_offered"]), str(figures["calls_answered"]),
+                      str(figures["calls_abandoned"]), _judged(figures),
                       _secs(figures["asa_s"]), _pct(figures["abandon_rate"]), "")
     table.add_row("[bold]total[/]", str(totals["calls_offered"]), str(totals["calls_answered"]),
                   str(totals["calls_abandoned"]),
@@ -174,7 +197,8 @@ def render(report: dict, console: Console) -> None:
                   _pct(totals["occupancy"]))
     console.print(table)
     other = {k: totals[k] for k in ("calls_not_queued", "voicemails", "transfers",
-                                     "callbacks_pending", "failed") if totals[k]}
+                                     "callbacks_pending", "failed", "calls_unfinished")
+             if totals[k]}
     if other:
         console.print("Other outcomes: " + ", ".join(f"{k} {v}" for k, v in other.items()))
     if report["intervals"]:
@@ -193,17 +217,22 @@ def render(report: dict, console: Console) -> None:
                       f"{_secs(estimate['mean_absolute_error_s'])}, waited longer than told: "
                       f"{_pct(estimate['share_waited_longer'])}")
     if report["branches"]:
-        branches = Table(title="Script branches taken")
+        branches = Table(title="Script branches taken (conditions, by line)")
         branches.add_column("line", justify="right")
         branches.add_column("source")
-        branches.add_column("times", justify="right")
+        branches.add_column("true", justify="right")
+        branches.add_column("false", justify="right")
         for row in report["branches"]:
-            branches.add_row(str(row["line"]), row["source"], str(row["count"]))
+            branches.add_row(str(row["line"]), escape(row["source"]), str(row["true"]),
+                             str(row["false"]))
         console.print(branches)
     for key, counts in report["survey"].items():
-        console.print(f"Saved {key!r}: " + ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())))
+        console.print(escape(f"Saved {key!r}: " + ", ".join(f"{v}: {n}"
+                                                            for v, n in sorted(counts.items()))))
     for error in report["errors"]:
-        console.print(f"[red]script error[/]: {error}")
+        console.print(f"[red]script error[/]: {escape(str(error))}")
+    for warning in report["warnings"]:
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
     performance = report["performance"]
     if performance["seconds"]:
         console.print(f"[dim]{performance['calls_simulated']:,} calls simulated in "

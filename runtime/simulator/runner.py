@@ -19,10 +19,11 @@ from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
 from ..center import ContactCenter, ProgramTable
 from ..driver import CallInfo
+from ..records import CallRecord
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
-from .model import Model
+from .model import DRAIN_LIMIT, Model
 from .sampling import exponential_gap
 from .stats import RunStats
 
@@ -35,6 +36,8 @@ class Replication:
     calls_simulated: int
     events: int
     mails_sent: int
+    #: Agent-seconds logged in within the measured period (occupancy's denominator).
+    staffed_seconds: float = 0.0
 
 
 def _agent_groups(model: Model, site) -> list[AnswerGroup]:
@@ -49,11 +52,19 @@ def _agent_groups(model: Model, site) -> list[AnswerGroup]:
 
 
 class _Roster:
-    """Logs simulated agents in and out according to their shifts."""
+    """Logs simulated agents in and out according to their shifts, and keeps
+    their logged-in time within the measured period (for occupancy).
+
+    An agent whose shift ends finishes the call they are on (and its wrap-up),
+    takes no new one, and logs out then.
+    """
 
     def __init__(self, center: ContactCenter, loop: EventLoop, model: Model):
         self.center, self.loop, self.model = center, loop, model
-        self.leaving: set[str] = set()
+        self.measured_from, self.measured_to = model.warmup, model.duration
+        self._logged_in_at: dict[str, float] = {}
+        #: Agent-seconds logged in within the measured period, of agents logged out.
+        self._staffed = 0.0
 
     def start(self) -> None:
         start_minute = self.model.start.hour * 60 + self.model.start.minute
@@ -61,28 +72,39 @@ class _Roster:
             for number in range(team.count):
                 agent_id = f"{team.name}-{number + 1}"
                 if team.shift is None:
-                    self.center.agent_login(agent_id, dict(team.groups))
+                    self._login(agent_id, team.groups)
                     continue
                 begin = (team.shift[0] - start_minute) * 60.0
                 end = (team.shift[1] - start_minute) * 60.0
                 self.loop.call_later(max(0.0, begin),
-                                     partial(self.center.agent_login, agent_id, dict(team.groups)))
+                                     partial(self._login, agent_id, team.groups))
                 self.loop.call_later(max(0.0, end), partial(self._logout, agent_id))
 
+    def _login(self, agent_id: str, groups: dict[str, int]) -> None:
+        self._logged_in_at[agent_id] = self.loop.now
+        self.center.agent_login(agent_id, dict(groups))
+
     def _logout(self, agent_id: str) -> None:
-        from ..acd import AgentState
-        info = self.center.acd.agent_info(agent_id)
-        if info.state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
-            if info.state is not AgentState.LOGGED_OUT:
-                self.center.agent_logout(agent_id)
-        else:
-            self.loop.call_later(30.0, lambda: self._logout(agent_id))
+        self.center.agent_logout_when_free(agent_id, partial(self._logged_out, agent_id))
+
+    def _logged_out(self, agent_id: str) -> None:
+        self._staffed += self._measured(self._logged_in_at.pop(agent_id), self.loop.now)
+
+    def _measured(self, begin: float, end: float) -> float:
+        return max(0.0, min(end, self.measured_to) - max(begin, self.measured_from))
+
+    def staffed_seconds(self) -> float:
+        """Agent-seconds logged in within the measured period (warm-up to duration)."""
+        return self._staffed + sum(self._measured(begin, self.measured_to)
+                                   for begin in self._logged_in_at.values())
 
 
 def run_replication(programs: ProgramTable, model: Model, site=None, seed: int = 0,
                     on_progress: Callable[[float], None] | None = None,
-                    estimator=None) -> Replication:
-    """One independent run; ``estimator`` overrides the model's wait estimator."""
+                    estimator=None,
+                    on_record: Callable[[CallRecord], None] | None = None) -> Replication:
+    """One independent run; ``estimator`` overrides the model's wait estimator;
+    ``on_record`` sees every call's record too (tests, tools)."""
     rng = random.Random(seed)
     loop = EventLoop()
     driver = SimDriver(loop, model, rng)
@@ -92,9 +114,17 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
     acd = AcdEngine(_agent_groups(model, site), estimator=estimator)
     stats = RunStats(model.warmup, model.service_level_threshold, model.interval,
                      {name: group.service_level_threshold
-                      for name, group in getattr(site, "groups", {}).items()})
+                      for name, group in getattr(site, "groups", {}).items()},
+                     measured_until=model.duration)
     coverage: dict[str, dict[int, int]] = {}
-    center = ContactCenter(driver, programs, site=site, acd=acd, on_record=stats.add,
+    record: Callable[[CallRecord], None] = stats.add
+    if on_record is not None:
+        also = on_record
+
+        def record(call: CallRecord) -> None:
+            stats.add(call)
+            also(call)
+    center = ContactCenter(driver, programs, site=site, acd=acd, on_record=record,
                            coverage=coverage)
     if site is not None and getattr(site, "commands", None):
         center.commands = site.commands
@@ -102,7 +132,8 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
     center.history.enabled = any(reads_caller_history(p) for _, p in programs.items())
     center.no_answer_pause = model.no_answer_pause
     driver.center = center
-    _Roster(center, loop, model).start()
+    roster = _Roster(center, loop, model)
+    roster.start()
     calls = _Arrivals(model, rng, loop, driver, center, on_progress)
     calls.start()
     # A run allocates millions of short-lived objects and keeps its sessions in
@@ -111,11 +142,21 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loop.run()
+        loop.run(until=model.duration + DRAIN_LIMIT)
     finally:
         if collecting:
             gc.enable()
-    return Replication(seed, stats, coverage, calls.count, loop.events_run, driver.mails_sent)
+    _count_unfinished(center, stats)
+    return Replication(seed, stats, coverage, calls.count, loop.events_run, driver.mails_sent,
+                       roster.staffed_seconds())
+
+
+def _count_unfinished(center: ContactCenter, stats: RunStats) -> None:
+    """Count the calls still in progress when the run stopped: they have no
+    record yet, and would be missing from the report."""
+    from ..session import State
+    for session in list(center.sessions.values()):
+        stats.add(session.record, unfinished=session.state is not State.CALLBACK)
 
 
 class _Arrivals:

@@ -7,6 +7,11 @@ Definitions (the same for every figure, per group and in total):
   group it was). Calls that never queued (they hung up in a menu, left a
   voice message when closed, ...) are counted apart as ``calls_not_queued``;
   ``calls_arrived`` counts everything.
+* **voicemails**, **transfers** — calls that left a voice message or were
+  transferred, whether or not they had queued.
+* **failed** — calls whose script (or the driver) failed, whether or not they
+  had queued, and whatever the fallback did then: a call the fallback group
+  answered counts as answered too.
 * **answered** — connected to an agent (a callback counts when the customer
   was called back and connected).
 * **abandoned** — the caller hung up while waiting in the queue.
@@ -18,8 +23,16 @@ Definitions (the same for every figure, per group and in total):
   answering.
 * **abandon rate** — abandoned ÷ offered.
 * **occupancy** — agents' talk time (answer to the agent's hang-up; an
-  after-call survey is not agent time) ÷ agents' logged-in time, during the
-  measured period.
+  after-call survey is not agent time) ÷ agents' logged-in time, both within
+  the measured period (warm-up to duration: the talk of a call answered in
+  the drain after the arrivals stop is not counted, nor is the time of the
+  agents then). An agent whose shift ends finishes their call, then logs
+  out, so talk time never exceeds logged-in time.
+* **unfinished** — calls still waiting or talking when the run stopped: at
+  most a day after the arrivals stopped (``DRAIN_LIMIT``), or earlier when
+  nothing more could happen (nobody left to answer them). They count as
+  offered and not answered. Callbacks accepted and not yet made when the run
+  stopped are ``callbacks_pending`` instead.
 * **estimated-wait error** — for answered callers who waited, the mean
   absolute difference between the wait estimated when they joined the queue
   and the wait they actually had; and the share who waited longer than that.
@@ -31,7 +44,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Iterable
 
-from ..records import ABANDONED, ANSWERED, CallRecord
+from ..records import ABANDONED, ANSWERED, CALLBACK, TRANSFERRED, VOICEMAIL, CallRecord
 
 
 @dataclass
@@ -41,35 +54,43 @@ class Counters:
     abandoned: int = 0
     answered_in_threshold: int = 0
     total_wait_answered: float = 0.0
-    talk_time: float = 0.0
     voicemail: int = 0
     transferred: int = 0
     callback: int = 0
     failed: int = 0
     not_queued: int = 0
+    unfinished: int = 0
 
-    def add(self, record: CallRecord, threshold: float, talk: float) -> None:
+    def add(self, record: CallRecord, threshold: float) -> None:
+        outcome = record.outcome
+        if record.error is not None:
+            self.failed += 1   # the script failed, whatever the fallback did then
         if record.queued_at is None:
             self.not_queued += 1
+            self._count_outcome(outcome)  # a voice message when closed, say
             return
         self.offered += 1
-        if record.outcome == ANSWERED or record.answered_at is not None:
+        if outcome == ANSWERED or record.answered_at is not None:
             self.answered += 1
             wait = record.waited or 0.0
             self.total_wait_answered += wait
             if wait <= (threshold if record.target is None else record.target):
                 self.answered_in_threshold += 1
-            self.talk_time += talk
-        elif record.outcome == ABANDONED:
+            if outcome != ANSWERED:
+                self._count_outcome(outcome)  # transferred after the agent, say
+        elif outcome == ABANDONED:
             self.abandoned += 1
-        elif record.outcome == "voicemail":
+        else:
+            self._count_outcome(outcome)
+
+    def _count_outcome(self, outcome: str) -> None:
+        """Voice messages, transfers and callbacks: counted whether or not the call queued."""
+        if outcome == VOICEMAIL:
             self.voicemail += 1
-        elif record.outcome == "transferred":
+        elif outcome == TRANSFERRED:
             self.transferred += 1
-        elif record.outcome == "callback":
+        elif outcome == CALLBACK:
             self.callback += 1
-        elif record.outcome == "failed":
-            self.failed += 1
 
     def summary(self) -> dict:
         offered = self.offered
@@ -86,6 +107,7 @@ class Counters:
             "transfers": self.transferred,
             "callbacks_pending": self.callback,
             "failed": self.failed,
+            "calls_unfinished": self.unfinished,
         }
 
 
@@ -120,8 +142,12 @@ class RunStats:
     """
 
     def __init__(self, warmup: float, threshold: float, interval: float,
-                 group_thresholds: dict[str, float] | None = None):
+                 group_thresholds: dict[str, float] | None = None,
+                 measured_until: float = math.inf):
         self.warmup = warmup
+        self.measured_until = measured_until
+        #: Agents' talk time within the measured period (warm-up to measured_until).
+        self.talk_seconds = 0.0
         self.threshold = threshold
         self.interval = interval
         self.group_thresholds = dict(group_thresholds or {})
@@ -139,7 +165,16 @@ class RunStats:
         self._last_group: str | None = None
         self._last_cell = Counters()
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord, unfinished: bool = False) -> None:
+        """Count a call that ended (or, ``unfinished``, one still in progress
+        when the run stopped: it counts as offered and not answered)."""
+        answered_at = record.answered_at
+        if answered_at is not None and answered_at < self.measured_until:
+            # Counted by when it happened, not by the call's arrival: the
+            # agents' logged-in time it is divided by is measured so too.
+            end = record.agent_ended_at if record.agent_ended_at is not None else record.ended_at
+            if end is not None and end > self.warmup:
+                self.talk_seconds += min(end, self.measured_until) - max(answered_at, self.warmup)
         arrived = record.arrived_at
         if arrived < self.warmup:
             return
@@ -156,19 +191,16 @@ class RunStats:
             self._last_slot, self._last_group, self._last_cell = slot, group, cell
         if self._totals is not None or self._groups is not None or self._intervals is not None:
             self._totals = self._groups = self._intervals = None
-        answered_at = record.answered_at
         if answered_at is not None:
-            end = record.agent_ended_at if record.agent_ended_at is not None else record.ended_at
-            talk = end - answered_at if end is not None else 0.0
             queued_at = record.queued_at
             if queued_at is not None:
                 waited = answered_at - queued_at
                 if waited > 0 and record.estimated_wait_at_entry is not None:
                     self.estimate.add(record.estimated_wait_at_entry, waited)
-        else:
-            talk = 0.0
         threshold = self.threshold if group is None else self.group_thresholds.get(group, self.threshold)
-        cell.add(record, threshold, talk)
+        cell.add(record, threshold)
+        if unfinished:
+            cell.unfinished += 1
         if record.saved:
             for key_name, value in record.saved.items():
                 counts = self.saved.setdefault(key_name, {})

@@ -21,7 +21,11 @@ site.yaml:7:5: error: groups.support: unknown key "servce_level_threshold"
   text you wrote, so YAML 1.1 surprises (``13:00`` read as the number 780,
   ``no`` as false, ``+4687001000`` losing its ``+``) cannot happen.
 * **Booleans** are ``true``/``false`` (also yes/no, on/off).
-* **Names** (groups, prompts, calendars, ...) use letters, digits, ``_ . -``.
+* **Names** (groups, agents, prompts, calendars, hot prompts, ...) use letters,
+  digits, ``_ . -``, at most 100 characters, starting with a letter, a digit or
+  ``_``. A script's name is its file name without ``.qs``, under the same rule:
+  the control API and ``qscript deploy`` address scripts, agents and hot
+  prompts by these names in URLs.
 * **Paths** are relative to the directory of the site file.
 * **Secrets** are never written in the file: keys ending in ``_env`` name the
   environment variable that holds them (``password_env: QSCRIPT_SMTP_PASSWORD``).
@@ -63,7 +67,9 @@ groups:
 
 ``description`` (text), ``service_level_threshold`` (duration, default 20s:
 the service level counts calls answered within it), ``service_level_target``
-(percentage, default 80%), ``wrap_up`` (duration, default 0s: time after a
+(percentage, default 80%: the service level the group aims at; ``qscript status``
+and ``qscript simulate --site`` judge each group's service level against it),
+``wrap_up`` (duration, default 0s: time after a
 call before the agent is offered the next), ``ring_timeout`` (duration,
 default 15s: how long an agent's phone rings before the next agent is tried).
 
@@ -75,7 +81,7 @@ agents:
     name: Alice Andersson     # default: the id
     endpoint: PJSIP/alice     # what the live runtime dials (TECH/resource)
     groups: {support: 0, sales: 1}   # group -> penalty, 0 best; a list means penalty 0
-    wrap_up: 5s               # overrides the groups' wrap_up
+    wrap_up: 5s               # replaces the groups' wrap_up after each of their calls
     active: true              # false: the agent cannot log in (kept for statistics)
     variables: {"PJSIP_HEADER(add,Alert-Info)": auto-answer}   # set on the agent's leg when rung
 ```
@@ -159,7 +165,8 @@ lookups:
 ``type`` (csv or sqlite), ``path``, ``key`` (the column matched), ``fields``
 (column -> value type: string, number, boolean, duration, time; ``found`` is
 reserved), for sqlite ``table``, for csv ``delimiter`` (default ``,``; ``tab``
-for tabs) and ``encoding`` (default UTF-8, with or without BOM). The file, its
+for tabs) and ``encoding`` (default UTF-8, with or without BOM; ``utf-16`` needs a
+byte-order mark, ``utf-16-le``/``utf-16-be`` do not). The file, its
 header or table and columns are checked when the site loads. See
 `runtime.site.lookups` for conversions and reloading.
 
@@ -185,8 +192,9 @@ announcements: {position: true, wait: true, wait_style: approximate}
   (write it without spaces), or ``default``; values are script files. Every
   script must exist when the site loads (`check_scripts_exist()`).
 * ``fallback``: exactly one of ``group`` (an answer group of this site) or
-  ``dialplan`` (``context``, ``extension``, ``priority`` default 1), where
-  the live runtime hands the channel back to Asterisk.
+  ``dialplan`` (``context``, required; ``extension``, default the dialled
+  number; ``priority``, default 1), where the live runtime hands the channel
+  back to Asterisk.
 * ``ari``: ``user`` is required; ``url`` (default http://127.0.0.1:8088),
   ``app`` (default qscript), ``password_env`` (default QSCRIPT_ARI_PASSWORD),
   ``transfer_context`` (the dialplan context `transfer to NUMBER` continues in,
@@ -212,13 +220,15 @@ from types import MappingProxyType
 
 from yaml.nodes import Node
 
+from qscript.files import UnreadableFile, read_limited
+
 from .model import Site
 from .sections import read_calendars, read_hot_prompts, read_lookups, read_prompts
 from .toplevel import (read_agents, read_ari, read_announcements, read_commands, read_control,
                        read_database, read_fallback, read_groups, read_languages, read_mail,
                        read_numbers, read_timezone, read_version)
-from .yamlmarks import (Location, Problem, Reader, SiteError, compose_yaml, decode_site_bytes,
-                        did_you_mean)
+from .yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
+                        decode_site_bytes, did_you_mean)
 
 TOP_LEVEL_KEYS = ("version", "site", "timezone", "languages", "groups", "agents", "calendars",
                   "prompts", "hot_prompts", "lookups", "commands", "mail", "numbers", "fallback",
@@ -234,14 +244,10 @@ def load_site(path: str | Path, *, check_scripts: bool = True) -> Site:
     path = Path(path)
     name = str(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SiteError([Problem(Location(name), "no such file")]) from None
-    except IsADirectoryError:
-        raise SiteError([Problem(Location(name), "is a directory, not a site file",
-                                 "name the YAML file, e.g. site.yaml")]) from None
-    except OSError as error:
-        raise SiteError([Problem(Location(name), f"cannot read: {error.strerror}")]) from None
+        data = read_limited(path, MAX_SITE_BYTES, kind="site file")
+    except UnreadableFile as error:
+        hint = "name the YAML file, e.g. site.yaml" if "directory" in error.reason else None
+        raise SiteError([Problem(Location(name), error.reason, hint)]) from None
     text = decode_site_bytes(data, name)
     return load_site_text(text, name, path.parent, check_scripts=check_scripts, site_path=path)
 

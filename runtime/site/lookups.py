@@ -28,7 +28,9 @@ zero value.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import logging
 import sqlite3
 import threading
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from qscript.files import UnreadableFile, read_limited
 from qscript.symbols import LookupInfo
 
 from .values import FALSE_WORDS, TRUE_WORDS, BadValue, parse_duration, parse_time
@@ -43,6 +46,8 @@ from .yamlmarks import Location, Problem, did_you_mean
 
 log = logging.getLogger(__name__)
 
+#: The largest CSV file a lookup reads (it is held in memory whole).
+MAX_LOOKUP_BYTES = 200_000_000
 ZERO_VALUES = {"string": "", "number": 0, "boolean": False, "duration": 0, "time": 0}
 
 
@@ -191,15 +196,23 @@ class CsvLookup(Lookup):
                      self.spec.shown_path)
 
     def _read(self) -> tuple[dict[str, dict], list[Problem]]:
+        # Read as bytes first, with the file checked and the size limited (a FIFO put in
+        # its place must not hang a live call), then decoded whole so that a bad byte can
+        # be located.
         try:
-            with self.spec.path.open(newline="", encoding=self.spec.encoding) as handle:
-                return self._parse(csv.reader(handle, delimiter=self.spec.delimiter))
-        except UnicodeDecodeError as error:
-            return {}, [self._problem(f"the file is not valid {self.spec.encoding} "
-                                      f"(byte 0x{error.object[error.start]:02x})",
-                                      "save it as UTF-8, or set the lookup's encoding "
-                                      "(e.g. encoding: cp1252 for Excel on Windows)")]
-        except (OSError, csv.Error) as error:
+            data = read_limited(self.spec.path, MAX_LOOKUP_BYTES, kind="lookup file")
+        except UnreadableFile as error:
+            return {}, [self._problem(f"cannot read the file: it {error.reason}"
+                                      if error.reason.startswith("is ") else
+                                      f"cannot read the file: {error.reason}")]
+        try:
+            text = decode_lookup_bytes(data, self.spec.encoding)
+        except BadEncoding as error:
+            return {}, [self._problem(error.message, error.hint, error.line, error.column)]
+        try:
+            return self._parse(csv.reader(io.StringIO(text, newline=""),
+                                          delimiter=self.spec.delimiter))
+        except csv.Error as error:
             return {}, [self._problem(f"cannot read the file: {error}")]
 
     def _parse(self, rows) -> tuple[dict[str, dict], list[Problem]]:
@@ -261,6 +274,47 @@ class CsvLookup(Lookup):
                                               error.hint, line=line))
                 return None
         return record
+
+
+class BadEncoding(Exception):
+    """Bytes that are not text in the lookup's encoding, with where (line 0: the whole file)."""
+
+    def __init__(self, message: str, hint: str, line: int = 0, column: int = 1):
+        super().__init__(message)
+        self.message, self.hint, self.line, self.column = message, hint, line, column
+
+
+#: Encodings whose byte order comes from a byte-order mark at the start of the file.
+_BOM_ENCODINGS = {"utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE),
+                  "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+_ENCODING_HINT = ("save it as UTF-8, or set the lookup's encoding (e.g. encoding: cp1252 for "
+                  "Excel on Windows)")
+
+
+def decode_lookup_bytes(data: bytes, encoding: str) -> str:
+    """The text of a CSV file in ``encoding``; :class:`BadEncoding` says where it is not."""
+    codec = codecs.lookup(encoding).name
+    shown = "UTF-8" if codec in ("utf-8", "utf-8-sig") else encoding
+    marks = _BOM_ENCODINGS.get(codec)
+    if marks is not None and data and not data.startswith(marks):
+        raise BadEncoding(f"the file has no byte-order mark, which encoding {encoding} needs "
+                          "to know the byte order",
+                          f"set encoding: {codec}-le or {codec}-be (Excel's \"Unicode text\" is "
+                          f"{codec}-le)")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        before = data[:error.start].decode(encoding, errors="replace")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        bad = data[error.start:error.end][:4]
+        what = " ".join(f"0x{b:02x}" for b in bad)
+        detail = f"byte{'s' if len(bad) > 1 else ''} {what}" if error.reason != "truncated data" \
+            else "it ends in the middle of a character"
+        raise BadEncoding(f"the file is not valid {shown} ({detail})", _ENCODING_HINT,
+                          line, column) from None
+    except UnicodeError as error:  # other codec complaints, raised without a position
+        raise BadEncoding(f"the file is not valid {shown}: {error}", _ENCODING_HINT) from None
 
 
 # ------------------------------------------------------------------ SQLite

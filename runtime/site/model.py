@@ -73,7 +73,7 @@ class NumberRoute:
 @dataclass(frozen=True, slots=True)
 class DialplanTarget:
     context: str
-    extension: str
+    extension: str | None = None      # None: the dialled number
     priority: int = 1
 
 
@@ -223,14 +223,32 @@ class Site:
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
         commands: dict[str, RegisteredCommand] = {}
+        defined_in: dict[str, str] = {}
+        listed: set[str] = set()
         problems = []
         for module in self.command_modules.modules:
+            if module.name in listed:
+                problems.append(Problem(module.where, f'commands.modules: "{module.name}" is '
+                                        "listed twice", "list each module once"))
+                continue
+            listed.add(module.name)
             try:
-                commands.update(load_modules([module.name]))
+                found = load_modules([module.name])
             except CommandError as error:
                 problems.append(Problem(module.where, f"commands.modules: {error}",
                                         "the module must be importable from the site file's "
                                         "directory or the Python path"))
+                continue
+            for name, registered in found.items():
+                earlier = commands.get(name)
+                if earlier is not None and earlier.function is not registered.function:
+                    problems.append(Problem(
+                        module.where, f'commands.modules: command "{name}" is defined twice: '
+                        f"in {defined_in[name]} and in {module.name}",
+                        "rename one (@command(name=...) gives a command another name)"))
+                    continue
+                commands.setdefault(name, registered)
+                defined_in.setdefault(name, module.name)
         if problems:
             raise SiteError(problems)
         return commands

@@ -19,7 +19,7 @@ from .model import (DEFAULT_ARI_APP, DEFAULT_ARI_PASSWORD_ENV, DEFAULT_ARI_URL,
                     DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, Agent,
                     AnnouncementDefaults, AriConfig, CommandModule, CommandsConfig, ControlConfig,
                     DialplanTarget, Fallback, Group, MailConfig, NumberRoute)
-from .values import (BadValue, parse_bool, parse_dialled_number, parse_duration, parse_env_name,
+from .values import (NAME_RULE, BadValue, is_valid_name, parse_bool, parse_dialled_number, parse_duration, parse_env_name,
                      parse_host_port, parse_int, parse_language, parse_name, parse_percent)
 from .yamlmarks import Reader, describe, did_you_mean, is_null, join_path
 
@@ -222,7 +222,14 @@ def read_numbers(reader: Reader, node: Node | None, base_dir: Path) -> tuple[Num
     for entry in reader.entries(node, "numbers") if node is not None else []:
         number = entry.key if entry.key == "default" else \
             reader.parse(entry.key_node, "numbers", parse_dialled_number)
-        script = reader.parse(entry.value, f'numbers."{entry.key}"', str.strip)
+        path = f'numbers."{entry.key}"'
+        script = reader.parse(entry.value, path, str.strip)
+        if script and not is_valid_name(Path(script).stem):
+            # Deploys, rollbacks and the control API address a script by this name.
+            reader.report(entry.value, f'{path}: the script name "{Path(script).stem}" (the file '
+                                       "name without .qs) is not a valid name",
+                          f"rename the file: {NAME_RULE}")
+            continue
         if number and script:
             routes.append(NumberRoute(number, (base_dir / script).resolve(),
                                       reader.location(entry.value)))
@@ -245,11 +252,20 @@ def read_fallback(reader: Reader, node: Node | None, groups: Mapping[str, Group]
         return Fallback(group=group)
     path = "fallback.dialplan"
     target = reader.fields(fields.get("dialplan"), path, ("context", "extension", "priority"),
-                           required=("context", "extension"))
+                           required=("context",))
     return Fallback(dialplan=DialplanTarget(
-        reader.value(target, "context", path, str.strip, ""),
-        reader.value(target, "extension", path, str.strip, ""),
+        reader.value(target, "context", path, _dialplan_word, ""),
+        reader.value(target, "extension", path, _dialplan_word, None),  # None: the dialled number
         reader.value(target, "priority", path, lambda t: parse_int(t, minimum=1), 1)))
+
+
+def _dialplan_word(text: str) -> str:
+    """A dialplan context or extension: one word (Asterisk would not find one with spaces)."""
+    word = text.strip()
+    if not word or re.search(r"[\s,()]", word):
+        raise BadValue(f'"{text}" is not a dialplan context or extension',
+                       "write one word without spaces, commas or brackets, e.g. from-queue")
+    return word
 
 
 # ------------------------------------------------------------------ connections
@@ -316,9 +332,18 @@ def _callback_endpoint(text: str) -> str:
 
 
 def parse_http_url(text: str) -> str:
-    parts = urlsplit(text.strip())
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise BadValue(f'"{text}" is not an http(s) URL', "e.g. http://127.0.0.1:8088") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadValue(f'"{text}" is not an http(s) URL', "e.g. http://127.0.0.1:8088")
+    if parts.username is not None or parts.password is not None:
+        # The message must not repeat the password.
+        raise BadValue("the URL holds a user or password",
+                       "write the user under user: and name the password's environment "
+                       "variable with password_env:")
     return text.strip().rstrip("/")
 
 

@@ -18,7 +18,12 @@ _DURATION = re.compile(r"(?:[0-9]+(?:ms|d|h|m|s))+")
 _DURATION_PART = re.compile(r"([0-9]+)(ms|d|h|m|s)")
 _TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 _DASHES = "\u2013\u2014"  # en and em dash: word processors put them into "08:00–17:00"
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+#: The longest name (group, agent, prompt, script...) a site or the control API accepts.
+MAX_NAME_LENGTH = 100
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,%d}" % (MAX_NAME_LENGTH - 1))
+#: How names are written, for messages (the same rule everywhere: site, CLI, control API).
+NAME_RULE = (f"use letters, digits, '_', '.' and '-' only, at most {MAX_NAME_LENGTH}, "
+             "starting with a letter, a digit or '_'")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -163,13 +168,22 @@ def parse_percent(text: str) -> float:
 def parse_name(text: str) -> str:
     """A resource name (group, prompt, calendar...): letters, digits, ``_ . -``, no spaces."""
     name = text.strip()
-    if not _NAME.fullmatch(name):
-        hint = "use letters, digits, '_', '.' and '-' only"
+    if not is_valid_name(name):
+        hint = NAME_RULE
         if " " in name:
             dashed = name.replace(" ", "-")
             hint += f', e.g. "{dashed}"'
         raise BadValue(f'"{text}" is not a valid name', hint)
     return name
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` follows :data:`NAME_RULE` (as written: no surrounding spaces).
+
+    Names travel as URL path segments of the control API, so the rule keeps
+    out ``/``, spaces, ``%`` and names made of dots (``..``).
+    """
+    return _NAME.fullmatch(name) is not None
 
 
 def parse_identifier(text: str) -> str:

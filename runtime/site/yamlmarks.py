@@ -21,6 +21,8 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from qscript.diagnostics import clip_line
+
 from .values import BadValue
 
 T = TypeVar("T")
@@ -88,8 +90,9 @@ def _excerpt(text: str, location: Location) -> list[str]:
     if not 1 <= location.line <= len(lines):
         return []
     gutter = " " * len(str(location.line))
-    return [f"{gutter} |", f"{location.line} | {lines[location.line - 1].expandtabs(1)}",
-            f"{gutter} | {' ' * (location.column - 1)}^"]
+    text, column, _ = clip_line(lines[location.line - 1].expandtabs(1), location.column,
+                                location.column + 1)
+    return [f"{gutter} |", f"{location.line} | {text}", f"{gutter} | {' ' * (column - 1)}^"]
 
 
 class SiteError(Exception):
@@ -142,8 +145,19 @@ def decode_site_bytes(data: bytes, name: str) -> str:
                                  "save the file as UTF-8")]) from None
 
 
-def compose_yaml(text: str, name: str) -> Node:
-    """The YAML node tree of one document; syntax errors and empty files become SiteErrors."""
+#: The kinds of YAML file read with positions: their top-level keys and how one starts.
+FILE_KINDS = {
+    "site file": ("site:, groups:, ...", "start with e.g. 'site: My company' and 'groups:'"),
+    "traffic model": ("start:, duration:, arrivals:, ...",
+                      "start with start:, duration:, arrivals: and agents:"),
+    "scenario file": ("script:, scenarios:", "start with script: and scenarios:"),
+}
+
+
+def compose_yaml(text: str, name: str, kind: str = "site file") -> Node:
+    """The YAML node tree of one document; syntax errors and empty files become SiteErrors.
+    ``kind`` (a key of :data:`FILE_KINDS`) names the file in messages."""
+    keys, start = FILE_KINDS[kind]
     try:
         _check_depth(text, name)
         root = yaml.compose(text, Loader=_LOADER)
@@ -154,10 +168,10 @@ def compose_yaml(text: str, name: str) -> Node:
     except yaml.YAMLError as error:
         raise SiteError([Problem(Location(name), f"YAML error: {error}")]) from None
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
-        _fail(name, "the site file is empty", "start with e.g. 'site: My company' and 'groups:'")
+        _fail(name, f"the {kind} is empty", start)
     if not isinstance(root, MappingNode):
         raise SiteError([Problem(Location.of(name, root),
-                                 f"the site file must be a mapping of keys (site:, groups:, ...), "
+                                 f"the {kind} must be a mapping of keys ({keys}), "
                                  f"not {describe(root)}")], {name: text})
     return root
 
@@ -172,7 +186,7 @@ def _check_depth(text: str, name: str) -> None:
             if depth > MAX_DEPTH:
                 raise SiteError([Problem(Location.of(name, event),
                                          f"the YAML is nested more than {MAX_DEPTH} levels deep",
-                                         "a site file needs only a few levels")], {name: text})
+                                         "a real file needs only a few levels")], {name: text})
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 

@@ -27,6 +27,9 @@ from qscript.bytecode import QUEUE_OPTION_ORDER, Op, Program, QueueShape
 from . import effects as fx
 
 DEFAULT_STEP_BUDGET = 200_000
+#: How often a call may start a phase (the queue: section after `requeue to`,
+#: a `when empty goto` block) without anything waiting in between.
+MAX_PHASE_STARTS_WITHOUT_WAITING = 100
 
 
 class Outcome(str, Enum):
@@ -92,7 +95,9 @@ def _to_number(text: str):
         value = float(text.strip().replace(",", "."))
     except (ValueError, AttributeError):
         return 0
-    return int(value) if value.is_integer() else value
+    if not value - value == 0.0:
+        return 0  # "inf", "nan", "1e999": not numbers a caller can type
+    return int(value) if value.is_integer() and abs(value) < 2**63 else value
 
 
 _PURE_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -142,6 +147,107 @@ def _divide(a, b):
     return int(result) if isinstance(a, int) and isinstance(b, int) and result.is_integer() else result
 
 
+class LimitError(Exception):
+    """A value the language does not allow (the VM reports it as a ScriptError, as is)."""
+
+
+#: The longest string a script can build, in characters (as the checker's).
+MAX_TEXT_LENGTH: Final = 65_536
+#: The most items a list can have (no operator makes lists longer; this guards
+#: values that come from outside, such as a custom command's result).
+MAX_LIST_LENGTH: Final = 10_000
+_INT64_MIN: Final = -2**63
+_INT64_MAX: Final = 2**63 - 1
+
+
+def _finite(value) -> bool:
+    return value.__class__ is not float or value - value == 0.0
+
+
+def _number(value, a, b):
+    """An arithmetic result, within the language's numbers.
+
+    Whole numbers are 64-bit; a result beyond that continues as a decimal
+    number (as constant folding does). A decimal result that overflows to
+    infinity, or is not a number, is an error; an infinite operand (an unknown
+    estimated wait) gives an infinite result, as it should.
+    """
+    cls = value.__class__
+    if cls is int:
+        return value if _INT64_MIN <= value <= _INT64_MAX else float(value)
+    if cls is float and not value - value == 0.0:
+        if value != value:
+            raise LimitError("the result is not a number (an infinite wait minus or times "
+                             "another?)")
+        if _finite(a) and _finite(b):
+            raise LimitError("the number is too large (beyond about 1.8e308)")
+    return value
+
+
+def _text(value):
+    if value.__class__ is str and len(value) > MAX_TEXT_LENGTH:
+        raise LimitError(f"the text would be {len(value):,} characters long; strings hold "
+                         f"at most {MAX_TEXT_LENGTH:,}")
+    return value
+
+
+def _add(a, b):
+    if a.__class__ is str and b.__class__ is str:
+        if len(a) + len(b) > MAX_TEXT_LENGTH:  # checked before the string is built
+            raise LimitError(f"the text would be {len(a) + len(b):,} characters long; "
+                             f"strings hold at most {MAX_TEXT_LENGTH:,}")
+        return a + b
+    if a.__class__ is tuple and b.__class__ is tuple and len(a) + len(b) > MAX_LIST_LENGTH:
+        raise LimitError(f"a list would have {len(a) + len(b):,} items; lists hold at most "
+                         f"{MAX_LIST_LENGTH:,}")
+    return _number(a + b, a, b)
+
+
+def _is_number(value) -> bool:
+    return value.__class__ is int or value.__class__ is float
+
+
+def _numbers(a, b, what: str) -> None:
+    """Only numbers multiply: Python would repeat a string a billion times."""
+    if not (_is_number(a) and _is_number(b)):
+        raise LimitError(f"cannot {what} {_kind(a)} and {_kind(b)}")
+
+
+def _kind(value) -> str:
+    if _is_number(value):
+        return "a number"
+    return {str: "a string", bool: "a boolean", tuple: "a list", dict: "a record"}.get(
+        value.__class__, "nothing" if value is None else "a value of an unknown kind")
+
+
+def outside_value(value):
+    """A value from outside the script (a custom command's result), within the limits."""
+    cls = value.__class__
+    if cls is str:
+        return _text(value)
+    if cls is int and not _INT64_MIN <= value <= _INT64_MAX:
+        return float(value)
+    if cls is float and value != value:
+        raise LimitError("the value is not a number")
+    if cls is tuple and len(value) > MAX_LIST_LENGTH:
+        raise LimitError(f"a list of {len(value):,} items; lists hold at most "
+                         f"{MAX_LIST_LENGTH:,}")
+    return value
+
+
+def _whole(value, check: tuple):
+    """A count or priority computed during the call: a whole number in its range (Op.WHOLE)."""
+    what, low, high = check
+    if value.__class__ is float and value.is_integer():
+        value = int(value)
+    if value.__class__ is not int:
+        shown = f"{value:g}" if value.__class__ is float else repr(value)
+        raise LimitError(f"{what} must be a whole number, not {shown}")
+    if not low <= value <= high:
+        raise LimitError(f"{what} must be between {low} and {high}, not {value}")
+    return value
+
+
 def _compare(op: int, a, b) -> bool:
     if op == _LT:
         return a < b
@@ -173,7 +279,7 @@ class Machine:
     """One call's script state: its program, variables and host."""
 
     __slots__ = ("program", "host", "variables", "step_budget", "steps", "trail", "_first_step",
-                 "coverage", "_prepared", "_pc")
+                 "coverage", "_prepared", "_pc", "_phase_starts")
 
     def __init__(self, program: Program, host: Host, step_budget: int = DEFAULT_STEP_BUDGET):
         prepared = _prepare(program)
@@ -182,7 +288,11 @@ class Machine:
         # A program without variables shares one empty list (nothing stores into it).
         self.variables = list(prepared.initial) if prepared.initial else _NO_VARIABLES
         self.step_budget = step_budget
+        #: Steps since the script last waited (see _WAITING_OPS): the budget
+        #: bounds the work between waits, not the length of the call.
         self.steps = 0
+        #: Phases started since the script last waited.
+        self._phase_starts = 0
         #: The call path: phases entered and blocks jumped to, newest last
         #: (only the last TRAIL_LENGTH are kept; formatted if an error is
         #: reported). Most calls take one step (the inbound phase): it is
@@ -221,10 +331,12 @@ class Machine:
     def _note(self, step) -> None:
         trail = self.trail
         if trail is None:
-            if self._first_step is None:
+            if self._first_step is None or self._first_step == step:
                 self._first_step = step
                 return
             trail = self.trail = [self._first_step]
+        if trail[-1] == step:
+            return  # a phase restarted at once: the same step again says nothing new
         trail.append(step)
         if len(trail) > 2 * TRAIL_LENGTH:
             del trail[:-TRAIL_LENGTH]
@@ -242,6 +354,14 @@ class Machine:
                 return _finished(Outcome.STOPPED)
             self._note(step)
             pc = step[1]
+        self._phase_starts += 1
+        if self._phase_starts > MAX_PHASE_STARTS_WITHOUT_WAITING:
+            # A queue: section that requeues before it waits restarts itself
+            # at once, forever; reported where it requeued (the last effect).
+            return _failing(self.error(
+                f"the call started a phase {MAX_PHASE_STARTS_WITHOUT_WAITING} times without "
+                "waiting; does the queue: section reach `requeue to` before it waits?",
+                self._pc))
         return self._execute(pc)
 
     def _execute(self, pc: int):  # noqa: C901 - one dispatch loop is the fastest in CPython
@@ -302,22 +422,28 @@ class Machine:
                     stack.append(_compare(op, stack.pop(), b))
                 elif op == _ADD:
                     b = stack.pop()
-                    stack.append(stack.pop() + b)
+                    stack.append(_add(stack.pop(), b))
                 elif op == _SUB:
                     b = stack.pop()
-                    stack.append(stack.pop() - b)
+                    a = stack.pop()
+                    stack.append(_number(a - b, a, b))
                 elif op == _MUL:
                     b = stack.pop()
-                    stack.append(stack.pop() * b)
+                    a = stack.pop()
+                    _numbers(a, b, "multiply")
+                    stack.append(_number(a * b, a, b))
                 elif op == _DIV:
                     b = stack.pop()
-                    stack.append(_divide(stack.pop(), b))
+                    a = stack.pop()
+                    stack.append(_number(_divide(a, b), a, b))
                 elif op == _MOD:
                     b = stack.pop()
                     a = stack.pop()
+                    _numbers(a, b, "take the remainder of")
                     stack.append(a % b if b else 0)
                 elif op == _NEG:
-                    stack.append(-stack.pop())
+                    a = stack.pop()
+                    stack.append(_number(-a, a, a))
                 elif op == _NOT:
                     stack.append(not stack.pop())
                 elif op == _IN:
@@ -360,9 +486,11 @@ class Machine:
                     del stack[len(stack) - arg:]
                     stack.append(items)
                 elif op == _FORMAT:
-                    stack.append(format_value(stack.pop(), arg))
+                    stack.append(_text(format_value(stack.pop(), arg)))
                 elif op == _CLOCK:
                     stack.append(host.clock())
+                elif op == _WHOLE:
+                    stack[-1] = _whole(stack[-1], constants[arg])
                 elif op == _STOP:
                     self.steps = steps
                     return _OUTCOME_STOPPED
@@ -379,7 +507,15 @@ class Machine:
                         raise self.error(f"the script ran {budget:,} steps without ending", pc - 1)
                     if effect is None:
                         effect = _make_effect(self, op, arg, pc - 1, stack)
-                    result = yield effect
+                    if op in _WAITING_OPS:
+                        started = host.clock()
+                        result = yield effect
+                        if host.clock() > started:
+                            # Time passed: the budget bounds work between waits.
+                            self.steps = 0
+                            self._phase_starts = 0
+                    else:
+                        result = yield effect
                     steps = self.steps
                     if op not in _RESULT_OPS:
                         continue  # nothing to push, the script goes on
@@ -394,6 +530,8 @@ class Machine:
             raise
         except RecursionError:
             raise self.error("the script is nested too deeply", self._pc) from None
+        except LimitError as limit:  # (a name of its own: mypyc types each name once)
+            raise self.error(str(limit), self._pc) from None
         except Exception as error:  # noqa: BLE001 - any failure becomes a script error
             raise self.error(f"{type(error).__name__}: {error}", self._pc) from error
 
@@ -424,6 +562,7 @@ _FIELD: Final = int(Op.FIELD)
 _LIST: Final = int(Op.LIST)
 _FORMAT: Final = int(Op.FORMAT)
 _CLOCK: Final = int(Op.CLOCK)
+_WHOLE: Final = int(Op.WHOLE)
 _ADD: Final = int(Op.ADD)
 _SUB: Final = int(Op.SUB)
 _MUL: Final = int(Op.MUL)
@@ -523,7 +662,10 @@ class _Prepared:
             if any(i in targets for i in range(first + 1, pc + 1)):
                 continue  # something jumps into the middle: keep it as compiled
             stack = [self.program.constants[code[i][1]] for i in range(first, pc)]
-            effect = _make_effect(_Builder(self.program), op, arg, pc, stack)
+            try:
+                effect = _make_effect(_Builder(self.program), op, arg, pc, stack)
+            except Exception:  # noqa: BLE001 - e.g. a negative timeout in a hand-made file
+                continue  # left as compiled: running it reports the error where it is
             self.code[first] = (_FUSED, len(self.fused))
             self.fused.append((effect, int(op), pc + 1, count))
 
@@ -599,10 +741,37 @@ def _prepare(program: Program) -> _Prepared:
     return prepared
 
 
+def _failing(error: ScriptError) -> Generator[fx.Effect, Any, Outcome]:
+    """A run that fails before its first instruction (reported like any script error)."""
+    raise error
+    yield  # noqa: unreachable - makes this a generator
+
+
 def _finished(outcome: Outcome):
     """A run that ends at once (a phase the script does not have)."""
     return outcome
     yield  # noqa: unreachable - makes this a generator
+
+
+#: The longest a wait or a timeout computed during the call may be.
+MAX_WAIT_SECONDS: Final = 86_400.0
+
+
+def _seconds(value, what: str) -> float:
+    """A duration computed during the call, as a driver can wait it.
+
+    A negative one waits no time (the moment has passed); one that is not a
+    number, or longer than a day (an infinite, unknown estimated wait), is a
+    run-time error: waiting it would leave the caller in silence.
+    """
+    if not _is_number(value):
+        raise LimitError(f"{what} must be a duration, not {_kind(value)}")
+    if value != value:
+        raise LimitError(f"{what} is not a number")
+    if value > MAX_WAIT_SECONDS:
+        shown = "unknown (infinite)" if math.isinf(value) else format_duration(value)
+        raise LimitError(f"{what} must be at most 1 day, not {shown}")
+    return max(0.0, float(value))
 
 
 def _pop_many(stack: list, count: int) -> tuple:
@@ -623,18 +792,19 @@ def _make_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stac
     if op in (_QUEUE, _REQUEUE, _ADD_GROUP):
         return _queue_effect(machine, op, arg, pc, stack)
     if op == _WAIT:
-        return fx.Wait(pc, pop())
+        return fx.Wait(pc, _seconds(pop(), "a wait"))
     if op == _WAIT_UNTIL:
         assert isinstance(machine, Machine), "WAIT_UNTIL reads the clock: never built ahead"
-        return fx.Wait(pc, max(0.0, pop() - machine.host.clock()))
+        return fx.Wait(pc, _seconds(pop() - machine.host.clock(), "the interval of every"))
     if op == _ANNOUNCE:
         return fx.Announce(pc, "position" if arg == 0 else "wait")
     if op == _MENU_INPUT:
-        timeout = pop()
+        timeout = _seconds(pop(), "a timeout")
         return fx.MenuInput(pc, pop(), timeout)
     if op == _COLLECT_INPUT:
         timeout, terminator, maximum, minimum, prompt = pop(), pop(), pop(), pop(), pop()
-        return fx.CollectInput(pc, prompt, int(minimum), int(maximum), terminator, timeout)
+        return fx.CollectInput(pc, prompt, int(minimum), int(maximum), terminator,
+                               _seconds(timeout, "a timeout"))
     if op == _SAY:
         currency = pop()
         return fx.Say(pc, _SAY_KINDS[arg], pop(), currency)
@@ -649,10 +819,10 @@ def _make_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stac
     if op == _REMOVE_GROUP:
         return fx.RemoveGroup(pc, pop())
     if op == _OFFER_CALLBACK:
-        timeout, key, prompt = pop(), pop(), pop()
+        timeout, key, prompt = _seconds(pop(), "a timeout"), pop(), pop()
         return fx.OfferCallback(pc, prompt, key, timeout)
     if op == _VOICEMAIL:
-        max_seconds, prompt, address = pop(), pop(), pop()
+        max_seconds, prompt, address = _seconds(pop(), "a voicemail's max duration"), pop(), pop()
         return fx.Voicemail(pc, address, prompt, max_seconds)
     if op == _LOOKUP:
         return fx.Lookup(pc, machine.program.constants[arg], pop())
@@ -666,6 +836,12 @@ def _make_effect(machine: "Machine | _Builder", op: int, arg: int, pc: int, stac
         return fx.Save(pc, pop(), value)
     raise machine.error(f"unknown instruction {op}", pc)
 
+
+#: Effects that wait for time to pass or for the caller: when the call's clock
+#: moved on while one was carried out, the step budget starts again.
+_WAITING_OPS: Final = frozenset(int(op) for op in (
+    _ANSWER, _PLAY, _PLAY_HOT, _SAY, _WAIT, _WAIT_UNTIL, _MENU_INPUT, _COLLECT_INPUT,
+    _ANNOUNCE, _OFFER_CALLBACK, _VOICEMAIL))
 
 #: Effects whose result the script uses or that end the run (see _take_result).
 _RESULT_OPS: Final = frozenset(int(op) for op in (
@@ -698,7 +874,7 @@ def _take_result(machine: "Machine", op: int, effect: fx.Effect, result, stack: 
     elif op == _LOOKUP:
         stack.append({"found": True, **result} if result else {"found": False})
     elif op == _COMMAND:
-        stack.append(result)
+        stack.append(outside_value(result))
     return None
 
 

@@ -512,3 +512,33 @@ def test_calls_left_by_a_runtime_that_died_are_handed_to_the_fallback(tmp_path, 
         await first.callers.__aexit__(None, None, None)
         first.store.close()
     run(scenario())
+
+
+def test_a_dialplan_fallback_without_an_extension_continues_at_the_dialled_number(tmp_path):
+    """docs/site.md: `fallback: {dialplan: {context: ...}}` needs no extension; on a real
+    Asterisk the failed caller continues in that context at the number they dialled."""
+    async def scenario():
+        live = Live(tmp_path, MENU_SCRIPT)
+        text = SITE.format(script="main.qs", smtp_port=2525).replace(
+            "fallback: {dialplan: {context: qtest-fallback, extension: s}}",
+            "fallback: {dialplan: {context: qtest-fallback}}")
+        assert "extension" not in text.split("fallback:")[1].splitlines()[0]
+        live.site = load_site_text(text, "site.yaml", tmp_path)
+        async with live:
+            await live.dial("0704444444", "3")
+            record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0704444444"),
+                                    15, what="the failed call to be handed over")
+            assert record.outcome == "failed"
+
+            async def fallback_extension():
+                response = await live.callers.http.get(
+                    f"/channels/{record.call_id}/variable",
+                    params={"variable": "QTEST_FALLBACK_EXTEN"})
+                return response.json().get("value") if response.status_code == 200 else None
+            deadline = asyncio.get_running_loop().time() + 10
+            value = None
+            while asyncio.get_running_loop().time() < deadline and not value:
+                value = await fallback_extension()
+                await asyncio.sleep(0.1)
+            assert value == "5000"   # the dialled number, as the docs say
+    run(scenario())

@@ -293,6 +293,38 @@ def test_wrap_up_then_ready():
     assert engine.wrap_up_done("x", 66) == []  # a late timer is harmless
 
 
+def test_an_agents_own_wrap_up_replaces_the_groups():
+    """docs/site.md: an agent's wrap_up "overrides the groups' wrap_up" — also to 0."""
+    engine = make_engine(wrap_up=30)
+    engine.login("quick", ["a"], 0, wrap_up=5)
+    engine.login("none", ["a"], 0, wrap_up=0)
+    engine.login("group", ["a"], 0)
+    for call, agent in (("c1", "quick"), ("c2", "none"), ("c3", "group")):
+        offers = engine.enqueue(call, ["a"], 1)
+        assert [o.agent_id for o in offers] == [agent]
+        serve(engine, offers, 2)
+    assert engine.call_ended("quick", 50) == []
+    assert engine.agent_info("quick").state is AgentState.WRAP_UP
+    assert engine.wrap_up_seconds("quick") == 5
+    engine.call_ended("none", 50)
+    assert engine.agent_info("none").state is AgentState.READY
+    assert engine.wrap_up_seconds("none") == 0
+    engine.call_ended("group", 50)
+    assert engine.wrap_up_seconds("group") == 30
+    # the handle time counts the wrap-up the agent had: (50-2)+5, (50-2)+0, (50-2)+30
+    assert engine.stats("a").total_handle_time == 48 * 3 + 5 + 0 + 30
+
+
+def test_an_agents_wrap_up_is_set_again_at_each_login():
+    engine = make_engine(wrap_up=30)
+    engine.login("x", ["a"], 0, wrap_up=5)
+    engine.logout("x", 1)
+    engine.login("x", ["a"], 2)
+    serve(engine, engine.enqueue("c1", ["a"], 3), 4)
+    engine.call_ended("x", 10)
+    assert engine.wrap_up_seconds("x") == 30
+
+
 def test_pause_during_a_call_starts_after_it():
     engine = make_engine()
     engine.login("x", ["a"], 0)

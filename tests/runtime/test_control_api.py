@@ -220,3 +220,275 @@ def test_watch_deploys_each_clean_save_within_a_second(server, tmp_path):
     assert "Q0101" in output and "not deployed" in output
     assert "Q1003" in output and "running version stays" in output
     assert "Traceback" not in output
+
+
+# ------------------------------------------------------------------ names in URLs
+
+
+def test_a_name_with_a_slash_cannot_reach_another_route(server, tmp_path):
+    """`deploy --name main/rollback` used to POST /scripts/main/rollback: a rollback."""
+    script = tmp_path / "main.qs"
+    script.write_text('inbound:\n    answer\n    queue to "sales"\n')
+    assert cli(server, "deploy", str(script)).exit_code == 0   # version 2 active
+    result = cli(server, "deploy", str(script), "--name", "main/rollback")
+    assert result.exit_code == 2 and 'invalid script name "main/rollback"' in result.output
+    assert server.call(lambda: server.runtime.versions["main"]) == 2
+    for args in (["rollback", "../main"], ["hot", "out/age", "on"], ["agent", "login", "al ice"],
+                 ["agent", "login", "x" * 101]):
+        result = cli(server, *args)
+        assert result.exit_code == 2, args
+        assert "invalid" in result.output and "letters, digits" in result.output, args
+    assert server.call(lambda: server.runtime.versions["main"]) == 2
+
+
+def test_a_script_file_name_that_is_not_a_valid_name_needs_name(server, tmp_path):
+    script = tmp_path / "my script.qs"
+    script.write_text(SCRIPT)
+    result = cli(server, "deploy", str(script))
+    assert result.exit_code == 2 and 'invalid script name "my script"' in result.output
+    assert "--name" in result.output
+    assert cli(server, "deploy", str(script), "--name", "my-script").exit_code == 0
+
+
+def test_the_server_refuses_invalid_names_in_paths(server):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for method, path in (("POST", "/scripts/main%2Frollback"), ("GET", "/scripts/a%20b"),
+                         ("POST", "/scripts/.hidden/rollback"), ("POST", "/hot-prompts/out%2Fage"),
+                         ("POST", "/agents/al%20ice/login"), ("GET", "/scripts/" + "x" * 101)):
+        body = {"source": SCRIPT} if path == "/scripts/main%2Frollback" else {}
+        response = httpx.request(method, server.url + path, headers=headers, json=body)
+        assert response.status_code == 400, path
+        assert "letters, digits" in response.json()["error"], path
+    assert server.call(lambda: server.runtime.versions["main"]) == 1
+
+
+# ------------------------------------------------------------------ request bodies
+
+
+def _post(server, path, payload=None, content=None):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    return httpx.post(server.url + path, headers=headers, json=payload, content=content)
+
+
+@pytest.mark.parametrize("path, payload, expected", [
+    ("/hot-prompts/outage", {"active": "false"}, '"active" must be true or false'),
+    ("/hot-prompts/outage", {"active": 1}, '"active" must be true or false'),
+    ("/hot-prompts/outage", {"active": None}, 'needs "active"'),
+    ("/hot-prompts/outage", {}, 'needs "active"'),
+    ("/hot-prompts/outage", {"activ": True}, 'unknown field "activ"'),
+    ("/scripts/main/rollback", {"version": 1.9}, '"version" must be a whole number'),
+    ("/scripts/main/rollback", {"version": True}, '"version" must be a whole number'),
+    ("/scripts/main/rollback", {"version": "1"}, '"version" must be a whole number'),
+    ("/scripts/main/rollback", {"version": 0}, '"version" must be a whole number from 1'),
+    ("/scripts/main/rollback", {"version": 10 ** 30}, '"version" must be a whole number'),
+    ("/scripts/main", {"source": SCRIPT, "source_name": 5}, '"source_name" must be'),
+    ("/scripts/main", {"source": SCRIPT, "source_name": "a\nb"}, '"source_name" must be'),
+    ("/scripts/main", {"source": SCRIPT, "comment": ["x"]}, '"comment" must be'),
+    ("/scripts/main", {"source": SCRIPT, "comment": "x" * 1001}, '"comment" must be'),
+    ("/scripts/main", {"source": 42}, '"source" must be'),
+    ("/scripts/main", {"comment": "no source"}, 'needs "source"'),
+    ("/agents/alice/pause", {"reason": 5}, '"reason" must be'),
+    ("/agents/alice/pause", {"reason": "x" * 201}, '"reason" must be'),
+    ("/agents/alice/login", {"groups": {"support": 10 ** 30}}, '"groups" must be'),
+    ("/agents/alice/login", {"groups": {"sup port": 0}}, '"groups" must be'),
+    ("/agents/alice/login", {"groups": ["support"], "reason": 7}, '"reason" must be'),
+    ("/agents/alice/logout", {"groups": ["support"]}, 'unknown field "groups"'),
+    ("/agents/alice/groups", {}, 'needs "groups"'),
+    ("/agents/alice/ready", {"groups": ["support"]}, 'unknown field "groups"'),
+])
+def test_every_field_is_checked_and_refused_with_what_is_expected(server, path, payload,
+                                                                   expected):
+    before = server.call(lambda: (dict(server.runtime.center.hot_prompts),
+                                  dict(server.runtime.versions)))
+    response = _post(server, path, payload)
+    assert response.status_code == 400, (path, payload, response.text)
+    assert expected in response.json()["error"], response.json()
+    after = server.call(lambda: (dict(server.runtime.center.hot_prompts),
+                                 dict(server.runtime.versions)))
+    assert after == before  # nothing was done
+
+
+def test_the_string_false_does_not_switch_a_hot_prompt_on(server):
+    assert _post(server, "/hot-prompts/outage", {"active": "false"}).status_code == 400
+    assert server.call(lambda: server.runtime.center.hot_prompts["outage"]) is False
+    assert _post(server, "/hot-prompts/outage", {"active": True}).status_code == 200
+    assert server.call(lambda: server.runtime.center.hot_prompts["outage"]) is True
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b'"text"', b"NaN", b'{"version": Infinity}',
+                                     b"[" * 100_000, b'{"version": 1' + b"0" * 5000 + b"}",
+                                     b"\xff\xfe{}"])
+def test_bodies_that_are_not_json_objects_are_400(server, content):
+    response = _post(server, "/scripts/main/rollback", content=content)
+    assert response.status_code == 400, response.text
+    assert "JSON" in response.json()["error"]
+
+
+def test_an_oversized_body_is_413_in_json(server):
+    from runtime.control import MAX_BODY
+    response = _post(server, "/scripts/main", content=b'{"source": "' + b"x" * (MAX_BODY + 10)
+                     + b'"}')
+    assert response.status_code == 413
+    assert "too large" in response.json()["error"]
+
+
+def test_a_script_as_large_as_the_compiler_accepts_can_be_deployed(server):
+    from qscript.source import MAX_SOURCE_BYTES
+    filler = "# " + "é" * 1000 + "\n"
+    text = SCRIPT + filler * ((MAX_SOURCE_BYTES - len(SCRIPT) - 10) // len(filler.encode()))
+    assert len(text.encode()) <= MAX_SOURCE_BYTES
+    response = httpx.post(server.url + "/scripts/main", json={"source": text}, timeout=60,
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, response.text[:300]
+    too_big = text + "#" * (MAX_SOURCE_BYTES - len(text.encode()) + 1)
+    response = httpx.post(server.url + "/scripts/main", json={"source": too_big}, timeout=60,
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 400 and '"source" must be' in response.json()["error"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["agent", "groups", "alice"], "--group"),
+    (["agent", "ready", "alice", "--group", "support"], "--group is for login and groups"),
+    (["agent", "login", "alice", "--reason", "lunch"], "--reason is for pause"),
+])
+def test_agent_options_that_do_not_fit_the_action_are_usage_errors(server, args, message):
+    result = cli(server, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_agent_groups_replaces_the_groups(server):
+    assert cli(server, "agent", "login", "alice").exit_code == 0
+    assert cli(server, "agent", "groups", "alice", "--group", "sales").exit_code == 0
+    status = json.loads(cli(server, "status", "--json").output)
+    assert next(a for a in status["agents"] if a["id"] == "alice")["groups"] == {"sales": 0}
+
+
+def test_status_gives_each_groups_service_level_target(server):
+    status = json.loads(cli(server, "status", "--json").output)
+    targets = {g["name"]: g["service_level_target_percent"] for g in status["groups"]}
+    assert targets == {"support": 80.0, "sales": 80.0}
+
+
+# ------------------------------------------------------------------ what failed, said plainly
+
+
+class Canned:
+    """An HTTP server answering every request with one canned response (status, body)."""
+
+    def __init__(self, status: int, body: bytes, content_type="application/json", delay=0.0):
+        import http.server
+        import time as time_module
+        canned = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                time_module.sleep(canned.delay)
+                self.send_response(canned.status)
+                self.send_header("Content-Type", canned.content_type)
+                self.send_header("Content-Length", str(len(canned.body)))
+                self.end_headers()
+                self.wfile.write(canned.body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _deploy_against(canned, tmp_path, *extra):
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    try:
+        return CliRunner().invoke(main, ["deploy", str(script), "--url", canned.url,
+                                         "--token", TOKEN, *extra])
+    finally:
+        canned.close()
+
+
+@pytest.mark.parametrize("status, body, content_type, expected", [
+    (500, b'{"error": "internal error: database is locked"}', "application/json",
+     ["HTTP 500", "internal error: database is locked"]),
+    (400, b'{"error": "\\"comment\\" must be a text"}', "application/json",
+     ["HTTP 400", '"comment" must be a text']),
+    (502, b"<html><body>Bad Gateway</body></html>", "text/html", ["HTTP 502", "Bad Gateway"]),
+    (404, b"[1, 2]", "application/json", ["HTTP 404"]),
+    (200, b"[]", "application/json", ["unexpected answer"]),
+    (200, b'{"ok": true}', "application/json", ["unexpected answer"]),
+])
+def test_deploy_says_what_failed(tmp_path, status, body, content_type, expected):
+    result = _deploy_against(Canned(status, body, content_type), tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.exception is None or \
+        isinstance(result.exception, SystemExit), result.exception
+    assert "does not compile" not in result.output
+    for text in expected:
+        assert text in result.output, result.output
+
+
+def test_deploy_that_times_out_says_the_version_is_unknown(tmp_path):
+    result = _deploy_against(Canned(200, b"{}", delay=3), tmp_path, "--timeout", "0.5")
+    assert result.exit_code == 1
+    assert "did not answer within 0.5 s" in result.output
+    assert "may" in result.output and "qscript status" in result.output
+    assert "does not compile" not in result.output
+
+
+def test_deploy_to_nobody_says_the_connection_was_refused(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    result = CliRunner().invoke(main, ["deploy", str(script), "--url", f"http://127.0.0.1:{port}",
+                                       "--token", TOKEN])
+    assert result.exit_code == 1
+    assert f"cannot reach the runtime at http://127.0.0.1:{port}" in result.output
+    assert "refused" in result.output.lower() and "does not compile" not in result.output
+
+
+@pytest.mark.parametrize("args", [["agent", "login", "alice"], ["hot", "outage", "on"],
+                                  ["rollback", "main"], ["status"]])
+def test_other_commands_survive_odd_answers(tmp_path, args):
+    for status, body in ((400, b"[1]"), (500, b'"oops"'), (200, b"[]"), (409, b"{}")):
+        canned = Canned(status, body)
+        try:
+            result = CliRunner().invoke(main, [*args, "--url", canned.url, "--token", TOKEN])
+        finally:
+            canned.close()
+        assert result.exit_code == 1, (args, status, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            (args, status, repr(result.exception))
+
+
+def test_watch_keeps_watching_while_the_runtime_is_down(tmp_path):
+    import subprocess
+    import sys
+    import time
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "main.qs"
+    script.write_text(SCRIPT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qscript", "watch", str(script), "--url", f"http://127.0.0.1:{port}",
+         "--token", TOKEN, "--interval", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3)
+        assert process.poll() is None, "watch stopped when the runtime could not be reached"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"cannot reach the runtime at http://127.0.0.1:{port}" in output
+    assert "Traceback" not in output

@@ -378,3 +378,27 @@ queue:
         assert "start_moh" not in media[media.index("record"):], media
         await runtime.close()
     asyncio.run(scenario())
+
+
+def test_a_dialplan_fallback_without_an_extension_continues_at_the_dialled_number(tmp_path):
+    """docs/site.md: `fallback: {dialplan: {context: ...}}` needs no extension; the
+    caller continues at the dialled number."""
+    async def scenario():
+        fake = FakeAri()
+        (tmp_path / "test.qs").write_text(SCRIPT)
+        (tmp_path / "qs_unit_commands.py").write_text(COMMANDS)
+        site = load_site_text(SITE.replace("fallback: {group: rescue}",
+                                           "fallback: {dialplan: {context: from-queue}}"),
+                              "site.yaml", tmp_path)
+        assert site.fallback.dialplan.extension is None
+        runtime = LiveRuntime(site, fake, Store(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+                              loop=asyncio.get_running_loop())
+        await runtime.start()
+        fake.new_call("c10", dialled="+4687001000")
+        await settle(0.05)
+        fake.press("c10", "2")   # the command raises: the script fails
+        await settle(0.2)
+        assert ("continue", "c10", "from-queue", "+4687001000") in fake.requests
+        await runtime.close()
+    asyncio.run(scenario())
+

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,3 +94,106 @@ def test_mutated_scenario_files_load_or_give_located_errors(tmp_path_factory, da
         load_scenarios(path)
     except ScenarioError as error:
         assert error.problems and "Traceback" not in error.render()
+
+
+# ------------------------------------------------------------------ values the loader must refuse
+
+BASE_FIELDS = {
+    "start": '"2026-12-07T08:00:00"', "duration": "1h", "arrivals": "{rate_per_hour: 60}",
+    "handle_time": "{distribution: exponential, mean: 60s}",
+    "patience": "{distribution: exponential, mean: 60s}",
+    "agents": "[{count: 2, groups: [main]}]",
+}
+
+
+def _model_text(**changes: str) -> str:
+    fields = {**BASE_FIELDS, **changes}
+    return "".join(f"{key}: {value}\n" for key, value in fields.items() if value is not None)
+
+
+def _problem(text: str):
+    """The one problem the loader reports for ``text`` (which must fail to load)."""
+    try:
+        load_model_text(text, "m.yaml")
+    except ModelError as error:
+        assert len(error.problems) == 1, error.render()
+        problem = error.problems[0]
+        assert problem.location.file == "m.yaml" and problem.location.line > 0, error.render()
+        return problem
+    raise AssertionError("the model loaded")
+
+
+def _line_of(text: str, key: str) -> int:
+    return next(number for number, line in enumerate(text.split("\n"), 1) if line.startswith(key))
+
+
+@pytest.mark.parametrize("key,value,message", [
+    # duplicate team names make duplicate agent ids (exit 123 before)
+    ("agents", "[{count: 2, groups: [main], name: a}, {count: 1, groups: [main], name: a}]",
+     'agents[1].name: the team name "a" is also agents[0]\'s'),
+    ("agents", "[{count: 2, groups: [main]}, {count: 1, groups: [main], name: team1}]",
+     'agents[1].name: the team name "team1" is also agents[0]\'s'),
+    ("interval", "0s", "interval: must be longer than zero"),
+    ("interval", "1ms", "interval: the report would have 3,600,000 intervals"),
+    ("agents", "[{count: 2.5, groups: [main]}]", 'agents[0].count: "2.5" is not a whole number'),
+    ("agents", "[{count: 2, groups: {main: 1.5}}]",
+     'agents[0].groups.main: "1.5" is not a whole number'),
+    ("agents", "[{count: 2, groups: [main, main]}]",
+     'agents[0].groups: the group "main" is listed twice'),
+    ("duration", "0s", "duration: must be longer than zero"),
+    ("duration", "400d", "duration: 400d is longer than the limit of 366 days"),
+    ("start", '"9999-12-31T00:00:00"', "start: the run would end after the year 9999"),
+    ("digits", '{enter-number: {values: ["12a"]}}',
+     'digits.enter-number.values: "12a" is not something a caller can key'),
+    ("times", "{prompt: 2d}", "times.prompt: 2d is longer than the limit of 24h"),
+    ("handle_time", "{distribution: exponential, mean: 30h}",
+     "handle_time.mean: 30h is longer than the limit of 24h"),
+    # unbounded models ran for ever
+    ("arrivals", "{rate_per_hour: 1e12}",
+     "arrivals.rate_per_hour: 1e12 calls an hour is more than the limit of 1,000,000"),
+    ("arrivals", "{rate_per_hour: 900000, weekdays: {monday: 1e300}}",
+     "arrivals.weekdays.monday: 1e300 would make"),
+    ("agents", "[{count: 100000000, groups: [main]}]",
+     "agents[0].count: 100000000 is too large; the largest allowed is 100000"),
+    ("agents", "[{count: 60000, groups: [main]}, {count: 60000, groups: [main]}]",
+     "agents: 120,000 agents in all; the limit is 100,000"),
+])
+def test_bad_model_values_are_located_errors(key, value, message):
+    text = _model_text(**{key: value})
+    problem = _problem(text)
+    assert message in problem.message, problem.render(text)
+    assert problem.location.line == _line_of(text, key + ":"), problem.render(text)
+
+
+def test_too_many_calls_in_all_is_refused_at_the_arrivals():
+    text = _model_text(duration="300d", arrivals="{rate_per_hour: 900000}")
+    problem = _problem(text)
+    assert "about 6,480,000,000 calls per replication; the limit is 20,000,000" in problem.message
+    assert problem.location.line == _line_of(text, "arrivals:")
+
+
+def test_every_ring_missed_and_callers_who_never_give_up_is_refused():
+    text = _model_text(no_answer_rate="1", patience=None)
+    problem = _problem(text)
+    assert "no_answer_rate: every ring is missed and callers never give up" in problem.message
+    assert problem.location.line == _line_of(text, "no_answer_rate:")
+    # With patience the calls end (abandoned): the model loads.
+    load_model_text(_model_text(no_answer_rate="1"), "m.yaml")
+
+
+@pytest.mark.parametrize("key,value", [
+    ("agents", "[{count: 1, groups: [main], name: a}, {count: 1, groups: [main], name: a}]"),
+    ("interval", "0s"),
+    ("arrivals", "{rate_per_hour: 1e12}"),
+])
+def test_simulate_reports_a_bad_model_with_exit_1(tmp_path, key, value):
+    """These were internal errors (exit 123) or runs that never ended."""
+    from click.testing import CliRunner
+    from qscript.cli import main
+    (tmp_path / "s.qs").write_text('inbound:\n    queue to "main"\n')
+    (tmp_path / "m.yaml").write_text(_model_text(**{key: value}))
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.qs"),
+                                       "--model", str(tmp_path / "m.yaml")])
+    assert result.exit_code == 1, result.output
+    assert f"m.yaml:{_line_of(_model_text(**{key: value}), key + ':')}:" in result.output
+    assert "Traceback" not in result.output

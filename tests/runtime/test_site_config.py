@@ -251,3 +251,65 @@ def test_a_command_module_that_fails_is_a_site_error_at_its_entry(tmp_path):
     assert "no_such_module_anywhere" in problems[0].message
     assert "unsupported type" in problems[1].message
     assert "site_cmds_missing" in problems[2].message
+
+
+def test_a_dialplan_fallback_needs_only_a_context(tmp_path):
+    site = site_from("fallback: {dialplan: {context: from-queue}}\n", tmp_path)
+    assert site.fallback.dialplan.context == "from-queue"
+    assert site.fallback.dialplan.extension is None      # the dialled number
+    assert site.fallback.dialplan.priority == 1
+    site = site_from('fallback: {dialplan: {context: q, extension: "100", priority: 2}}\n',
+                     tmp_path)
+    assert (site.fallback.dialplan.extension, site.fallback.dialplan.priority) == ("100", 2)
+
+
+def test_two_commands_of_one_name_are_refused_at_the_second_module(tmp_path):
+    """docs/reference/custom-commands.md: two commands of the same name are refused."""
+    for module, function in (("site_dup_a", "open_case"), ("site_dup_b", "open_case")):
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(f'''
+            from qscript.extensions import command
+
+            @command
+            def {function}(call, customer: str) -> str:
+                return "{module}"
+            '''))
+    (tmp_path / "site_dup_c.py").write_text(textwrap.dedent('''
+        from qscript.extensions import command
+
+        @command(name="open_case")
+        def another(call) -> None:
+            pass
+        '''))
+    (tmp_path / "site_dup_reexport.py").write_text("from site_dup_a import open_case\n")
+    site = site_from("""
+        commands:
+          modules:
+            - site_dup_a
+            - site_dup_reexport
+            - site_dup_b
+            - site_dup_c
+            - site_dup_a
+        """, tmp_path)
+    with pytest.raises(SiteError) as raised:
+        site.symbols()
+    problems = raised.value.problems
+    assert [str(p.location) for p in problems] == ["site.yaml:6:7", "site.yaml:7:7",
+                                                   "site.yaml:8:7"]
+    assert 'command "open_case" is defined twice: in site_dup_a and in site_dup_b' \
+        in problems[0].message
+    assert 'in site_dup_a and in site_dup_c' in problems[1].message
+    assert '"site_dup_a" is listed twice' in problems[2].message
+    assert "rename one" in problems[0].hint
+
+
+def test_a_module_reexporting_a_command_is_not_a_duplicate(tmp_path):
+    (tmp_path / "site_re_a.py").write_text(textwrap.dedent('''
+        from qscript.extensions import command
+
+        @command
+        def site_re_cmd(call) -> None:
+            pass
+        '''))
+    (tmp_path / "site_re_b.py").write_text("from site_re_a import site_re_cmd\n")
+    site = site_from("commands: {modules: [site_re_a, site_re_b]}\n", tmp_path)
+    assert set(site.symbols().commands) == {"site_re_cmd"}

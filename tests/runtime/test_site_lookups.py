@@ -124,9 +124,79 @@ def test_csv_semicolons_decimal_commas_and_cp1252(tmp_path):
 
 
 def test_csv_in_the_wrong_encoding(tmp_path):
-    error = load_error(tmp_path, rows="1,Åsa,1,true,1s,08:00,x\n", encoding="cp1252")
-    assert "is not valid utf-8-sig" in error.problems[0].message
-    assert "encoding: cp1252" in error.problems[0].hint
+    error = load_error(tmp_path, rows="1,A,gold,1,true,1s,08:00\n2,Åsa,1,true,1s,08:00,x\n",
+                       encoding="cp1252")
+    (problem,) = error.problems
+    assert problem.message == "the file is not valid UTF-8 (byte 0xc5)"
+    assert (problem.location.file, problem.location.line, problem.location.column) == \
+        ("customers.csv", 3, 3)
+    assert "encoding: cp1252" in problem.hint
+
+
+def test_utf16_without_a_byte_order_mark_is_a_located_error(tmp_path):
+    """``encoding: utf-16`` needs a BOM to know the byte order; without one the file
+    used to fail with an internal error (UnicodeError from the text-mode reader)."""
+    rows = "1,A,gold,1,true,1s,08:00\n"
+    for written in ("utf-16-be", "utf-16-le"):
+        error = load_error(tmp_path, rows=rows, encoding=written,
+                           extra="    encoding: utf-16\n")
+        (problem,) = error.problems
+        assert problem.location.file == "customers.csv"
+        assert "no byte-order mark" in problem.message
+        assert "utf-16-le or utf-16-be" in problem.hint
+
+
+def test_utf16_with_a_byte_order_mark_and_the_explicit_byte_orders_work(tmp_path):
+    rows = "1,Åsa,gold,1,true,1s,08:00\n"
+    for written, declared in (("utf-16", "utf-16"), ("utf-16-be", "utf-16-be"),
+                              ("utf-16-le", "utf-16-le"), ("utf-32", "utf-32")):
+        lookup = csv_lookup(tmp_path, rows, encoding=written, extra=f"    encoding: {declared}\n")
+        assert lookup.find("1")["name"] == "Åsa", written
+
+
+def test_truncated_utf16_is_located(tmp_path):
+    (tmp_path / "customers.csv").write_bytes(
+        (HEADER + "1,A,gold,1,true,1s,08:00\n").encode("utf-16-le") + b"\x00")
+    with pytest.raises(SiteError) as raised:
+        load_site_text(CSV_SITE.format(path="customers.csv", fields=FIELDS)
+                       + "    encoding: utf-16-le\n", "site.yaml", tmp_path)
+    (problem,) = raised.value.problems
+    assert "not valid utf-16-le" in problem.message and problem.location.line == 3
+
+
+def test_the_cli_reports_a_lookup_encoding_error_with_exit_1(tmp_path):
+    from click.testing import CliRunner
+    from qscript.cli import main
+    (tmp_path / "customers.csv").write_bytes((HEADER + "1,A,gold,1,true,1s,08:00\n")
+                                             .encode("utf-16-be"))
+    (tmp_path / "site.yaml").write_text(CSV_SITE.format(path="customers.csv", fields=FIELDS)
+                                        + "    encoding: utf-16\n")
+    (tmp_path / "x.qs").write_text("inbound:\n    hangup\n")
+    result = CliRunner().invoke(main, ["check", "--site", str(tmp_path / "site.yaml"),
+                                       str(tmp_path / "x.qs")])
+    assert result.exit_code == 1, result.output
+    assert "customers.csv: error: the file has no byte-order mark" in result.output
+
+
+def test_a_lookup_file_replaced_by_a_fifo_does_not_hang_a_reload(tmp_path, caplog):
+    lookup = csv_lookup(tmp_path, "1,A,gold,1,true,1s,08:00\n")
+    path = tmp_path / "customers.csv"
+    path.unlink()
+    os.mkfifo(path)
+    with caplog.at_level(logging.WARNING, logger="runtime.site.lookups"):
+        assert lookup.find("1")["name"] == "A"   # returns at once, with the old data
+    assert "named pipe" in caplog.text
+
+
+def test_a_lookup_file_over_the_size_limit(tmp_path):
+    from runtime.site.lookups import MAX_LOOKUP_BYTES
+    path = tmp_path / "customers.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_LOOKUP_BYTES + 1)   # sparse
+    with pytest.raises(SiteError) as raised:
+        load_site_text(CSV_SITE.format(path="customers.csv", fields=FIELDS), "site.yaml",
+                       tmp_path)
+    assert "lookup files are limited to" in raised.value.problems[0].message
 
 
 def test_an_empty_csv_file(tmp_path):

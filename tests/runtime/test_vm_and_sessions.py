@@ -206,3 +206,170 @@ def test_estimated_wait_is_unbounded_with_nobody_logged_in():
     loop.run(until=60)
     assert records["c1"].log == ["no estimate"]
     assert records["c1"].estimated_wait_at_entry == math.inf
+
+
+def _commands(**functions):
+    return {name: type("Registered", (), {"function": staticmethod(function)})
+            for name, function in functions.items()}
+
+
+def test_a_failed_call_answered_by_the_fallback_group_is_still_recorded_as_failed():
+    """It was recorded `answered`, with nothing but `error` to tell; the
+    outcome stays `failed`, with the agent who took it, also when the caller
+    hangs up first."""
+    program = program_of('inbound:\n    answer\n    do crm_sync(call.caller)\n'
+                         '    queue to "support"\n')
+    scenario = Scenario("fallback", Location("t"), agents=[AgentPlan("alice", ["rescue"])])
+    loop, driver, center, records = _center(program, scenario, fallback_group="rescue")
+
+    def failing(context, number):
+        raise ConnectionError("CRM is down")
+    center.commands = _commands(crm_sync=failing)
+    center.agent_login("alice", ["rescue"])
+    _call(driver, center, loop, "agent-hangs-up", CallPlan(at=0.0))
+    _call(driver, center, loop, "caller-hangs-up", CallPlan(at=1000.0))
+    loop.call_at(1010.0, lambda: center.sessions["caller-hangs-up"].caller_hung_up())
+    loop.run(until=3600)
+    for record in records.values():
+        assert record.outcome == "failed", record
+        assert record.agent == "alice" and record.answered_group == "rescue"
+        assert record.answered_at is not None and "CRM is down" in record.error
+        assert record.groups == ["rescue"]
+
+
+def test_a_queued_call_that_fails_keeps_its_place_in_the_fallback_group():
+    """It re-entered the fallback group as if it had just arrived, behind
+    callers who came later."""
+    program = program_of("""inbound:
+    if call.caller == "0700000001":
+        queue to "support"
+    queue to "rescue"
+queue:
+    wait 30s
+    do crm_sync(call.caller)
+""")
+    scenario = Scenario("place", Location("t"), agents=[AgentPlan("bob", ["rescue"], talk=30.0)])
+    loop, driver, center, records = _center(program, scenario, fallback_group="rescue")
+
+    def failing(context, number):
+        if number == "0700000001":
+            raise ConnectionError("CRM is down")
+        return None
+    center.commands = _commands(crm_sync=failing)
+    _call(driver, center, loop, "first", CallPlan(at=0.0, caller="0700000001"))
+    _call(driver, center, loop, "later", CallPlan(at=10.0, caller="0700000002"))
+    loop.call_at(60.0, lambda: center.agent_login("bob", ["rescue"]))
+    loop.run(until=3600)
+    first, later = records["first"], records["later"]
+    assert first.error and first.outcome == "failed"
+    assert first.groups == ["support", "rescue"]
+    assert first.answered_at < later.answered_at
+    assert first.waited == first.answered_at - 0.0   # waited since it first queued
+
+
+def test_a_command_calling_sys_exit_fails_the_call_over_and_the_run_goes_on():
+    """SystemExit from a command ended the simulation (and `qscript test`,
+    with exit 0) and would end the live runtime."""
+    import sys
+    program = program_of('inbound:\n    answer\n    do crm_sync(call.caller)\n'
+                         '    queue to "support"\n')
+    scenario = Scenario("exit", Location("t"), agents=[AgentPlan("alice", ["support", "rescue"])])
+    loop, driver, center, records = _center(program, scenario, fallback_group="rescue")
+
+    def exits(context, number):
+        if number == "0700000666":
+            sys.exit(0)
+        return None
+    center.commands = _commands(crm_sync=exits)
+    center.agent_login("alice", ["support", "rescue"])
+    _call(driver, center, loop, "bad", CallPlan(at=0.0, caller="0700000666"))
+    _call(driver, center, loop, "good", CallPlan(at=1.0, caller="0700000001"))
+    loop.run(until=3600)
+    bad, good = records["bad"], records["good"]
+    assert bad.outcome == "failed" and bad.answered_group == "rescue"
+    assert bad.error.startswith("test.qs:3:5: command failed: ")
+    assert "crm_sync" in bad.error and "sys.exit(0)" in bad.error
+    assert good.error is None and good.agent == "alice"
+
+
+def test_ctrl_c_in_a_command_still_stops_the_process():
+    program = program_of('inbound:\n    do crm_sync(call.caller)\n    queue to "support"\n')
+    loop, driver, center, records = _center(program, Scenario("ctrl-c", Location("t")),
+                                            fallback_group="rescue")
+
+    def interrupted(context, number):
+        raise KeyboardInterrupt
+    center.commands = _commands(crm_sync=interrupted)
+    _call(driver, center, loop, "c1", CallPlan())
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(until=60)
+
+
+def test_a_call_failing_in_the_queue_says_what_it_was_waiting_for():
+    """A step limit reached after hours in a queue nobody serves said only
+    "ran 200,000 steps"; the error now says how long the call waited, for
+    which groups, and how many agents were there."""
+    program = program_of("""inbound:
+    queue to "sales", "support"
+queue:
+    wait 2h
+    do crm_sync()
+""")
+    loop, driver, center, records = _center(program, Scenario("wait", Location("t")))
+    center.commands = _commands(crm_sync=lambda context: 1 / 0)
+    center.agent_login("bob", ["other"])
+    _call(driver, center, loop, "c1", CallPlan())
+    loop.run(until=3 * 3600)
+    assert records["c1"].error == ("test.qs:5:5: command failed: division by zero (the call had "
+                                   'waited 2h 0m in the queue for "sales", "support"; no agent '
+                                   "was logged in)")
+
+
+def test_a_step_limit_in_the_queue_says_what_the_call_was_waiting_for():
+    program = program_of("""inbound:
+    queue to "sales"
+queue:
+    wait 1h
+    set pause = 0s
+    while true:
+        wait pause
+""")
+    loop, driver, center, records = _center(program, Scenario("loop", Location("t")))
+    _call(driver, center, loop, "c1", CallPlan())
+    loop.run(until=2 * 3600)
+    first_line = records["c1"].error.split("\n")[0]
+    assert "steps without ending" in first_line
+    assert first_line.endswith('(the call had waited 1h 0m in the queue for "sales"; no agent '
+                               "was logged in)")
+
+
+def test_a_call_failing_after_its_agent_joins_the_fallback_group_at_the_back():
+    """Only a call that was waiting keeps its place: one whose after-call
+    survey fails must not jump ahead of the callers waiting there. And it
+    goes there once: its survey failed again after the fallback agent, and
+    the call was queued again, for ever."""
+    program = program_of("""inbound:
+    if call.caller == "0700000001":
+        queue to "support"
+    queue to "rescue"
+after call:
+    do crm_sync(call.caller)
+""")
+    scenario = Scenario("after", Location("t"), agents=[AgentPlan("alice", ["support"], talk=30.0),
+                                                        AgentPlan("bob", ["rescue"], talk=30.0)])
+    loop, driver, center, records = _center(program, scenario, fallback_group="rescue")
+
+    def failing(context, number):
+        if number == "0700000001":
+            raise ConnectionError("CRM is down")
+        return None
+    center.commands = _commands(crm_sync=failing)
+    center.agent_login("alice", ["support"])
+    _call(driver, center, loop, "surveyed", CallPlan(at=0.0, caller="0700000001"))
+    _call(driver, center, loop, "waiting", CallPlan(at=10.0, caller="0700000002"))
+    loop.call_at(100.0, lambda: center.agent_login("bob", ["rescue"]))
+    loop.run(until=3600)
+    surveyed, waiting = records["surveyed"], records["waiting"]
+    assert surveyed.outcome == "failed" and surveyed.agent == "bob"
+    assert waiting.agent == "bob" and waiting.answered_at < surveyed.answered_at
+    assert not center.sessions   # both ended

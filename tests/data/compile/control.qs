@@ -15,6 +15,8 @@ inbound:
     repeat 3 times:
         set n = n + 1
         play "tick"
+    repeat n times:
+        play "tick"
     menu "main-menu" timeout 4s retries 1:
         key 1:
             set call.language = "en"

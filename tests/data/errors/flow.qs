@@ -156,3 +156,23 @@ queue:
         log "no wait needed"
 after call:
     stop
+---
+# Q4008: the queue section can requeue before it waits (also through a goto and an every's first round)
+inbound:
+    queue to "support"
+queue:
+    every 30s:
+        if agents_logged_in("support") == 0:
+            goto move
+        announce position
+block move:
+    requeue to "sales"
+---
+# OK: the queue section waits before it requeues
+inbound:
+    queue to "support"
+queue:
+    every 30s:
+        announce position
+        if agents_logged_in("support") == 0 and "sales" not in call.groups:
+            requeue to "sales"

@@ -175,3 +175,36 @@ inbound:
     if call.waited / 1m > 2 and seconds(call.waited) % 60 == 0:
         hangup
     queue to "support" priority 99 credit 30s target 20s
+---
+# Q2004: counts and priorities that are not whole numbers
+inbound:
+    set call.priority = 2.5
+    repeat 2.5 times:
+        wait 1s
+    collect pin digits 1.5 to 4 retries 1.5
+    queue to "support" priority 5 + 0.5
+---
+# Q2005: a constant string doubled past 65,536 characters, and a constant number past 1.8e308
+const A = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+const B = A + A + A + A + A + A + A + A + A + A + A + A + A + A + A + A
+const C = B + B + B + B + B + B + B + B + B + B + B + B + B + B + B + B
+const D = C + C + C + C + C + C + C + C + C + C + C + C + C + C + C + C
+const E = D + "x"
+const BIG = 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807 * 9223372036854775807
+inbound:
+    log E
+---
+# Q2006: variables only ever assigned from themselves have no type to start from
+inbound:
+    set total = total + 1m
+    set a = b
+    set b = a
+    wait total
+---
+# OK: a first value gives the type; an unknown command result is not an error without a site
+inbound:
+    set total = 0s
+    set total = total + 1m
+    do fetch() into v
+    set w = v + 1
+    wait total
