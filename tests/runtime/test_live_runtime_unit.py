@@ -402,3 +402,18 @@ def test_a_dialplan_fallback_without_an_extension_continues_at_the_dialled_numbe
         await runtime.close()
     asyncio.run(scenario())
 
+
+
+def test_a_callback_that_reached_an_agent_counts_as_answered_not_pending():
+    """Such a call keeps the outcome callback (with its agent); the simulator's
+    figures count it answered, and only callbacks never made as pending."""
+    from runtime.records import CallRecord
+    from runtime.simulator.stats import Counters
+
+    counters = Counters()
+    counters.add(CallRecord("made", "1", "100", queued_at=0.0, answered_at=30.0, agent="a",
+                            outcome="callback"), threshold=20.0)
+    counters.add(CallRecord("pending", "2", "100", queued_at=0.0, outcome="callback"),
+                 threshold=20.0)
+    summary = counters.summary()
+    assert summary["calls_answered"] == 1 and summary["callbacks_pending"] == 1
