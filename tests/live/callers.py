@@ -101,6 +101,21 @@ class Callers:
         response = await self.http.get(f"/channels/{channel_id}")
         return response.json() if response.status_code == 200 else None
 
+    async def in_dialplan(self, channel_id: str, context: str, timeout: float = 5.0) -> dict:
+        """The channel once it is in ``context`` (the runtime handed it back to the dialplan).
+
+        A call's record is written when the runtime sends the request, not when
+        Asterisk has carried it out: poll."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            data = await self.channel(channel_id)
+            if data is not None and data["dialplan"]["context"] == context:
+                return data
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{channel_id} is not in {context} after {timeout}s: "
+                                     f"{data and data['dialplan']}")
+            await asyncio.sleep(0.05)
+
     async def listen(self, channel_id: str, seconds: float) -> "Heard":
         """What ``channel_id`` is sent (what its person hears) during the next ``seconds``.
 

@@ -204,8 +204,7 @@ def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkey
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703000001"),
                                     10, what="the unlucky call to be handed over")
             assert record.outcome == "failed" and "PlaybackFinished" in record.error
-            channel = await live.callers.channel(record.call_id)
-            assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
+            await live.callers.in_dialplan(record.call_id, "qtest-fallback")
             # The other call is not affected.
             await asyncio.sleep(1.0)
             await live.callers.press(other, "1")
