@@ -14,6 +14,7 @@ compiler the install falls back to pure Python, with a warning.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -47,10 +48,21 @@ COMPILED = [
 
 HERE = Path(__file__).resolve().parent
 
+#: What the last build did, for the runtime and the test suite to read
+#: (runtime.build_record): pip hides a build's messages, so a runtime that
+#: silently fell back to pure Python would otherwise go unnoticed.
+BUILD_RECORD = HERE / "runtime" / "_build.json"
 
-def _warn(message: str) -> None:
+
+def record_build(mode: str, reason: str = "", cause: str = "") -> None:
+    """mode: compiled | pure (asked for) | fallback; cause: type-errors | toolchain."""
+    BUILD_RECORD.write_text(json.dumps({"mode": mode, "reason": reason, "cause": cause}) + "\n")
+
+
+def _warn(message: str, cause: str = "toolchain") -> None:
     print(f"qscript build: {message}; installing pure Python", file=sys.stderr)
     remove_compiled_copies()
+    record_build("fallback", message, cause)
 
 
 def remove_compiled_copies() -> None:
@@ -78,6 +90,7 @@ def compiled_extensions() -> list:
         return []
     if os.environ.get("QSCRIPT_PURE_PYTHON"):
         remove_compiled_copies()
+        record_build("pure", "QSCRIPT_PURE_PYTHON is set")
         return []
     remove_shared_libraries()
     try:
@@ -88,7 +101,7 @@ def compiled_extensions() -> list:
     try:
         extensions = mypycify(COMPILED, opt_level="3")
     except SystemExit:  # mypyc reports type errors by exiting
-        _warn("mypyc could not compile the runtime (type errors above)")
+        _warn("mypyc could not compile the runtime (type errors above)", cause="type-errors")
         return []
     for extension in extensions:
         # mypyc compiles with -Werror; gcc's tautological-compare warning on
@@ -104,10 +117,14 @@ class OptionalBuildExt(build_ext):
     fails, whatever was built is removed again."""
 
     def run(self) -> None:
+        if not self.extensions:
+            return  # pure Python (asked for, or a fallback already recorded)
         try:
             super().run()
         except Exception as error:  # noqa: BLE001 - any compiler failure
             self._give_up(f"compiling failed ({error})")
+            return
+        record_build("compiled")
 
     def _give_up(self, reason: str) -> None:
         for ext in self.extensions:

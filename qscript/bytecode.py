@@ -37,7 +37,11 @@ from enum import IntEnum
 from .source import MAX_SOURCE_BYTES
 
 MAGIC = b"QSBC"
-FORMAT_VERSION = 1
+#: Bumped whenever a reader of the previous version could not run what this
+#: compiler writes, or this verifier would refuse what the previous compiler
+#: wrote. History: 1 — first format; 2 — the WHOLE instruction (run-time
+#: check of counts and priorities) and the menu-key slot starting as a number.
+FORMAT_VERSION = 2
 
 
 class Op(IntEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -30,3 +31,21 @@ if _stale:
     warnings.warn(f"the compiled runtime is older than {', '.join(_stale)}: reinstall "
                   "(pip install -e .) to compile your changes, or install with "
                   "QSCRIPT_PURE_PYTHON=1 to run the sources", stacklevel=2)
+
+
+def build_record(package: Path | None = None) -> dict:
+    """What the last install's build did (written by setup.py): ``mode`` is
+    ``compiled``, ``pure`` (asked for with QSCRIPT_PURE_PYTHON) or
+    ``fallback`` (with ``reason`` and ``cause``: ``type-errors`` or
+    ``toolchain``); empty when unknown (an installed wheel, an old build)."""
+    path = (package or Path(__file__).resolve().parent) / "_build.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+_build = build_record()
+if _build.get("mode") == "fallback":
+    warnings.warn(f"the runtime was not compiled ({_build.get('reason')}): running pure Python, "
+                  "3-4x slower to simulate", stacklevel=2)

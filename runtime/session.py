@@ -164,7 +164,7 @@ class CallSession:
                     self._phase_ended(stop.value)
                 finally:
                     self._next_phase_by_loop = False
-                next_phase = self._gen
+                next_phase = self._running_phase()
                 if next_phase is None or self.state is _ENDED:
                     return
                 gen = next_phase  # the next phase began: run it here
@@ -189,6 +189,13 @@ class CallSession:
                 return
             if self.state is _ENDED or self._gen is not gen:
                 return
+
+    def _running_phase(self) -> Generator[fx.Effect, Any, Outcome] | None:
+        """The phase now running, read through a call: after ``self._gen = None``
+        mypy keeps the attribute narrowed to None across other calls, and
+        mypyc would check the value read against None (a TypeError at run
+        time when _phase_ended started the next phase)."""
+        return self._gen
 
     def _done(self):
         """A completion callback for a timed driver action."""

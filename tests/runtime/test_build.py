@@ -38,3 +38,19 @@ def test_an_installed_package_is_not_checked(tmp_path):
     os.utime(compiled, (1_000_000, 1_000_000))
     os.utime(source, (2_000_000, 2_000_000))
     assert stale_compiled_modules(package) == []
+
+
+def test_the_runtime_did_not_fall_back_to_pure_python_because_of_type_errors():
+    """A compiled module that mypyc refuses makes the install fall back to pure
+    Python with a message pip hides: the suite would pass and CI would run the
+    slow runtime without anyone noticing. The build records what it did."""
+    from runtime import build_record
+    record = build_record()
+    assert record.get("cause") != "type-errors", record.get("reason")
+
+
+def test_the_build_record_is_read_and_a_missing_one_is_empty(tmp_path):
+    from runtime import build_record
+    assert build_record(tmp_path) == {}
+    (tmp_path / "_build.json").write_text('{"mode": "fallback", "reason": "r", "cause": "toolchain"}')
+    assert build_record(tmp_path)["mode"] == "fallback"
