@@ -132,6 +132,7 @@ class AriDriver(Driver):
         self.legs: dict[str, _Leg] = {}
         self.rings: dict[str, _Ring] = {}          # agent/callback channel id -> ring
         self.agent_calls: dict[str, str] = {}      # connected agent channel -> call id
+        self.agent_ids: dict[str, str] = {}        # connected agent channel -> agent id
         self.playbacks: dict[str, str] = {}        # playback id -> caller channel
         self.recordings: dict[str, str] = {}       # recording name -> caller channel
         self.aliases: dict[str, str] = {}          # callback customer channel -> call id
@@ -414,8 +415,11 @@ class AriDriver(Driver):
             return
         self.rings.pop(channel, None)
         call_id = self.agent_calls.pop(channel, None)
+        agent_id = self.agent_ids.pop(channel, None)
         if call_id is not None:
             session = self.center.sessions.get(call_id)
+            if session is None and agent_id is not None:
+                self._free_agent_of_ended_call(agent_id, call_id)
             leg = self.legs.get(call_id)
             if leg is not None:
                 leg.agent_channel = None
@@ -437,11 +441,24 @@ class AriDriver(Driver):
         if leg.agent_channel is not None:
             agent_channel, leg.agent_channel = leg.agent_channel, None
             self.agent_calls.pop(agent_channel, None)
+            self.agent_ids.pop(agent_channel, None)  # the session frees the agent
             self._request(self.port.hangup(agent_channel), None, "hang up agent")
         session = self.center.sessions.get(channel)
         if session is not None:
             session.caller_hung_up()
         self._forget(leg)
+
+    def _free_agent_of_ended_call(self, agent_id: str, call_id: str) -> None:
+        """An agent's leg ended after its call's session did (the call failed while
+        connected and went to the fallback): the agent must not stay busy for ever."""
+        from ..acd import AgentState
+        try:
+            info = self.center.acd.agent_info(agent_id)
+        except LookupError:
+            return
+        if info.state is AgentState.BUSY and info.call_id == call_id:
+            log.warning("agent %s freed: call %s ended while they were on it", agent_id, call_id)
+            self.center.agent_call_ended(agent_id)
 
     def _forget(self, leg: _Leg) -> None:
         self.legs.pop(leg.call.call_id, None)
@@ -815,6 +832,7 @@ class AriDriver(Driver):
                 if leg.agent_channel is not None:
                     agent_channel, leg.agent_channel = leg.agent_channel, None
                     self.agent_calls.pop(agent_channel, None)
+                    self.agent_ids.pop(agent_channel, None)  # the session frees the agent
                     self._request(self.port.hangup(agent_channel), None, "release the agent")
                 leg.gone = True
                 self._forget(leg)
@@ -849,6 +867,7 @@ class AriDriver(Driver):
         leg.agent_channel = channel
         leg.handoff = ring.times
         self.agent_calls[channel] = ring.call_id
+        self.agent_ids[channel] = ring.agent_id
         ring.answered()
 
     def connect(self, call, agent_id) -> None:

@@ -258,3 +258,34 @@ def test_the_after_call_phase_is_heard_once_the_agent_hangs_up(tmp_path):
             assert record.outcome == "answered" and record.agent == "bob"
             await live.callers.ended(channel, 5)  # the script hung up after the prompt
     run(scenario())
+
+
+def test_a_call_that_fails_while_connected_frees_its_agent(tmp_path, monkeypatch):
+    """The caller goes to the fallback; the agent's line is hung up and the agent is
+    free for the next caller (not left busy with a call that is gone)."""
+    from runtime.acd import AgentState
+    from runtime.ari import driver as driver_module
+
+    original = driver_module._EVENT_HANDLERS["ChannelDtmfReceived"]
+
+    def broken(driver, event):
+        raise RuntimeError("a bug while connected")
+    async def scenario():
+        async with Live(tmp_path, PROMPT_MENU_SCRIPT) as live:
+            live.agent("alice", ["support"], answer_after=0.2, talk=60)
+            caller = await live.dial("0703000003", "1", pause=1.0)
+            session = await wait_for(lambda: live.session_of("0703000003"), 5)
+            await wait_for(lambda: session.state is State.CONNECTED, 10, what="alice to answer")
+            agent_leg = live.runtime.driver.legs[session.call.call_id].agent_channel
+            monkeypatch.setitem(driver_module._EVENT_HANDLERS, "ChannelDtmfReceived", broken)
+            await live.callers.press(caller, "5")  # the handler fails for this call
+            await live.callers.in_dialplan(session.call.call_id, "qtest-fallback")
+            for _ in range(100):
+                if await live.callers.channel(agent_leg) is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert await live.callers.channel(agent_leg) is None, "alice's line is left up"
+            await wait_for(lambda: live.runtime.center.acd.agent_info("alice").state
+                           is AgentState.READY, 5, what="alice free again")
+            monkeypatch.setitem(driver_module._EVENT_HANDLERS, "ChannelDtmfReceived", original)
+    run(scenario())
