@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from qscript.api import check_source, load_source
-from qscript.bytecode import Program, read_program
+from qscript.bytecode import BytecodeError, Program, read_program
 from qscript.source import Source
 
 from .ari.driver import AriDriver, handled_events
@@ -65,6 +65,10 @@ def default_spool_path(url: str, site) -> Path:
     site_path = getattr(site, "path", None)
     stem = Path(site_path).stem if site_path else "site"
     return base / ".qscript" / f"{stem}.outbox.jsonl"
+
+
+class ScriptLoadError(Exception):
+    """A stored version that this runtime cannot run."""
 
 
 @dataclass
@@ -244,7 +248,43 @@ class LiveRuntime:
             stored = {v.name: v for v in await self._in_store(self.store.active_versions)}
         for name, version in stored.items():
             if self.versions.get(name) != version.version:  # not just deployed above
-                self._activate(name, read_program(version.bytecode), version.version)
+                try:
+                    program = await asyncio.to_thread(self._program_of, version)
+                except ScriptLoadError as error:
+                    raise RuntimeError(f"{error}; deploy a version that compiles (or roll "
+                                       "back to one) before serving") from None
+                self._activate(name, program, version.version)
+
+    def _program_of(self, version) -> Program:
+        """The program of a stored version (run in a worker thread).
+
+        Its bytecode is read and verified; bytecode this runtime refuses (written
+        by another version of QScript, or damaged) is compiled again from the
+        version's stored source and stored back under the same version number.
+        A source that no longer compiles (a check added since) raises
+        :class:`ScriptLoadError` with the diagnostics.
+        """
+        try:
+            return read_program(version.bytecode)
+        except BytecodeError as refused:
+            reason = f"{refused.code}: {refused.message}"
+        symbols = self.site.symbols() if self.site is not None else None
+        result = check_source(Source(version.source, f"{version.name}.qs"), symbols, compile=True)
+        if result.program is None:
+            raise ScriptLoadError(
+                f"stored version {version.version} of {version.name} cannot run: its bytecode is "
+                f"refused ({reason}) and its source no longer compiles:\n"
+                + "\n".join(d.render(result.source) for d in result.diagnostics
+                            if d.is_error))
+        program = result.program
+        log.warning("script %s version %d compiled again from its stored source (its bytecode "
+                    "was refused: %s)", version.name, version.version, reason)
+        try:
+            self.store.replace_bytecode(version.name, version.version, program.to_bytes())
+        except Exception as error:  # noqa: BLE001 - the program runs; the next start compiles again
+            log.warning("could not store the recompiled bytecode of %s version %d: %s",
+                        version.name, version.version, describe_error(error))
+        return program
 
     def _activate(self, name: str, program: Program, version: int) -> None:
         for number in self._script_names().get(name, []):
@@ -295,10 +335,18 @@ class LiveRuntime:
                         {"message": f"version {current} is the first version of {name}"}])
                 version = earlier[-1].version
             chosen = version
+            row = next((v for v in versions if v.version == chosen), None)
+            if row is None:
+                return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
+            # The program first: a version that cannot run must not become the
+            # stored active one while the old one keeps running.
+            try:
+                program = await asyncio.to_thread(self._program_of, row)
+            except ScriptLoadError as error:
+                return DeployResult(False, name, diagnostics=[{"message": str(error)}])
             target = await self._in_store(lambda: self.store.activate(name, chosen))
             if target is None:
                 return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
-            program = await asyncio.to_thread(read_program, target.bytecode)
             self._activate(name, program, target.version)
             return DeployResult(True, name, target.version, [], target.source_hash)
 
