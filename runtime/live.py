@@ -444,6 +444,7 @@ class LiveRuntime:
 
     def status(self) -> dict:
         acd, now = self.center.acd, self.driver.now()
+        acd.roll_day(now)  # the service levels are today's
         groups = []
         for name in acd.group_names:
             waiting = []
