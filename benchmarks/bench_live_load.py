@@ -71,6 +71,15 @@ class Connection:
         return f"ws://127.0.0.1:8088/ari/events?app={app}&api_key=qtest:qtest"
 
 
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0.0 if it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 async def load(args, control: str, token: str, harness) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=control, headers=headers, timeout=10) as api:
@@ -80,6 +89,7 @@ async def load(args, control: str, token: str, harness) -> dict:
         async with Callers(Connection(harness)) as callers:
             started = time.monotonic()
             before = (await api.get("/metrics")).json()
+            asterisk_cpu = process_cpu_seconds(harness.pid())
             peak = 0
             made = 0
             hangups = []
@@ -104,6 +114,8 @@ async def load(args, control: str, token: str, harness) -> dict:
                     peak = max(peak, status["calls"])
             after_load = (await api.get("/metrics")).json()
             window = time.monotonic() - started
+            asterisk_cpu = (process_cpu_seconds(harness.pid()) - asterisk_cpu) / window
+            load_average = os.getloadavg()
             await asyncio.gather(*hangups)
             await asyncio.sleep(args.talk + 5)  # drain
             drained = (await api.get("/metrics")).json()
@@ -111,7 +123,13 @@ async def load(args, control: str, token: str, harness) -> dict:
     cpu = (after_load["cpu_seconds"] - before["cpu_seconds"]) / window
     return {"calls_made": made, "peak_concurrent_calls": peak, "window_s": round(window, 1),
             "runtime_cpu_share_of_one_core": round(cpu, 3),
+            "asterisk_cpu_share_of_one_core": round(asterisk_cpu, 3),
+            "machine_load_average_1_5_15_min": [round(x, 2) for x in load_average],
+            "machine_cpus": os.cpu_count(),
             "event_to_command_ms": after_load["latency"], "handoff_ms": after_load["handoff"],
+            "handoff_stages_ms": after_load.get("handoff_stages"),
+            "loop_lag_ms": after_load.get("loop_lag"), "gc_pauses_ms": after_load.get("gc"),
+            "events_received": after_load.get("events"),
             "calls_left_in_runtime": drained["calls"], "channels_left_in_asterisk": len(channels)}
 
 

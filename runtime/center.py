@@ -12,6 +12,7 @@ business. The simulator and the ARI runtime each build one ContactCenter.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from typing import Any, Callable, Iterable
@@ -129,6 +130,13 @@ class ContactCenter:
         self._free_since: dict[str, float] = {}
         #: Seconds after a missed ring until the agent is ready again (None: never by itself).
         self.no_answer_pause: float | None = None
+        # The ACD's day (service_level() is "today") ends at the site's midnight.
+        self.acd.day_ends_at = self._end_of_day(driver.now())
+        self.acd.next_day_end = self._end_of_day
+        #: Called with an agent's id when the contact centre itself changed the
+        #: agent's state (paused for a missed ring, ready again after it), not
+        #: on a request: the live runtime stores it.
+        self.on_agent_changed: Callable[[str], None] | None = None
         self._preference_timer: Callable[[], None] | None = None
         #: Agents to log out when their call is over (agent_logout_when_free),
         #: with what to call then.
@@ -153,6 +161,12 @@ class ContactCenter:
         if site is None:
             return {}
         return {name: hot.active for name, hot in site.hot_prompts.items()}
+
+    def _end_of_day(self, now: float) -> float:
+        """The driver-clock time of the next midnight on the site's wall clock."""
+        wall = self.driver.wall_time()
+        midnight = dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())
+        return now + max(1.0, (midnight - wall).total_seconds())
 
     def ensure_group(self, name: str) -> None:
         """Define a group the site did not (simulations without a site)."""
@@ -294,7 +308,10 @@ class ContactCenter:
         """
         self.dispatch(self.acd.offer_failed(call_id, agent_id, self.driver.now(),
                                             make_agent_unready=True))
-        if self._leaving and self._left(agent_id):
+        left = bool(self._leaving) and self._left(agent_id)
+        if self.on_agent_changed is not None:
+            self.on_agent_changed(agent_id)  # paused for the miss (or logged out, leaving)
+        if left:
             return
         if self.no_answer_pause is not None:
             self.driver.schedule(self.no_answer_pause, lambda: self._ready_after_miss(agent_id))
@@ -304,6 +321,8 @@ class ContactCenter:
         info = self.acd.agent_info(agent_id)
         if info.state is AgentState.PAUSED and info.pause_reason == "no answer":
             self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
+            if self.on_agent_changed is not None:
+                self.on_agent_changed(agent_id)
 
     def agent_connected(self, agent_id: str) -> None:
         """A caller was connected to the agent: record the hand-off time."""
@@ -356,6 +375,7 @@ class ContactCenter:
 
 
 def _service_level(center: ContactCenter, group: str) -> float:
+    center.acd.roll_day(center.driver.now())
     value = center.acd.service_level(group)
     return 100.0 if value is None else value
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import gc
 import json
 import logging
 import time
@@ -27,12 +28,13 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from qscript.api import check_source, load_source
-from qscript.bytecode import Program, read_program
+from qscript.bytecode import BytecodeError, Program, read_program
 from qscript.source import Source
 
-from .ari.driver import AriDriver
+from .ari.driver import AriDriver, handled_events
 from .ari.port import AriPort
 from .center import CallHistory, ContactCenter, ProgramTable
+from .latency import LatencyRecorder
 from .mailer import Mailer
 from .outbox import REJECTED, SAVED, SPOOLED, Outbox
 from .records import CallRecord
@@ -63,6 +65,10 @@ def default_spool_path(url: str, site) -> Path:
     site_path = getattr(site, "path", None)
     stem = Path(site_path).stem if site_path else "site"
     return base / ".qscript" / f"{stem}.outbox.jsonl"
+
+
+class ScriptLoadError(Exception):
+    """A stored version that this runtime cannot run."""
 
 
 @dataclass
@@ -100,6 +106,8 @@ class LiveRuntime:
                                     on_record=self._record,
                                     fallback_group=getattr(fallback, "group", None))
         self.driver.center = self.center
+        port.wanted_events = handled_events()  # Asterisk sends nothing we would skip
+        self.center.on_agent_changed = self._save_agent
         if getattr(site, "commands", None):
             self.center.commands = site.commands
         self.versions: dict[str, int] = {}           # script name -> active version
@@ -107,6 +115,11 @@ class LiveRuntime:
         self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
         self.started_at = time.monotonic()
         self._cpu_started = time.process_time()
+        self.loop_lag = LatencyRecorder()
+        self.gc_pauses = [LatencyRecorder(), LatencyRecorder(), LatencyRecorder()]
+        self._gc_started: float | None = None
+        self._lag_watch: asyncio.Task | None = None
+        self._connected_before = False
 
     # ------------------------------------------------------------ start and stop
 
@@ -122,15 +135,62 @@ class LiveRuntime:
         hot, calls, agents = await self._in_store(
             lambda: (self.store.hot_prompts(), self.store.calls(limit=5000), self.store.agents()))
         self._restore_state(hot, calls, agents)
+        self._watch_pauses()
+        self.driver.on_connected = self._freeze_long_lived_objects
         await self.port.start(self.driver.on_event)
+
+    def _freeze_long_lived_objects(self) -> None:
+        """Keep the garbage collector off the objects that live as long as the process.
+
+        Modules, the compiled scripts, the site and the ARI client's description of
+        Asterisk's API are some 100,000 objects; every full collection walks them
+        all, and under load one took 200 ms, stalling every call at once (agent
+        hand-offs waited behind it). Frozen, they are never walked again. On a
+        reconnect the previous connection's client is garbage: everything is unfrozen
+        and collected once (garbage must not be frozen: it would never be freed),
+        then what is left is frozen again.
+        """
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        if not self._connected_before:  # the start's own collection stalled no call
+            self._connected_before = True
+            for recorder in self.gc_pauses:
+                recorder.clear()
 
     async def close(self) -> None:
         """Stop taking calls; write the outbox (or spool what the database does not take)."""
         await self.port.close()
+        if self._lag_watch is not None:
+            self._lag_watch.cancel()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         for task in list(self.driver.tasks):
             task.cancel()
         self.driver.close()
         await asyncio.to_thread(self.outbox.close)
+
+    # ------------------------------------------------------------ pauses (for /metrics)
+
+    def _watch_pauses(self) -> None:
+        """Measure how late the event loop runs and how long garbage collections take:
+        a stalled loop delays every call at once (see /metrics loop_lag and gc)."""
+        gc.callbacks.append(self._on_gc)
+        self._lag_watch = self.loop.create_task(self._watch_loop_lag())
+
+    async def _watch_loop_lag(self, interval: float = 0.02) -> None:
+        while True:
+            started = self.loop.time()
+            await asyncio.sleep(interval)
+            self.loop_lag.record(max(0.0, self.loop.time() - started - interval))
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            self.gc_pauses[min(int(info.get("generation", 0)), 2)].record(
+                time.perf_counter() - self._gc_started)
+            self._gc_started = None
 
     async def _in_store(self, function: Callable[[], _T]) -> _T:
         """Run a database call in a worker thread; an outage is a StoreUnavailable."""
@@ -189,7 +249,43 @@ class LiveRuntime:
             stored = {v.name: v for v in await self._in_store(self.store.active_versions)}
         for name, version in stored.items():
             if self.versions.get(name) != version.version:  # not just deployed above
-                self._activate(name, read_program(version.bytecode), version.version)
+                try:
+                    program = await asyncio.to_thread(self._program_of, version)
+                except ScriptLoadError as error:
+                    raise RuntimeError(f"{error}; deploy a version that compiles (or roll "
+                                       "back to one) before serving") from None
+                self._activate(name, program, version.version)
+
+    def _program_of(self, version) -> Program:
+        """The program of a stored version (run in a worker thread).
+
+        Its bytecode is read and verified; bytecode this runtime refuses (written
+        by another version of QScript, or damaged) is compiled again from the
+        version's stored source and stored back under the same version number.
+        A source that no longer compiles (a check added since) raises
+        :class:`ScriptLoadError` with the diagnostics.
+        """
+        try:
+            return read_program(version.bytecode)
+        except BytecodeError as refused:
+            reason = f"{refused.code}: {refused.message}"
+        symbols = self.site.symbols() if self.site is not None else None
+        result = check_source(Source(version.source, f"{version.name}.qs"), symbols, compile=True)
+        if result.program is None:
+            raise ScriptLoadError(
+                f"stored version {version.version} of {version.name} cannot run: its bytecode is "
+                f"refused ({reason}) and its source no longer compiles:\n"
+                + "\n".join(d.render(result.source) for d in result.diagnostics
+                            if d.is_error))
+        program = result.program
+        log.warning("script %s version %d compiled again from its stored source (its bytecode "
+                    "was refused: %s)", version.name, version.version, reason)
+        try:
+            self.store.replace_bytecode(version.name, version.version, program.to_bytes())
+        except Exception as error:  # noqa: BLE001 - the program runs; the next start compiles again
+            log.warning("could not store the recompiled bytecode of %s version %d: %s",
+                        version.name, version.version, describe_error(error))
+        return program
 
     def _activate(self, name: str, program: Program, version: int) -> None:
         for number in self._script_names().get(name, []):
@@ -240,10 +336,18 @@ class LiveRuntime:
                         {"message": f"version {current} is the first version of {name}"}])
                 version = earlier[-1].version
             chosen = version
+            row = next((v for v in versions if v.version == chosen), None)
+            if row is None:
+                return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
+            # The program first: a version that cannot run must not become the
+            # stored active one while the old one keeps running.
+            try:
+                program = await asyncio.to_thread(self._program_of, row)
+            except ScriptLoadError as error:
+                return DeployResult(False, name, diagnostics=[{"message": str(error)}])
             target = await self._in_store(lambda: self.store.activate(name, chosen))
             if target is None:
                 return DeployResult(False, name, diagnostics=[{"message": f"no version {version}"}])
-            program = await asyncio.to_thread(read_program, target.bytecode)
             self._activate(name, program, target.version)
             return DeployResult(True, name, target.version, [], target.source_hash)
 
@@ -285,7 +389,12 @@ class LiveRuntime:
             center.dispatch(center.acd.set_groups(agent_id, groups or {}, self.driver.now()))
         else:
             raise ValueError(f"unknown agent action {action!r}")
-        info = center.acd.agent_info(agent_id)
+        return self._save_agent(agent_id)
+
+    def _save_agent(self, agent_id: str) -> concurrent.futures.Future[str]:
+        """Store an agent's state: after every request, and when the ACD changes it
+        itself (a missed ring pauses the agent), so a restart restores it."""
+        info = self.center.acd.agent_info(agent_id)
         from .acd import AgentState
         return self.outbox.submit(agent_state_op(
             agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,
@@ -339,6 +448,7 @@ class LiveRuntime:
         it must stay cheap with thousands of waiting calls: one pass over the calls (not
         one per group), their positions computed together (acd.positions)."""
         acd, now = self.center.acd, self.driver.now()
+        acd.roll_day(now)  # the service levels are today's
         waiting_in: dict[str, list[dict]] = {}
         positions = acd.positions()
         for session in self.center.sessions.values():
@@ -383,6 +493,12 @@ class LiveRuntime:
         elapsed = time.monotonic() - self.started_at
         cpu = time.process_time() - self._cpu_started
         return {"latency": self.driver.latency.summary(), "handoff": self.center.handoff.summary(),
+                "handoff_stages": {stage: recorder.summary() for stage, recorder
+                                   in self.driver.handoff_stages.items()},
+                "loop_lag": self.loop_lag.summary(),
+                "events": dict(sorted(self.driver.event_counts.items())),
+                "gc": {f"generation_{n}": recorder.summary()
+                       for n, recorder in enumerate(self.gc_pauses)},
                 "calls": len(self.center.sessions),
                 "workers": {"lookups": self.driver.lookup_workers.stats(),
                             "commands": self.driver.command_workers.stats()},

@@ -434,6 +434,7 @@ class CallSession:
 
     def _on_voicemail(self, effect: fx.Voicemail):
         self._leave_queue("voicemail")
+        self.driver.music_on_hold(self.call, None)  # out of the queue: its music ends
         self.record.outcome = VOICEMAIL
         self.record.voicemail_to = effect.address
         done = self._done()
@@ -677,6 +678,10 @@ class CallSession:
     def _end(self, outcome: str) -> None:
         if self.state is _ENDED:
             return
+        if outcome == ANSWERED and self.callback_accepted:
+            # A callback that reached an agent stays a callback in the records:
+            # its agent and answered_at tell that it was made.
+            outcome = CALLBACK
         if self.center.tracer is not None:
             self.center.tracer(self, ("ended", outcome))
         self._interrupt()

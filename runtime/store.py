@@ -305,6 +305,17 @@ class Store:
             session.refresh(target)
             return target
 
+    def replace_bytecode(self, name: str, version: int, bytecode: bytes) -> None:
+        """Store a version's bytecode anew (recompiled from its unchanged source
+        for another bytecode format); its number, source and hash stay."""
+        with self._lock, Session(self.engine) as session:
+            target = session.exec(select(ScriptVersion).where(
+                ScriptVersion.name == name, ScriptVersion.version == version)).first()
+            if target is not None:
+                target.bytecode = bytecode
+                session.add(target)
+                session.commit()
+
     def active_versions(self) -> list[ScriptVersion]:
         with Session(self.engine) as session:
             return list(session.exec(select(ScriptVersion).where(

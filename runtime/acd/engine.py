@@ -18,9 +18,10 @@ several groups (O(calls ahead) or O(agents of its groups)).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Callable, Final
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping
 
 from runtime.acd.estimators import ErlangMedianEstimator, WaitEstimator
@@ -65,8 +66,30 @@ class AcdEngine(AcdMetrics):
         super().__init__()
         self.estimator = estimator if estimator is not None else ErlangMedianEstimator()
         self.total_stats = GroupStats()
+        #: Engine time at which the day's counters (``stats``, behind
+        #: ``service_level``) end and start again, and how the next end is
+        #: found; set by the centre from the site's clock (never by default).
+        self.day_ends_at: float = math.inf
+        self.next_day_end: Callable[[float], float] | None = None
         for group in groups:
             self.define_group(group)
+
+    # ------------------------------------------------------------ the day
+
+    def roll_day(self, now: float) -> None:
+        """Start the day's counters again once ``now`` is past the end of the day.
+
+        Called before every count and every read of them, so a figure is
+        always of the current day without a timer (a recurring timer would
+        keep a simulation's event loop running for ever).
+        """
+        if now < self.day_ends_at:
+            return
+        for state in self._groups.values():
+            state.stats = GroupStats()
+        self.total_stats = GroupStats()
+        following = self.next_day_end
+        self.day_ends_at = following(now) if following is not None else math.inf
 
     # ------------------------------------------------------------ groups
 
@@ -265,6 +288,8 @@ class AcdEngine(AcdMetrics):
         waited = now - entry.arrival
         threshold = entry.service_level_threshold
         within = waited <= (config.service_level_threshold if threshold is None else threshold)
+        if now >= self.day_ends_at:
+            self.roll_day(now)
         _count_answer(group.stats, waited, within)
         _count_answer(self.total_stats, waited, within)
         self.estimator.record_answer(config.name, waited)
@@ -295,6 +320,8 @@ class AcdEngine(AcdMetrics):
         group = self._groups[agent.call_group]  # type: ignore[index]
         wrap_up = group.config.wrap_up if agent.wrap_up is None else agent.wrap_up
         handle_time = now - agent.answered_at + wrap_up
+        if now >= self.day_ends_at:
+            self.roll_day(now)
         group.stats.total_handle_time += handle_time
         self.total_stats.total_handle_time += handle_time
         self.estimator.record_handle(group.config.name, now - agent.offered_at + wrap_up)
@@ -428,6 +455,8 @@ class AcdEngine(AcdMetrics):
         name = entry.statistics_group()
         waited = now - entry.arrival
         abandoned = reason == ABANDONED
+        if now >= self.day_ends_at:
+            self.roll_day(now)
         group_stats = self._groups[name].stats if name in self._groups else None
         for stats in (group_stats, self.total_stats):
             if stats is None:

@@ -338,6 +338,7 @@ class AsyncariAdapter(AriPort):
             with anyio.fail_after(self._connect_timeout):
                 ws = await client.open_events()
                 await self._wait_registered(client)
+                await self._filter_events()
             self._client, self._ws = client, ws
             self._drop_requested = None
             self._connected = True
@@ -353,6 +354,23 @@ class AsyncariAdapter(AriPort):
             with anyio.CancelScope(shield=True):
                 await client.close()
             self._ws = None
+
+    async def _filter_events(self) -> None:
+        """Ask Asterisk for the event kinds in ``wanted_events`` only (all when None).
+
+        Set on every connect: the filter belongs to the application in Asterisk
+        and outlives our connection, so a filter left by an earlier process is
+        replaced too. An Asterisk without event filters (before 16.3) sends
+        everything, which works, at a cost.
+        """
+        kinds = self.wanted_events
+        body = {"allowed": [{"type": kind} for kind in sorted(kinds)]} if kinds else {}
+        try:
+            await self.request("PUT", f"applications/{self.config.app}/eventFilter",
+                               json_body=body)
+        except AriError as e:
+            log.log(logging.WARNING if kinds else logging.DEBUG,
+                    "cannot filter the events of app %s (all are sent): %s", self.config.app, e)
 
     async def _wait_registered(self, client: _SessionClient) -> None:
         """The app is registered just after the websocket upgrade; originate needs it."""
@@ -573,6 +591,22 @@ class AsyncariAdapter(AriPort):
 
     async def list_bridges(self) -> list[dict]:
         return list(await self._json("bridges", "list") or [])
+
+    async def playback_state(self, playback_id: str) -> str | None:
+        return await self._state_or_none(self._json("playbacks", "get", playbackId=playback_id))
+
+    async def recording_state(self, name: str) -> str | None:
+        return await self._state_or_none(self._json("recordings", "getLive", recordingName=name))
+
+    @staticmethod
+    async def _state_or_none(request) -> str | None:
+        try:
+            body = await request
+        except AriError as e:
+            if e.status == 404:
+                return None
+            raise
+        return str((body or {}).get("state", ""))
 
     # -- extras used by tests and tools (not part of the port)
     async def request(self, method: str, path: str, params: dict | None = None,

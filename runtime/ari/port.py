@@ -84,6 +84,12 @@ EventHandler = Callable[[AriEvent], Any]
 class AriPort(ABC):
     """Asterisk, as the live runtime sees it."""
 
+    #: The event kinds the consumer handles (None: all). An adapter may ask
+    #: Asterisk to send only these: most of what Asterisk sends about a channel
+    #: in the app (ChannelVarset, ChannelDialplan, ...) is of no use to the
+    #: runtime, and every event costs Asterisk and us work on the way.
+    wanted_events: frozenset[str] | None = None
+
     @abstractmethod
     async def start(self, on_event: EventHandler) -> None:
         """Connect and deliver every event to ``on_event`` (called in the event loop,
@@ -169,6 +175,14 @@ class AriPort(ABC):
 
     @abstractmethod
     async def list_bridges(self) -> list[dict]: ...
+
+    @abstractmethod
+    async def playback_state(self, playback_id: str) -> str | None:
+        """A playback's state (``queued``, ``playing``, ...); None once it is over."""
+
+    @abstractmethod
+    async def recording_state(self, name: str) -> str | None:
+        """A live recording's state (``recording``, ``paused``, ...); None once it is over."""
 
 
 Awaitable  # re-exported for adapters' type hints

@@ -76,8 +76,10 @@ class Counters:
             self.total_wait_answered += wait
             if wait <= (threshold if record.target is None else record.target):
                 self.answered_in_threshold += 1
-            if outcome != ANSWERED:
-                self._count_outcome(outcome)  # transferred after the agent, say
+            if outcome != ANSWERED and outcome != CALLBACK:
+                # transferred after the agent, say (a callback that reached an agent
+                # keeps the outcome callback, but it is answered, not pending)
+                self._count_outcome(outcome)
         elif outcome == ABANDONED:
             self.abandoned += 1
         else:

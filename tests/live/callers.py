@@ -9,9 +9,14 @@ up, like a person on a phone.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import io
 import itertools
 import json
+import math
+import wave
+from dataclasses import dataclass
 
 import httpx
 import websockets
@@ -64,9 +69,11 @@ class Callers:
             await self.events.put(event)
 
     async def call(self, number: str = "5000", caller: str = "0701234567",
-                   variables: dict | None = None) -> str:
-        """Start a call to ``number``; returns the caller-side (;1) channel id."""
-        channel = f"caller-{next(self._ids)}-{id(self) % 10000}"
+                   variables: dict | None = None, channel: str | None = None) -> str:
+        """Start a call to ``number``; returns the caller-side (;1) channel id.
+
+        The runtime sees the other half, ``<channel>;2``."""
+        channel = channel or f"caller-{next(self._ids)}-{id(self) % 10000}"
         self.up[channel] = asyncio.Event()
         self.gone[channel] = asyncio.Event()
         response = await self.http.post("/channels", params={
@@ -93,6 +100,96 @@ class Callers:
     async def channel(self, channel_id: str) -> dict | None:
         response = await self.http.get(f"/channels/{channel_id}")
         return response.json() if response.status_code == 200 else None
+
+    async def in_dialplan(self, channel_id: str, context: str, timeout: float = 5.0) -> dict:
+        """The channel once it is in ``context`` (the runtime handed it back to the dialplan).
+
+        A call's record is written when the runtime sends the request, not when
+        Asterisk has carried it out: poll."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            data = await self.channel(channel_id)
+            if data is not None and data["dialplan"]["context"] == context:
+                return data
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{channel_id} is not in {context} after {timeout}s: "
+                                     f"{data and data['dialplan']}")
+            await asyncio.sleep(0.05)
+
+    async def listen(self, channel_id: str, seconds: float) -> "Heard":
+        """What ``channel_id`` is sent (what its person hears) during the next ``seconds``.
+
+        A snoop channel (``spy=out``) on the channel joins this helper's app and is
+        recorded: a snoop produces audio at the real rate, silence as zero samples,
+        so a caller left in silence shows as silent windows. Works on any channel
+        (the runtime's caller or customer leg), in Stasis or in the dialplan.
+        """
+        number = next(self._ids)
+        snoop, name = f"snoop-{number}-{id(self) % 10000}", f"listen-{number}-{id(self) % 10000}"
+        self.up[snoop] = asyncio.Event()
+        response = await self.http.post(f"/channels/{channel_id}/snoop",
+                                        params={"spy": "out", "app": CALLER_APP, "snoopId": snoop})
+        response.raise_for_status()
+        try:
+            await asyncio.wait_for(self.up[snoop].wait(), 5)
+            response = await self.http.post(f"/channels/{snoop}/record", params={
+                "name": name, "format": "wav", "ifExists": "overwrite", "beep": "false"})
+            response.raise_for_status()
+            await asyncio.sleep(seconds)
+            await self.http.post(f"/recordings/live/{name}/stop")
+            for _ in range(100):  # the file is complete once the live recording is gone
+                if (await self.http.get(f"/recordings/live/{name}")).status_code == 404:
+                    break
+                await asyncio.sleep(0.05)
+            response = await self.http.get(f"/recordings/stored/{name}/file")
+            response.raise_for_status()
+            await self.http.delete(f"/recordings/stored/{name}")
+            return Heard.from_wav(response.content)
+        finally:
+            await self.http.delete(f"/channels/{snoop}")
+
+
+@dataclass
+class Heard:
+    """Audio heard, as RMS levels of consecutive 100 ms windows."""
+
+    levels: list[float]
+    #: A window quieter than this is silence (the snoop fills silence with zero
+    #: samples; music on hold fading in is already above 5).
+    threshold: float = 2.0
+    window: float = 0.1
+
+    @classmethod
+    def from_wav(cls, data: bytes) -> "Heard":
+        with wave.open(io.BytesIO(data)) as audio:
+            rate, frames = audio.getframerate(), audio.getnframes()
+            samples = array.array("h", audio.readframes(frames))
+        step = max(1, int(rate * cls.window))
+        levels = []
+        for start in range(0, len(samples) - step + 1, step):
+            chunk = samples[start:start + step]
+            levels.append(math.sqrt(sum(x * x for x in chunk) / len(chunk)))
+        return cls(levels)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.levels) * self.window
+
+    @property
+    def silent_seconds(self) -> float:
+        return sum(1 for level in self.levels if level < self.threshold) * self.window
+
+    @property
+    def longest_silence(self) -> float:
+        longest = run = 0
+        for level in self.levels:
+            run = run + 1 if level < self.threshold else 0
+            longest = max(longest, run)
+        return round(longest * self.window, 1)
+
+    def __str__(self) -> str:
+        return (f"{self.seconds:.1f}s heard, {self.silent_seconds:.1f}s silent, longest silence "
+                f"{self.longest_silence:.1f}s: " + " ".join(str(int(v)) for v in self.levels))
 
 
 async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = ""):

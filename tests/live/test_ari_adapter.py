@@ -203,6 +203,55 @@ def test_record_and_fetch_the_stored_recording(asterisk):
     run(body())
 
 
+def test_the_state_of_a_playback_and_of_a_recording_then_none_once_over(asterisk):
+    """What the runtime asks after a reconnect: is this prompt / recording still going?"""
+    async def body():
+        async with adapter(asterisk) as (port, rec):
+            cid = uid("state")
+            other = await call(port, rec, cid)
+            playback = uid("pb")
+            await port.play(other, ["sound:beep"], playback)
+            assert await port.playback_state(playback) in ("queued", "playing")
+            await rec.wait("PlaybackFinished")
+            assert await port.playback_state(playback) is None
+            name = uid("qs-state")
+            await port.record(cid, name, 1, beep=False, terminate_on="")
+            await rec.wait("RecordingStarted", cid)
+            assert await port.recording_state(name) == "recording"
+            await rec.wait("RecordingFinished", cid)
+            assert await port.recording_state(name) is None
+            await port.delete_recording(name)
+
+    run(body())
+
+
+def test_asterisk_sends_only_the_wanted_events_and_a_later_adapter_gets_all_again(asterisk):
+    async def body():
+        port = AsyncariAdapter(AriConfig(asterisk.base_url, asterisk.user, asterisk.password, APP),
+                               backoff=FAST)
+        port.wanted_events = frozenset({"StasisStart", "StasisEnd", "PlaybackFinished"})
+        rec = Recorder()
+        await port.start(rec)
+        try:
+            cid = uid("filter")
+            other = await call(port, rec, cid)
+            await port.play(other, ["sound:beep"], uid("pb"))
+            await rec.wait("PlaybackFinished")
+            await port.hangup(cid)
+            await rec.wait("StasisEnd", cid)
+            assert {e.kind for e in rec.events} <= port.wanted_events | {"PortConnected"}
+        finally:
+            await port.close()
+        # The filter belongs to the app in Asterisk: the next adapter resets it.
+        async with adapter(asterisk) as (port, rec):
+            cid = uid("all")
+            other = await call(port, rec, cid)
+            await port.play(other, ["sound:beep"], uid("pb"))
+            await rec.wait("PlaybackStarted", other)
+
+    run(body())
+
+
 def test_originate_an_agent_and_bridge_two_channels(asterisk):
     async def body():
         async with adapter(asterisk) as (port, rec):

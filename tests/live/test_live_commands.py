@@ -69,8 +69,7 @@ def test_a_command_calling_sys_exit_fails_its_call_and_the_runtime_goes_on(tmp_p
             assert failed.outcome == "failed"
             assert "main.qs:7:13: command failed: custom command 'leave' called sys.exit(0)" \
                 in failed.error
-            channel = await live.callers.channel(failed.call_id)
-            assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
+            await live.callers.in_dialplan(failed.call_id, "qtest-fallback")
             # The runtime is still serving calls.
             live.agent("alice", ["support"], answer_after=0.3, talk=1.0)
             await live.dial("0701111111", "1")

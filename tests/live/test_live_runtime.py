@@ -44,6 +44,8 @@ prompts:
   queue-position: beep
   queue-wait: beep
   queue-wait-unknown: beep
+  missing: no-such-sound
+  long: tt-weasels
 numbers:
   default: {script}
 ari: {{url: "http://127.0.0.1:8088", user: qtest, app: qtest, password_env: QSCRIPT_TEST_ARI_PASSWORD,
@@ -65,8 +67,11 @@ def explode(call) -> None:
 class Live:
     """A running LiveRuntime plus simulated callers, for one test."""
 
-    def __init__(self, tmp_path: Path, script: str, smtp_port: int = 2525):
+    def __init__(self, tmp_path: Path, script: str, smtp_port: int = 2525,
+                 ari_url: str = "http://127.0.0.1:8088", **adapter_options):
         self.tmp_path = tmp_path
+        self.ari_url = ari_url
+        self.adapter_options = adapter_options
         (tmp_path / "main.qs").write_text(script)
         (tmp_path / "qs_live_commands.py").write_text(COMMANDS)
         os.environ["QSCRIPT_TEST_ARI_PASSWORD"] = "qtest"
@@ -77,7 +82,8 @@ class Live:
 
     async def __aenter__(self):
         from runtime.ari.asyncari_adapter import AsyncariAdapter
-        self.port = AsyncariAdapter(AriConfig("http://127.0.0.1:8088", "qtest", "qtest", "qtest"))
+        self.port = AsyncariAdapter(AriConfig(self.ari_url, "qtest", "qtest", "qtest"),
+                                    **self.adapter_options)
         self.runtime = LiveRuntime(self.site, self.port, self.store,
                                    loop=asyncio.get_running_loop())
         previous = self.runtime.center.on_record
@@ -111,6 +117,11 @@ class Live:
 
     def record_for(self, predicate):
         return next((r for r in self.records if predicate(r)), None)
+
+    def session_of(self, caller: str):
+        """The running session of the call from ``caller`` (None when there is none)."""
+        return next((s for s in self.runtime.center.sessions.values() if s.call.caller == caller),
+                    None)
 
 
 _LIVE = {}
@@ -188,8 +199,7 @@ def test_never_stranded_a_failing_script_hands_the_call_to_the_dialplan(tmp_path
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703333333"),
                                     15, what="the failed call to be handed over")
             assert record.outcome == "failed" and "the CRM is down" in record.error
-            channel = await live.callers.channel(record.call_id)
-            assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
+            await live.callers.in_dialplan(record.call_id, "qtest-fallback")
     run(scenario())
 
 
@@ -351,7 +361,7 @@ def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path):
             live.agent("bob", ["sales"], answer_after=0.2, talk=1.5)
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0708888888"),
                                     20, what="the callback to be made and finished")
-            assert record.agent == "bob" and record.outcome == "answered"
+            assert record.agent == "bob" and record.outcome == "callback"
             steps = [s.kind for s in live.tracer.path(record.call_id)]
             assert "callback" in steps and "connected" in steps
     run(scenario())
@@ -466,8 +476,7 @@ def test_transfer_to_an_external_number_continues_in_the_dialplan(tmp_path):
             record = await wait_for(lambda: live.record_for(lambda r: r.caller == "0703434343"),
                                     30, what="no input, two tries, then the transfer")
             assert record.outcome == "transferred" and record.transferred_to == "7777"
-            channel = await live.callers.channel(record.call_id)
-            assert channel is not None and channel["dialplan"]["context"] == "qtest-fallback"
+            channel = await live.callers.in_dialplan(record.call_id, "qtest-fallback")
             assert channel["dialplan"]["exten"] in ("7777", "s")
     run(scenario())
 

@@ -25,6 +25,9 @@ class FakeAri(AriPort):
         self.agent_behaviour: dict[str, str] = {}   # endpoint -> "answer" | "busy" | "noanswer"
         self._connected = False
         self.fail_next: str | None = None
+        self.playing: set[str] = set()          # playbacks that have not finished
+        #: False: events are lost (the event connection is down); requests still work.
+        self.delivering = True
 
     async def start(self, on_event) -> None:
         self.on_event = on_event
@@ -39,7 +42,18 @@ class FakeAri(AriPort):
         return self._connected
 
     def emit(self, event: AriEvent) -> None:
-        asyncio.get_running_loop().call_soon(self.on_event, event)
+        asyncio.get_running_loop().call_soon(self.deliver, event)
+
+    def deliver(self, event: AriEvent) -> None:
+        if event.kind == "PlaybackFinished":
+            self.playing.discard(event.playback_id)
+        if self.delivering or event.kind.startswith("Port"):
+            self.on_event(event)
+
+    def reconnect(self) -> None:
+        """The event connection comes back (events sent meanwhile are lost)."""
+        self.delivering = True
+        self.emit(AriEvent("PortConnected"))
 
     def _log(self, *request) -> None:
         self.requests.append(request)
@@ -76,8 +90,9 @@ class FakeAri(AriPort):
 
     async def play(self, channel_id, media, playback_id, language=None):
         self._log("play", channel_id, tuple(media), playback_id)
+        self.playing.add(playback_id)
         loop = asyncio.get_running_loop()
-        loop.call_later(self.play_seconds, lambda: self.on_event(
+        loop.call_later(self.play_seconds, lambda: self.deliver(
             AriEvent("PlaybackFinished", channel_id, playback_id=playback_id)))
 
     async def stop_playback(self, playback_id):
@@ -94,7 +109,7 @@ class FakeAri(AriPort):
 
     async def record(self, channel_id, name, max_seconds, beep=True, terminate_on="#"):
         self._log("record", channel_id, name)
-        asyncio.get_running_loop().call_later(0.01, lambda: self.on_event(
+        asyncio.get_running_loop().call_later(0.01, lambda: self.deliver(
             AriEvent("RecordingFinished", channel_id, recording=name, duration=3.0)))
 
     async def stored_recording(self, name):
@@ -111,11 +126,11 @@ class FakeAri(AriPort):
         loop = asyncio.get_running_loop()
         if behaviour == "answer":
             self.channels.add(channel_id)
-            loop.call_later(self.answer_seconds, lambda: self.on_event(
+            loop.call_later(self.answer_seconds, lambda: self.deliver(
                 AriEvent("StasisStart", channel_id, args=tuple(app_args))))
         else:
             cause = {"busy": 17, "noanswer": 19}[behaviour]
-            loop.call_later(self.answer_seconds, lambda: self.on_event(
+            loop.call_later(self.answer_seconds, lambda: self.deliver(
                 AriEvent("ChannelDestroyed", channel_id, cause=cause)))
 
     async def continue_in_dialplan(self, channel_id, context="", extension="", priority=1):
@@ -145,3 +160,11 @@ class FakeAri(AriPort):
 
     async def list_bridges(self):
         return [{"id": b} for b in self.bridges]
+
+    async def playback_state(self, playback_id):
+        self._log("playback_state", playback_id)
+        return "playing" if playback_id in self.playing else None
+
+    async def recording_state(self, name):
+        self._log("recording_state", name)
+        return None

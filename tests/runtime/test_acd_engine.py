@@ -606,3 +606,46 @@ def test_random_operations_keep_the_engine_consistent():
             if engine.has_call(call_id) and call_id not in ringing:
                 assert engine.position(call_id) >= 1
     assert engine.total_stats.offered == calls_left
+
+
+def test_service_level_is_of_the_current_day_and_starts_again_at_its_end():
+    """service_level() is "today": the counts behind it start again when the
+    day ends (the centre sets the end from the site's midnight, and reads
+    through roll_day)."""
+    engine = make_engine(threshold=20)
+    engine.day_ends_at = 100.0
+    engine.next_day_end = lambda now: now + 86_400.0
+    engine.enqueue("missed", ["a"], 10)
+    engine.remove("missed", 50)                      # abandoned on the first day
+    assert engine.service_level("a") == pytest.approx(0.0)
+    engine.roll_day(99.0)                            # still the first day
+    assert engine.stats("a").offered == 1
+    engine.login("x", ["a"], 101)
+    serve(engine, engine.enqueue("quick", ["a"], 101), 102)   # the next day, answered at once
+    assert engine.stats("a").offered == 1 and engine.service_level("a") == pytest.approx(100.0)
+    assert engine.day_ends_at == pytest.approx(102.0 + 86_400.0)
+    engine.roll_day(90_000.0)                        # a read on the third day: nothing yet
+    assert engine.service_level("a") is None
+
+
+def test_the_centre_ends_the_acd_day_at_the_sites_midnight():
+    import datetime as dt
+    from runtime.center import ContactCenter, ProgramTable
+
+    class ClockOnly:
+        answers_at_once = rings_at_once = False
+
+        def __init__(self):
+            self.seconds = 1_000.0
+
+        def now(self):
+            return self.seconds
+
+        def wall_time(self):
+            return dt.datetime(2026, 12, 7, 23, 59, 0) + dt.timedelta(seconds=self.seconds - 1_000)
+
+    driver = ClockOnly()
+    center = ContactCenter(driver, ProgramTable())
+    assert center.acd.day_ends_at == pytest.approx(1_060.0)
+    driver.seconds = 1_070.0                         # 00:00:10 the next day
+    assert center.acd.next_day_end(1_070.0) == pytest.approx(1_070.0 + 86_390.0)

@@ -259,7 +259,7 @@ def test_a_callback_made_and_answered_and_one_the_customer_does_not_answer(tmp_p
     path = _write(tmp_path, CALLBACK_SCRIPT, """  - name: called back
     agents: [{id: a, groups: [sales], at: 5m}]
     caller: [{accept_callback: true}]
-    expect: {outcome: answered, callback: true, agent: a}
+    expect: {outcome: callback, callback: true, agent: a}
   - name: called back, no answer
     agents: [{id: a, groups: [sales], at: 5m}]
     caller: [{accept_callback: true}]
