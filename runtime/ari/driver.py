@@ -812,7 +812,7 @@ class AriDriver(Driver):
         if job.future.cancelled():
             return
         error = job.future.exception()
-        self._job_done(job, None if error is not None else job.future.result(), error)
+        self._job_done(leg, job, None if error is not None else job.future.result(), error)
 
     def _job_timed_out(self, leg: _Leg, job: _Job, timeout: float) -> None:
         if leg.job is not job:
@@ -820,13 +820,15 @@ class AriDriver(Driver):
         leg.job = None
         job.future.cancel()   # work still waiting for a worker never runs
         log.debug("call %s: blocking work did not finish within %gs", leg.call.call_id, timeout)
-        self._job_done(job, None, WorkTimedOut(timeout))
+        self._job_done(leg, job, None, WorkTimedOut(timeout))
 
-    def _job_done(self, job: _Job, result, error) -> None:
+    def _job_done(self, leg: _Leg, job: _Job, result, error) -> None:
         try:
             job.done(result, error)
-        except Exception:  # noqa: BLE001 - like an event handler: one call, not the runtime
-            log.exception("resuming call after blocking work failed")
+        except Exception as failure:  # noqa: BLE001 - like an event: that call's failure only
+            log.exception("resuming call %s after a lookup or command failed", leg.call.call_id)
+            self._call_failed(leg.call.call_id,
+                              f"internal error resuming after a lookup or command: {failure!r}")
 
     def _drop_job(self, leg: _Leg) -> None:
         job, leg.job = leg.job, None

@@ -541,3 +541,22 @@ def test_a_voice_message_is_built_off_the_event_loop():
         run(scenario)
     finally:
         smtp.stop()
+
+
+def test_a_failure_resuming_after_blocking_work_fails_only_that_call_over(tmp_path):
+    async def scenario():
+        async with Running(tmp_path) as running:
+            running.runtime.agent_action("alice", "login", {"rescue": 0})
+            await running.reach_menu("c1", "0701111111")
+            session = running.runtime.center.sessions["c1"]
+
+            def broken_resume(result, error):
+                raise KeyError("a bug in the runtime")
+            running.runtime.driver.run_blocking(session.call, "lookup", lambda: None, 1.0,
+                                                broken_resume)
+            await wait_until(lambda: session.record.error, 2, "the call to fail over")
+            assert "internal error resuming after a lookup or command: KeyError" in \
+                session.record.error
+            await wait_until(lambda: any(r[0] == "originate" for r in running.fake.requests), 2,
+                             "the fallback group to ring alice")
+    run(scenario)
