@@ -11,6 +11,7 @@ from rich.markup import escape
 from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
 from qscript.console import make_console
 
+from .simulator.cli import quiet_call_logs
 from .scenarios import (ScenarioError, check_suite, load_scenarios, run_scenario,
                         uncovered_branches)
 
@@ -50,7 +51,8 @@ def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
         for scenario in suite.scenarios:
             total += 1
             try:
-                result = run_scenario(scenario, program, site, suite.start)
+                with quiet_call_logs():  # a failed call is in the result, not a log line
+                    result = run_scenario(scenario, program, site, suite.start)
             except KeyboardInterrupt:
                 raise
             except BaseException as error:  # noqa: BLE001 - a bug, or a sys.exit deep inside

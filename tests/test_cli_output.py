@@ -198,3 +198,21 @@ def test_simulate_reports_each_groups_service_level_against_the_site_target(tmp_
     text = CliRunner().invoke(cli.main, args, env={"COLUMNS": "300"}).output
     row = next(line for line in text.splitlines() if line.startswith("│ main"))
     assert "< 99.0% target" in row
+
+
+def test_run_time_errors_in_the_simulation_report_are_not_wrapped_nor_logged_per_call(tmp_path):
+    """The report's tables fit the terminal, but its script-error and warning
+    lines carry file:line:col and must stay whole."""
+    (tmp_path / "g.qs").write_text('inbound:\n    answer\n    set s = "ab"\n    every 1s:\n'
+                                   '        set s = s + s\n')
+    (tmp_path / "m.yaml").write_text("start: '2026-12-07T08:00:00'\nduration: 1h\n"
+                                     "arrivals: {rate_per_hour: 10}\n"
+                                     "handle_time: {distribution: exponential, mean: 180s}\n"
+                                     "agents: [{count: 1, groups: [main]}]\n")
+    result = _run(["simulate", "g.qs", "--model", "m.yaml"], tmp_path, "80")
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("script error: g.qs:5:9: runtime error: the text would be "
+                               "131,072 characters long; strings hold at most 65,536")
+               for line in lines), result.stdout
+    # The error is reported once, not logged once per call on stderr.
+    assert "call c1:" not in result.stderr and "call c15:" not in result.stderr, result.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,6 +51,22 @@ def _check_together(model, model_path: str, program, site, console: Console) -> 
     return warnings
 
 
+@contextlib.contextmanager
+def quiet_call_logs():
+    """Keep the runtime's per-call log lines (a failed call's error, ...) off the
+    terminal while simulating: the report lists the errors once each, and a
+    script failing on every call would otherwise print a line per call
+    (100,000 for a busy day). QSCRIPT_DEBUG=1 shows them."""
+    runtime_log = logging.getLogger("qscript")
+    level = runtime_log.level
+    if not os.environ.get("QSCRIPT_DEBUG"):
+        runtime_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        runtime_log.setLevel(level)
+
+
 @click.command()
 @click.argument("script", type=click.Path())
 @click.option("--site", "site_path", type=click.Path(),
@@ -80,9 +99,10 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
     results = []
     started = time.perf_counter()
     show_progress = not as_json and console.is_terminal
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                  console=console, disable=not show_progress, transient=True) as progress:
+    with quiet_call_logs(), \
+            Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                     TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                     console=console, disable=not show_progress, transient=True) as progress:
         task = progress.add_task("simulating", total=replications)
         for index in range(replications):
             def on_progress(fraction, index=index):

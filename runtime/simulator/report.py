@@ -229,10 +229,12 @@ def render(report: dict, console: Console) -> None:
     for key, counts in report["survey"].items():
         console.print(escape(f"Saved {key!r}: " + ", ".join(f"{v}: {n}"
                                                             for v, n in sorted(counts.items()))))
+    # Error and warning lines carry file:line:col: never wrapped (the tables
+    # above are laid out to fit the terminal, these lines are not).
     for error in report["errors"]:
-        console.print(f"[red]script error[/]: {escape(str(error))}")
+        console.print(f"[red]script error[/]: {escape(str(error))}", soft_wrap=True)
     for warning in report["warnings"]:
-        console.print(f"[yellow]warning[/]: {escape(warning)}")
+        console.print(f"[yellow]warning[/]: {escape(warning)}", soft_wrap=True)
     performance = report["performance"]
     if performance["seconds"]:
         console.print(f"[dim]{performance['calls_simulated']:,} calls simulated in "
