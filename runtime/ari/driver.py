@@ -107,6 +107,9 @@ class _Leg:
     #: The call's bridge, created while its first agent's phone rings, so that an
     #: answering agent is connected with one request instead of two.
     bridge_ready: asyncio.Task | None = None
+    #: The ring tone played to a callback's agent while the customer's phone
+    #: rings (a playback id), stopped when they are bridged.
+    agent_ringback: str | None = None
     job: _Job | None = None
 
 
@@ -962,8 +965,11 @@ class AriDriver(Driver):
         channels = [self._channel(call)] + ([leg.agent_channel] if leg.agent_channel else [])
         times, leg.handoff = leg.handoff, None
         ready, leg.bridge_ready = leg.bridge_ready, None
+        ringback, leg.agent_ringback = leg.agent_ringback, None
 
         async def bridge_them():
+            if ringback is not None:
+                await self._stop_quietly(ringback)
             if ready is not None and not ready.done():
                 await asyncio.wait([ready])
             if ready is None or ready.cancelled() or ready.exception() is not None:
@@ -986,7 +992,23 @@ class AriDriver(Driver):
                             for stage, start, end in HANDOFF_STAGES[:8]
                             if start in times and end in times))
 
+    async def _stop_quietly(self, playback_id: str) -> None:
+        """Stop a playback that may have ended already (404 is fine)."""
+        try:
+            await self.port.stop_playback(playback_id)
+        except AriError as error:
+            if not error.not_found:
+                raise
+
     def call_back(self, call, number, answered, failed) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is not None and leg.agent_channel is not None:
+            # The agent is on the line first: they hear the customer's phone
+            # ring, not silence, until the customer answers (or does not: then
+            # their line is hung up, the tone with it).
+            ringback = leg.agent_ringback = f"pb-{leg.agent_channel}-ringback"
+            self._request(self.port.play(leg.agent_channel, ["tone:ring"], ringback), None,
+                          "ring tone to the agent")
         channel = f"{call.call_id}-cb{next(self._ids)}"
         ring = _Ring(call, call.call_id, "", answered, failed, callback=True)
         self.rings[channel] = ring

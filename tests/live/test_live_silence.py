@@ -149,6 +149,30 @@ def test_a_called_back_customer_hears_the_after_call_survey(tmp_path):
     run(scenario())
 
 
+def test_the_agent_hears_ringing_while_the_customer_is_called_back(tmp_path):
+    """A callback rings the agent first, then the customer: meanwhile the agent hears
+    the customer's phone ringing, not a silent line, and the tone stops for the talk."""
+    async def scenario():
+        async with Live(tmp_path, CALLBACK_SURVEY_SCRIPT) as live:
+            live.runtime.driver.callback_endpoint = "Local/{number}@qtest-slow-customer"
+            caller = await live.dial("0701000006", "1", pause=1.5)
+            await live.callers.ended(caller, 10)
+            session = live.session_of("0701000006")
+            live.agent("bob", ["sales"], answer_after=0.2, talk=30)
+            leg = await wait_for(lambda: live.runtime.driver.legs.get(session.call.call_id), 10,
+                                 what="the callback's leg")
+            agent = await wait_for(lambda: leg.agent_channel, 10, what="bob to answer")
+            heard = await live.callers.listen(agent, 1.5)   # the customer rings for 3 s
+            assert heard.silent_seconds < 0.5, str(heard)
+            await wait_for(lambda: session.state is State.CONNECTED, 10, what="the customer")
+            await asyncio.sleep(0.3)
+            # This customer says nothing once they answer: all the agent may hear now is
+            # the ring tone, had it not been stopped for the conversation.
+            heard = await live.callers.listen(agent, 1.0)
+            assert heard.silent_seconds > 0.8, f"the ring tone goes on under the talk: {heard}"
+    run(scenario())
+
+
 def test_an_unreachable_callback_customer_releases_the_agent(tmp_path):
     """The agent answers first; if the customer cannot be reached, the agent is not left
     waiting on a silent line."""
