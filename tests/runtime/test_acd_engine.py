@@ -630,22 +630,17 @@ def test_service_level_is_of_the_current_day_and_starts_again_at_its_end():
 
 def test_the_centre_ends_the_acd_day_at_the_sites_midnight():
     import datetime as dt
+    import random
     from runtime.center import ContactCenter, ProgramTable
+    from runtime.simulator.driver import SimDriver
+    from runtime.simulator.events import EventLoop
+    from runtime.simulator.model import Distribution, Model
 
-    class ClockOnly:
-        answers_at_once = rings_at_once = False
-
-        def __init__(self):
-            self.seconds = 1_000.0
-
-        def now(self):
-            return self.seconds
-
-        def wall_time(self):
-            return dt.datetime(2026, 12, 7, 23, 59, 0) + dt.timedelta(seconds=self.seconds - 1_000)
-
-    driver = ClockOnly()
-    center = ContactCenter(driver, ProgramTable())
-    assert center.acd.day_ends_at == pytest.approx(1_060.0)
-    driver.seconds = 1_070.0                         # 00:00:10 the next day
-    assert center.acd.next_day_end(1_070.0) == pytest.approx(1_070.0 + 86_390.0)
+    loop = EventLoop()
+    model = Model(start=dt.datetime(2026, 12, 7, 23, 59, 0), duration=0, warmup=0,
+                  arrival_rate=0, profile=(), weekday_factors={},
+                  handle_time=Distribution("constant", 30.0), patience=None, agents=())
+    center = ContactCenter(SimDriver(loop, model, random.Random(1)), ProgramTable())
+    assert center.acd.day_ends_at == pytest.approx(60.0)          # 00:00 the next day
+    loop.now = 70.0                                               # 00:00:10 the next day
+    assert center.acd.next_day_end(70.0) == pytest.approx(70.0 + 86_390.0)
