@@ -53,7 +53,7 @@ site.yaml:7:5: error: groups.support: unknown key "servce_level_threshold"
 | ``numbers`` | none | dialled number -> script file; ``default`` for any other number |
 | ``fallback`` | none (hang up) | where a call goes when its script fails |
 | ``ari`` | none | Asterisk ARI connection for the live runtime |
-| ``control`` | ``127.0.0.1:8089`` | the run-time control API (hot prompts, reload) |
+| ``control`` | ``127.0.0.1:8089`` | the run-time control API (agents, hot prompts, deploy and rollback, status) |
 | ``database`` | ``sqlite:///qscript.db`` | SQLAlchemy URL; a relative SQLite path is relative to the site file |
 | ``announcements`` | see below | defaults for queue announcements |
 
