@@ -15,9 +15,9 @@ import pytest
 
 from qscript import codes
 from qscript.api import check_text, compile_text
-from runtime.center import ContactCenter, ProgramTable
-from runtime.driver import CallInfo
-from runtime.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
+from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.driver import CallInfo
+from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
 from runtime.simulator.events import EventLoop
 from runtime.simulator.model import Distribution, Model
 from runtime.site.yamlmarks import Location

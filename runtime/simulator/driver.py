@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mypy_extensions import mypyc_attr
 
-from ..driver import CallInfo, Done, Driver, Recording
+from runtime.core.driver import CallInfo, Done, Driver, Recording
 from .events import EventLoop, Timer
 from .model import Model
 
 if TYPE_CHECKING:
-    from ..center import ContactCenter
+    from runtime.core.center import ContactCenter
 
 
 class _Leg:
@@ -187,7 +187,7 @@ class SimDriver(Driver):
         session = self.center.sessions.get(call.call_id)
         if session is None:
             return
-        from ..session import State  # local import: the session module imports drivers' types
+        from runtime.core.session import State  # local import: the session module imports drivers' types
         if session.state in (State.QUEUED, State.RINGING):
             self._leg_gone(call)
             session.caller_hung_up()

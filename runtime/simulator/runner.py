@@ -2,7 +2,7 @@
 
 Each replication is an independent run with its own seed (``seed + i``): the
 same seed gives the same result. A run puts the model's arrivals through the
-same :class:`~runtime.center.ContactCenter`, call sessions, VM and ACD as the
+same :class:`~runtime.core.center.ContactCenter`, call sessions, VM and ACD as the
 live runtime, with :class:`~runtime.simulator.driver.SimDriver` as driver —
 every simulated call really executes the compiled script.
 """
@@ -17,9 +17,9 @@ from typing import Callable
 
 from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
-from ..center import ContactCenter, ProgramTable
-from ..driver import CallInfo
-from ..records import CallRecord
+from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.driver import CallInfo
+from runtime.core.records import CallRecord
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
@@ -154,7 +154,7 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
 def _count_unfinished(center: ContactCenter, stats: RunStats) -> None:
     """Count the calls still in progress when the run stopped: they have no
     record yet, and would be missing from the report."""
-    from ..session import State
+    from runtime.core.session import State
     for session in list(center.sessions.values()):
         stats.add(session.record, unfinished=session.state is not State.CALLBACK)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from qscript.api import compile_text
-from runtime.ari.port import AriConfig
-from runtime.live import LiveRuntime
+from runtime.live.ari.port import AriConfig
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 from tests.live.callers import Callers, wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -81,14 +81,14 @@ class Live:
         self.records = []
 
     async def __aenter__(self):
-        from runtime.ari.asyncari_adapter import AsyncariAdapter
+        from runtime.live.ari.asyncari_adapter import AsyncariAdapter
         self.port = AsyncariAdapter(AriConfig(self.ari_url, "qtest", "qtest", "qtest"),
                                     **self.adapter_options)
         self.runtime = LiveRuntime(self.site, self.port, self.store,
                                    loop=asyncio.get_running_loop())
         previous = self.runtime.center.on_record
         self.runtime.center.on_record = lambda r: (self.records.append(r), previous(r))
-        from runtime.trace import Tracer
+        from runtime.core.trace import Tracer
         self.tracer = Tracer()
         self.runtime.center.tracer = self.tracer
         await self.runtime.start()
@@ -312,7 +312,7 @@ after call:
 
 def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
     """The same compiled script, caller actions and agent, in the simulator and live."""
-    from runtime.scenarios import AgentPlan, CallPlan, Scenario, run_scenario
+    from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, run_scenario
     from runtime.site.yamlmarks import Location
 
     program = compile_text(DIFFERENTIAL_SCRIPT, "main.qs").program
@@ -329,7 +329,7 @@ def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
             session = await wait_for(lambda: next(
                 (s for s in live.runtime.center.sessions.values()
                  if s.call.caller == "0707777777"), None), 10, what="the session")
-            from runtime.session import State
+            from runtime.core.session import State
             await wait_for(lambda: session.state is State.AFTER, 20, what="the after-call phase")
             await asyncio.sleep(0.5)
             await live.callers.press(caller, "4")

@@ -27,9 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-from runtime.live import LiveRuntime
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 
@@ -482,7 +482,7 @@ def test_metrics_after_many_events_do_not_stall_the_loop(tmp_path):
 
 
 def test_latency_percentiles_follow_the_most_recent_samples():
-    from runtime.latency import WINDOW, LatencyRecorder
+    from runtime.core.latency import WINDOW, LatencyRecorder
     recorder = LatencyRecorder()
     for _ in range(WINDOW):
         recorder.record(0.001)
@@ -506,8 +506,8 @@ def test_a_voice_message_is_built_off_the_event_loop():
     thread that sends it."""
     from aiosmtpd.controller import Controller
 
-    from runtime.driver import CallInfo, Recording
-    from runtime.mailer import Mailer
+    from runtime.core.driver import CallInfo, Recording
+    from runtime.live.mailer import Mailer
 
     received, built_in = [], []
 

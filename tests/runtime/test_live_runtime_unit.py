@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.live import LiveRuntime
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 
@@ -265,7 +265,7 @@ def test_a_failing_timer_hands_its_call_to_the_fallback(tmp_path):
 
 
 def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkeypatch):
-    from runtime.ari import driver as driver_module
+    from runtime.live.ari import driver as driver_module
 
     def broken(driver, event):
         raise RuntimeError("a bug in the DTMF handler")
@@ -306,7 +306,7 @@ def test_a_pause_for_a_missed_ring_is_stored(tmp_path):
 
 def test_a_leg_we_originated_that_no_ring_waits_for_is_hung_up(tmp_path):
     """An agent who answers after the ring was given up on, or after a restart."""
-    from runtime.ari.port import AriEvent
+    from runtime.live.ari.port import AriEvent
 
     async def scenario():
         fake = FakeAri()
@@ -407,7 +407,7 @@ def test_a_dialplan_fallback_without_an_extension_continues_at_the_dialled_numbe
 def test_a_callback_that_reached_an_agent_counts_as_answered_not_pending():
     """Such a call keeps the outcome callback (with its agent); the simulator's
     figures count it answered, and only callbacks never made as pending."""
-    from runtime.records import CallRecord
+    from runtime.core.records import CallRecord
     from runtime.simulator.stats import Counters
 
     counters = Counters()

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from qscript.api import compile_text
-from runtime.center import ContactCenter, ProgramTable
-from runtime.driver import CallInfo
+from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.driver import CallInfo
 from runtime.simulator.driver import SimDriver
 from runtime.simulator.events import EventLoop
 from runtime.simulator.model import load_model_text
@@ -222,7 +222,7 @@ def test_the_pure_python_runtime_simulates_the_example(tmp_path):
     model = tmp_path / "model.yaml"
     model.write_text(MODEL)
     env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
-    which = subprocess.run([sys.executable, "-c", "import runtime.session as s; print(s.__file__)"],
+    which = subprocess.run([sys.executable, "-c", "import runtime.core.session as s; print(s.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert which.stdout.strip().endswith("session.py")
     result = subprocess.run(

@@ -1,7 +1,7 @@
 """The VM and call sessions: runaway scripts, runtime errors, fallback, isolation.
 
 These run real compiled scripts through the contact centre on the simulator's
-clock (runtime.scenarios' driver), so every path here is the one live calls take.
+clock (runtime.simulator.scenarios' driver), so every path here is the one live calls take.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import math
 import pytest
 
 from qscript.api import compile_text
-from runtime.center import ContactCenter, ProgramTable
-from runtime.driver import CallInfo
-from runtime.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
+from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.driver import CallInfo
+from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
 from runtime.simulator.events import EventLoop
 from runtime.simulator.model import Distribution, Model
 from runtime.site.yamlmarks import Location

@@ -1,6 +1,6 @@
 """The live driver: the runtime's Driver interface carried out over ARI.
 
-Every method turns into ARI requests through the :class:`~runtime.ari.port.AriPort`
+Every method turns into ARI requests through the :class:`~runtime.live.ari.port.AriPort`
 and completes when the matching event arrives (PlaybackFinished for a prompt,
 ChannelDtmfReceived for a key, RecordingFinished for a message, StasisStart
 of an agent's channel for an answered ring). Events are dispatched from
@@ -16,7 +16,7 @@ Lookups and custom commands, which may block for seconds (a locked database,
 a CRM that hangs), never run on the event loop: :meth:`AriDriver.run_blocking`
 hands them to a bounded pool of worker threads (one pool for lookups, one for
 commands) and resumes the call with the result — or with
-:class:`~runtime.blocking.WorkTimedOut` when the timeout passes first.
+:class:`~runtime.core.blocking.WorkTimedOut` when the timeout passes first.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from ..blocking import WorkerPool, WorkTimedOut
-from ..driver import CallInfo, Driver, Recording
-from ..latency import LatencyRecorder
-from .port import AriError, AriEvent, AriPort
+from runtime.core.blocking import WorkerPool, WorkTimedOut
+from runtime.core.driver import CallInfo, Driver, Recording
+from runtime.core.latency import LatencyRecorder
+from runtime.live.ari.port import AriError, AriEvent, AriPort
 
 log = logging.getLogger("qscript.ari")
 
@@ -484,7 +484,7 @@ class AriDriver(Driver):
     def _free_agent_of_ended_call(self, agent_id: str, call_id: str) -> None:
         """An agent's leg ended after its call's session did (the call failed while
         connected and went to the fallback): the agent must not stay busy for ever."""
-        from ..acd import AgentState
+        from runtime.acd import AgentState
         try:
             info = self.center.acd.agent_info(agent_id)
         except LookupError:

@@ -44,17 +44,17 @@ from pathlib import Path
 
 from qscript.bytecode import Program
 
-from .center import ContactCenter, ProgramTable
-from .driver import CallInfo
-from .simulator.coverage import branch_points as coverage_points
-from .simulator.driver import SimDriver
-from .simulator.events import EventLoop
-from .simulator.model import Distribution, Model
-from .site.values import BadValue, parse_duration
-from .site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
+from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.driver import CallInfo
+from runtime.simulator.coverage import branch_points as coverage_points
+from runtime.simulator.driver import SimDriver
+from runtime.simulator.events import EventLoop
+from runtime.simulator.model import Distribution, Model
+from runtime.site.values import BadValue, parse_duration
+from runtime.site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
                              decode_site_bytes, did_you_mean, join_path)
-from .session import State
-from .trace import Step, Tracer
+from runtime.core.session import State
+from runtime.core.trace import Step, Tracer
 
 from yaml.nodes import MappingNode
 
@@ -156,7 +156,7 @@ def _datetime(text: str) -> dt.datetime:
 
 
 def _bool(text: str) -> bool:
-    from .site.values import parse_bool
+    from runtime.site.values import parse_bool
     return parse_bool(text)
 
 
@@ -307,7 +307,7 @@ def check_suite(suite: ScenarioFile, program: Program, site=None) -> None:
     An agent's group must be one of the site's (with a site), or one the
     script queues calls to (without: a group nobody queues to is a misspelling).
     """
-    from .simulator.checks import script_groups
+    from runtime.simulator.checks import script_groups
     problems = []
     if site is not None:
         known, where = set(site.groups), "the site has no answer group"
@@ -420,7 +420,7 @@ class _ScenarioDriver(SimDriver):
 
 
 def _new_leg(handle_time: float, patience: float | None, call: CallInfo):
-    from .simulator.driver import _Leg
+    from runtime.simulator.driver import _Leg
     return _Leg(handle_time, patience, call)
 
 

@@ -1,16 +1,16 @@
 """The live runtime behind ``qscript serve``: ARI, the contact centre, the database.
 
 :class:`LiveRuntime` wires the pieces: the ARI port (asyncari adapter), the
-:class:`~runtime.ari.driver.AriDriver`, the shared
-:class:`~runtime.center.ContactCenter`, the :class:`~runtime.store.Store`
-and the control API (runtime/control.py). It owns deployment: scripts are
+:class:`~runtime.live.ari.driver.AriDriver`, the shared
+:class:`~runtime.core.center.ContactCenter`, the :class:`~runtime.store.database.Store`
+and the control API (runtime/live/control.py). It owns deployment: scripts are
 compiled, stored as numbered versions and activated atomically — calls in
 progress keep the program they started with, new calls get the new one.
 
 The database is never touched on the event loop: deploys, rollbacks and
 version listings run in a worker thread (a slow or locked database delays
 the request, not the calls), and call records, agent states and hot-prompt
-states go through the :class:`~runtime.outbox.Outbox`, which keeps them
+states go through the :class:`~runtime.store.outbox.Outbox`, which keeps them
 through an outage and writes them when the database is back.
 """
 
@@ -31,14 +31,14 @@ from qscript.api import check_source, load_source
 from qscript.bytecode import BytecodeError, Program, read_program
 from qscript.source import Source
 
-from .ari.driver import AriDriver, handled_events
-from .ari.port import AriPort
-from .center import CallHistory, ContactCenter, ProgramTable
-from .latency import LatencyRecorder
-from .mailer import Mailer
-from .outbox import REJECTED, SAVED, SPOOLED, Outbox
-from .records import CallRecord
-from .store import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
+from runtime.live.ari.driver import AriDriver, handled_events
+from runtime.live.ari.port import AriPort
+from runtime.core.center import CallHistory, ContactCenter, ProgramTable
+from runtime.core.latency import LatencyRecorder
+from runtime.live.mailer import Mailer
+from runtime.store.outbox import REJECTED, SAVED, SPOOLED, Outbox
+from runtime.core.records import CallRecord
+from runtime.store.database import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
                     hot_prompt_op, is_transient)
 
 log = logging.getLogger("qscript.live")
@@ -395,7 +395,7 @@ class LiveRuntime:
         """Store an agent's state: after every request, and when the ACD changes it
         itself (a missed ring pauses the agent), so a restart restores it."""
         info = self.center.acd.agent_info(agent_id)
-        from .acd import AgentState
+        from runtime.acd import AgentState
         return self.outbox.submit(agent_state_op(
             agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,
             info.pause_reason or "", dict(info.groups)))

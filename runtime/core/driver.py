@@ -3,7 +3,7 @@
 The VM and the call session never talk to telephony directly. A driver carries
 out the telephony side of effects on one call leg at a time. Two drivers
 implement it: the discrete-event simulator (:mod:`runtime.simulator`) and the
-live Asterisk ARI runtime (:mod:`runtime.ari`). Because both implement the
+live Asterisk ARI runtime (:mod:`runtime.live.ari`). Because both implement the
 same interface and share the session logic and the ACD, the same compiled
 script behaves the same in simulation and live — tests compare the two.
 
@@ -40,7 +40,7 @@ Done = Callable[[Any], None]
 class CallInfo:
     """What is known about a call when it arrives.
 
-    (An explicit ``__init__``, not a dataclass: see :class:`runtime.records.CallRecord`.)
+    (An explicit ``__init__``, not a dataclass: see :class:`runtime.core.records.CallRecord`.)
     """
 
     def __init__(self, call_id: str, caller: str, dialled: str, language: str = "",
@@ -196,7 +196,7 @@ class Driver(ABC):
         ``kind`` is ``"lookup"`` or ``"command"`` (the live driver keeps a pool
         of workers for each, so stuck commands cannot starve lookups). Then
         ``done(result, None)``, or ``done(None, error)`` when ``work`` raised,
-        or ``done(None, WorkTimedOut)`` (:mod:`runtime.blocking`) when it had
+        or ``done(None, WorkTimedOut)`` (:mod:`runtime.core.blocking`) when it had
         not finished ``timeout`` seconds after this call; a late result is
         then dropped. Like :meth:`stop_media` for media, stopping the call's
         media drops the result, and work that has not started yet never runs.

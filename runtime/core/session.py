@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Generator
 from qscript.builtins import FACTS
 from qscript.bytecode import Program
 
-from .blocking import WorkTimedOut
-from .driver import CallInfo, Recording
-from .records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
-from .vm import Machine, Outcome, ScriptError
-from .vm import effects as fx
+from runtime.core.blocking import WorkTimedOut
+from runtime.core.driver import CallInfo, Recording
+from runtime.core.records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
+from runtime.vm import Machine, Outcome, ScriptError
+from runtime.vm import effects as fx
 
 if TYPE_CHECKING:
-    from .center import ContactCenter
+    from runtime.core.center import ContactCenter
 
 log = logging.getLogger("qscript.session")
 

@@ -20,12 +20,12 @@ from typing import Any, Callable, Iterable
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
 
-from .acd import AcdEngine, AnswerGroup, Offer
-from .blocking import DEFAULT_COMMAND_TIMEOUT
-from .latency import LatencyRecorder
-from .driver import CallInfo, Driver
-from .records import CallRecord
-from .session import CallSession
+from runtime.acd import AcdEngine, AnswerGroup, Offer
+from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
+from runtime.core.latency import LatencyRecorder
+from runtime.core.driver import CallInfo, Driver
+from runtime.core.records import CallRecord
+from runtime.core.session import CallSession
 
 log = logging.getLogger("qscript.center")
 
@@ -254,7 +254,7 @@ class ContactCenter:
         (ring, talk, wrap-up) is over; meanwhile they are offered no new call
         (a pause is pending in the ACD). ``logged_out`` is called once they are.
         """
-        from .acd import AgentState
+        from runtime.acd import AgentState
         state = self.acd.agent_info(agent_id).state
         if state is AgentState.LOGGED_OUT:
             return
@@ -269,7 +269,7 @@ class ContactCenter:
     def _left(self, agent_id: str) -> bool:
         """An agent's call (or wrap-up) ended: log them out if they were leaving
         and are free now (not in wrap-up: _wrap_up_done asks again)."""
-        from .acd import AgentState
+        from runtime.acd import AgentState
         if agent_id not in self._leaving or \
                 self.acd.agent_info(agent_id).state is not AgentState.PAUSED:
             return False
@@ -317,7 +317,7 @@ class ContactCenter:
             self.driver.schedule(self.no_answer_pause, lambda: self._ready_after_miss(agent_id))
 
     def _ready_after_miss(self, agent_id: str) -> None:
-        from .acd import AgentState
+        from runtime.acd import AgentState
         info = self.acd.agent_info(agent_id)
         if info.state is AgentState.PAUSED and info.pause_reason == "no answer":
             self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
