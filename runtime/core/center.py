@@ -208,8 +208,7 @@ class ContactCenter:
             session = self.sessions.get(offer.call_id)
             if session is None:
                 # The call vanished between the decision and now: free the agent.
-                self.dispatch(self.acd.offer_failed(offer.call_id, offer.agent_id,
-                                                    self.driver.now(), make_agent_unready=False))
+                self.withdraw_offer(offer.call_id, offer.agent_id, self.driver.now())
                 continue
             session.offer(offer.agent_id, offer.group)
         if self.acd.preference_deadlines:
@@ -227,6 +226,89 @@ class ContactCenter:
     def _release_preferences(self) -> None:
         self._preference_timer = None
         self.dispatch(self.acd.release_expired_preferences(self.driver.now()))
+
+    # ------------------------------------------------------------ the queue, for sessions
+    #
+    # A call's session changes and reads its place in the queue only through
+    # these methods, never through the ACD itself: this is the one place
+    # where queue events (joined, left, answered, abandoned...) pass, for
+    # whatever comes to observe them (statistics).
+
+    def join_queue(self, call_id: str, groups: Iterable[str], now: float, *, priority: int = 0,
+                   credit: float = 0.0, preferred_agent: str | None = None,
+                   preference_deadline: float | None = None, arrival: float | None = None,
+                   service_level_threshold: float | None = None) -> bool:
+        """Queue a call to its groups and ring an agent who can take it now.
+        Returns whether one was found (the call did not wait)."""
+        offers = self.acd.enqueue(call_id, groups, now, priority=priority, credit=credit,
+                                  preferred_agent=preferred_agent,
+                                  preference_deadline=preference_deadline, arrival=arrival,
+                                  service_level_threshold=service_level_threshold)
+        self.dispatch(offers)
+        return bool(offers)
+
+    def join_group(self, call_id: str, group: str, now: float, priority: int | None = None,
+                   credit: float | None = None) -> None:
+        """A waiting call also waits in ``group`` (overflow), keeping its place;
+        with a priority or credit, its rank changes too."""
+        offers = self.acd.add_group(call_id, group, now)
+        if priority is not None or credit is not None:
+            self.acd.set_priority(call_id, priority, credit, now)
+        self.dispatch(offers)
+
+    def leave_group(self, call_id: str, group: str, now: float) -> None:
+        """A waiting call stops waiting in ``group`` (a group nobody defined: nothing)."""
+        if self.acd.has_group(group):
+            self.dispatch(self.acd.remove_group(call_id, group, now))
+
+    def reprioritise(self, call_id: str, priority: int | None, credit: float | None,
+                     now: float) -> None:
+        self.acd.set_priority(call_id, priority, credit, now)
+
+    def leave_queue(self, call_id: str, now: float, reason: str) -> None:
+        """The call leaves the queue for good (if it is in it); ``reason``
+        "abandoned" counts as an abandon, any other as a flow-out."""
+        if self.acd.has_call(call_id):
+            self.dispatch(self.acd.remove(call_id, now, reason=reason))
+
+    def withdraw_offer(self, call_id: str, agent_id: str, now: float) -> None:
+        """The call no longer rings the agent (it is leaving, or gone): the
+        agent is free again, keeping their idle time."""
+        self.dispatch(self.acd.offer_failed(call_id, agent_id, now, make_agent_unready=False))
+
+    def call_answered(self, call_id: str, agent_id: str, now: float) -> None:
+        """The agent took the call: it is out of the queue, the agent busy."""
+        self.acd.answered(call_id, agent_id, now)
+
+    def keep_place_for_callback(self, call_id: str) -> None:
+        """The caller accepted a callback: the call keeps its place as a callback request."""
+        self.acd.convert_to_callback(call_id)
+
+    def is_queued(self, call_id: str) -> bool:
+        """Is the call in the queue (waiting, or ringing an agent)?"""
+        return self.acd.has_call(call_id)
+
+    def queue_groups(self, call_id: str) -> tuple[str, ...]:
+        """The groups a queued call waits in (none for a call not queued)."""
+        acd = self.acd
+        return acd.call_info(call_id).groups if acd.has_call(call_id) else ()
+
+    def position(self, call_id: str) -> int:
+        return self.acd.position(call_id)
+
+    def estimated_wait(self, call_id: str, now: float) -> float:
+        return self.acd.estimated_wait(call_id, now)
+
+    def announced_position(self, call_id: str) -> int:
+        return self.acd.announced_position(call_id)
+
+    def announced_wait(self, call_id: str, now: float) -> float:
+        return self.acd.announced_wait(call_id, now)
+
+    def agents_logged_in(self, groups: Iterable[str]) -> int:
+        """Agents logged in to these groups, counted once per group they are in."""
+        acd = self.acd
+        return sum(acd.agents_logged_in(group) for group in groups)
 
     # ------------------------------------------------------------ agents
 

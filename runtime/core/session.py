@@ -324,7 +324,6 @@ class CallSession:
 
     def _on_queue(self, effect: fx.Queue):
         center = self.center
-        acd = center.acd
         groups = effect.groups
         for group in groups:
             center.ensure_group(group)
@@ -357,17 +356,16 @@ class CallSession:
                 joined.append(group)
         record.priority = self.priority
         target = effect.target
-        offers = acd.enqueue(
+        if target:
+            record.target = float(target)
+        answered_at_once = center.join_queue(
             self.call.call_id, groups, now, priority=self.priority,
             credit=float(effect.credit or 0.0), preferred_agent=preferred,
             preference_deadline=deadline, arrival=arrival,
             service_level_threshold=float(target) if target else None)
-        if target:
-            record.target = float(target)
         if record.estimated_wait_at_entry is None:
-            record.estimated_wait_at_entry = 0.0 if offers else \
-                acd.estimated_wait(self.call.call_id, now)
-        center.dispatch(offers)
+            record.estimated_wait_at_entry = 0.0 if answered_at_once else \
+                center.estimated_wait(self.call.call_id, now)
         if first_time and (self.state is _QUEUED or self.state is _RINGING):
             # The caller waits (not answered at once): their patience starts,
             # from the moment they joined.
@@ -381,34 +379,31 @@ class CallSession:
         now = self.driver.now()
         if effect.group not in self.record.groups:
             self.record.groups.append(effect.group)
-        offers = self.center.acd.add_group(self.call.call_id, effect.group, now)
-        if effect.priority is not None or effect.credit is not None:
-            self.center.acd.set_priority(self.call.call_id, effect.priority, effect.credit, now)
-        self.center.dispatch(offers)
+        self.center.join_group(self.call.call_id, effect.group, now, effect.priority,
+                               effect.credit)
         return None
 
     def _on_remove_group(self, effect: fx.RemoveGroup):
-        if self._in_queue() and self.center.acd.has_group(effect.group):
-            self.center.dispatch(self.center.acd.remove_group(self.call.call_id, effect.group,
-                                                              self.driver.now()))
+        if self._in_queue():
+            self.center.leave_group(self.call.call_id, effect.group, self.driver.now())
         return None
 
     def _on_announce(self, effect: fx.Announce):
         if not self._in_queue():
             return None
-        acd, now = self.center.acd, self.driver.now()
+        center, now = self.center, self.driver.now()
         settings = getattr(self.center.site, "announcements", None)
         if settings is not None and not getattr(settings, effect.what, True):
             return None  # the site switched this announcement off
         done = self._done()
         if effect.what == "position":
-            position = acd.announced_position(self.call.call_id)
+            position = center.announced_position(self.call.call_id)
             intro = self._media("queue-position")
             def say_position(_: Any = None) -> None:
                 self.driver.say(self.call, "number", position, "", self.language, done)
             self.driver.play(self.call, intro, say_position)
             return _PENDING
-        wait = acd.announced_wait(self.call.call_id, now)
+        wait = center.announced_wait(self.call.call_id, now)
         self.record.add_announced_wait(wait)
         if wait == math.inf:
             self.driver.play(self.call, self._media("queue-wait-unknown"), done)
@@ -534,18 +529,14 @@ class CallSession:
     # ------------------------------------------------------------ queue and agents
 
     def _in_queue(self) -> bool:
-        return self.state in (_QUEUED, _RINGING) and \
-            self.center.acd.has_call(self.call.call_id)
+        return self.state in (_QUEUED, _RINGING) and self.center.is_queued(self.call.call_id)
 
     def _leave_queue(self, reason: str, count: bool = True) -> None:
         """Take the call out of the ACD (voicemail, transfer, hang-up, requeue)."""
         if self.state is _RINGING and self.agent_ringing is not None:
-            self.center.dispatch(self.center.acd.offer_failed(
-                self.call.call_id, self.agent_ringing, self.driver.now(), make_agent_unready=False))
+            self.center.withdraw_offer(self.call.call_id, self.agent_ringing, self.driver.now())
             self.agent_ringing = None
-        if self.center.acd.has_call(self.call.call_id):
-            self.center.dispatch(self.center.acd.remove(self.call.call_id, self.driver.now(),
-                                                        reason=reason))
+        self.center.leave_queue(self.call.call_id, self.driver.now(), reason)
         if self.state in (_QUEUED, _RINGING):
             self.state = _INBOUND
 
@@ -585,7 +576,7 @@ class CallSession:
     def _callback_failed(self, agent_id: str, reason: str) -> None:
         now = self.driver.now()
         self.agent_ringing = None
-        self.center.acd.answered(self.call.call_id, agent_id, now)
+        self.center.call_answered(self.call.call_id, agent_id, now)
         self.center.agent_call_ended(agent_id)
         self.record.outcome = CALLBACK
         self._end(CALLBACK)
@@ -594,7 +585,7 @@ class CallSession:
         center, driver, call = self.center, self.driver, self.call
         now = driver.now()
         self.agent_ringing = None
-        center.acd.answered(call.call_id, agent_id, now)
+        center.call_answered(call.call_id, agent_id, now)
         self._interrupt()
         self.agent = agent_id
         self.state = _CONNECTED
@@ -645,8 +636,7 @@ class CallSession:
         """Called when agents log out: honour `when empty goto`."""
         if self.when_empty_pc < 0 or self.state is not _QUEUED:
             return
-        groups = self.center.acd.call_info(self.call.call_id).groups \
-            if self.center.acd.has_call(self.call.call_id) else ()
+        groups = self.center.queue_groups(self.call.call_id)
         if groups and self.center.nobody_logged_in(groups):
             self._interrupt()
             self._leave_queue("queue empty")
@@ -662,7 +652,7 @@ class CallSession:
         self.record.outcome = CALLBACK
         if self.center.tracer is not None:
             self.center.tracer(self, ("callback", "accepted"))
-        self.center.acd.convert_to_callback(self.call.call_id)
+        self.center.keep_place_for_callback(self.call.call_id)
         self.state = _CALLBACK
         self.driver.hangup(self.call)
 
@@ -732,13 +722,13 @@ class CallSession:
     def _waiting_context(self) -> str:
         """What a call failing in the queue was waiting for: a step limit
         reached after hours with nobody to answer says why."""
-        acd = self.center.acd
+        center = self.center
         call_id = self.call.call_id
-        if self.record.queued_at is None or not acd.has_call(call_id) or \
+        if self.record.queued_at is None or not center.is_queued(call_id) or \
                 (self.state is not _QUEUED and self.state is not _RINGING):
             return ""
-        groups = acd.call_info(call_id).groups
-        agents = sum(acd.agents_logged_in(group) for group in groups)
+        groups = center.queue_groups(call_id)
+        agents = center.agents_logged_in(groups)
         waited = _span(self.driver.now() - self.record.queued_at)
         names = ", ".join(f'"{group}"' for group in groups)
         logged_in = "no agent was logged in" if agents == 0 else \
@@ -762,7 +752,7 @@ class CallSession:
         if group not in record.groups:
             record.groups.append(group)
         self.driver.music_on_hold(self.call, "default")
-        center.dispatch(center.acd.enqueue(self.call.call_id, [group], now, arrival=arrival))
+        center.join_queue(self.call.call_id, [group], now, arrival=arrival)
         if arrival is None and (self.state is _QUEUED or self.state is _RINGING):
             self.driver.call_queued(self.call)  # it waits: the caller's patience starts
 
@@ -777,8 +767,8 @@ class CallSession:
         elif fact_id == _FACT_IDS["call.priority"]:
             self.priority = int(value)
             if self._in_queue():
-                self.center.acd.set_priority(self.call.call_id, self.priority, None,
-                                             self.driver.now())
+                self.center.reprioritise(self.call.call_id, self.priority, None,
+                                         self.driver.now())
 
     def metric(self, function_id: int, args: tuple) -> Any:
         return self.center.metric(function_id, args, self.call)
@@ -893,9 +883,9 @@ _FACT_GETTERS: Final = {
     _FACT_IDS["call.language"]: lambda s: s.language,
     _FACT_IDS["call.priority"]: lambda s: s.priority,
     _FACT_IDS["call.waited"]: lambda s: s._waited(),
-    _FACT_IDS["call.position"]: lambda s: s.center.acd.position(s.call.call_id)
+    _FACT_IDS["call.position"]: lambda s: s.center.position(s.call.call_id)
     if s._in_queue() else 0,
-    _FACT_IDS["call.estimated_wait"]: lambda s: s.center.acd.estimated_wait(
+    _FACT_IDS["call.estimated_wait"]: lambda s: s.center.estimated_wait(
         s.call.call_id, s.driver.now()) if s._in_queue() else 0.0,
     _FACT_IDS["call.id"]: lambda s: s.call.call_id,
     _FACT_IDS["call.agent"]: lambda s: s.agent or "",
@@ -904,7 +894,7 @@ _FACT_GETTERS: Final = {
     _FACT_IDS["call.callback"]: lambda s: s.callback_accepted,
     _FACT_IDS["call.queued"]: lambda s: s._in_queue(),
     _FACT_IDS["call.elapsed"]: lambda s: s.clock(),
-    _FACT_IDS["call.groups"]: lambda s: tuple(s.center.acd.call_info(s.call.call_id).groups)
+    _FACT_IDS["call.groups"]: lambda s: s.center.queue_groups(s.call.call_id)
     if s._in_queue() else (),
     _FACT_IDS["now.time"]: lambda s: _minutes_of_day(_wall(s)),
     _FACT_IDS["now.weekday"]: lambda s: _WEEKDAYS[_wall(s).weekday()],
