@@ -136,7 +136,7 @@ def test_a_fractional_priority_computed_during_the_call_sends_the_call_to_the_fa
     assert record.error and "t.qs:4:" in record.error
     assert "a priority must be a whole number, not 5.5" in record.error
     assert record.answered_group == "rescue" and record.agent == "alice"
-    assert not center.sessions
+    assert center.call_count() == 0
 
 
 @pytest.mark.parametrize("statement, message", [
@@ -224,7 +224,7 @@ def test_the_requeue_example_of_the_reference_waits_with_nobody_logged_in():
     assert codes_of(example) == []
     records, center = run_calls(example, until=600.0)
     assert not records  # still waiting, no error
-    [session] = center.sessions.values()
+    [session] = center.sessions_in_progress()
     assert session.record.error is None and session.state.value == "queued"
 
 
@@ -236,7 +236,7 @@ queue:
     requeue to "support"
 """, until=5000.0)
     assert not records
-    [session] = center.sessions.values()
+    [session] = center.sessions_in_progress()
     assert session.record.error is None
 
 
@@ -254,7 +254,7 @@ queue:
         announce position
 """, until=3 * 3600.0, step_budget=300)
     assert not records  # nobody answers, and the script never fails
-    [session] = center.sessions.values()
+    [session] = center.sessions_in_progress()
     assert session.record.error is None
 
 

@@ -103,7 +103,9 @@ class ContactCenter:
         self.ring_timeout = ring_timeout
         self.step_budget = step_budget
         self.fallback_group = fallback_group or self._fallback_from_site(site)
-        self.sessions: dict[str, CallSession] = {}
+        #: The calls in progress, by call id. Drivers reach them through
+        #: session_for / sessions_in_progress / call_count, never directly.
+        self._sessions: dict[str, CallSession] = {}
         languages = getattr(site, "languages", None) if site is not None else None
         #: The language a call starts in (the site's first).
         self.default_language = languages[0] if languages else "en"
@@ -187,25 +189,43 @@ class ContactCenter:
                 # A session with an empty program: it fails at once and its
                 # fallback queues the call to the fallback group.
                 session = CallSession(self, _NO_PROGRAM, call)
-                self.sessions[call.call_id] = session
+                self._sessions[call.call_id] = session
                 session.driver_failed("no script answers the dialled number")
                 return session
             self.driver.hangup(call)
             return None
         session = CallSession(self, program, call)
-        self.sessions[call.call_id] = session
+        self._sessions[call.call_id] = session
         session.start()
         return session
 
     def session_ended(self, session: CallSession) -> None:
-        self.sessions.pop(session.call.call_id, None)
+        self._sessions.pop(session.call.call_id, None)
         if self.on_record is not None:
             self.on_record(session.record)
+
+    # ------------------------------------------------------------ the calls, for drivers
+
+    def session_for(self, call_id: str) -> CallSession | None:
+        """The session of a call in progress (None once it has ended)."""
+        return self._sessions.get(call_id)
+
+    def sessions_in_progress(self) -> list[CallSession]:
+        """The sessions of the calls in progress (a copy: calls may end meanwhile)."""
+        return list(self._sessions.values())
+
+    def call_count(self) -> int:
+        return len(self._sessions)
+
+    def forget(self, call_id: str) -> None:
+        """Drop a call whose session could not end by itself (its own
+        handling failed): the driver has released the line."""
+        self._sessions.pop(call_id, None)
 
     def dispatch(self, offers: Iterable[Offer]) -> None:
         """Ring the agents the ACD chose."""
         for offer in offers:
-            session = self.sessions.get(offer.call_id)
+            session = self._sessions.get(offer.call_id)
             if session is None:
                 # The call vanished between the decision and now: free the agent.
                 self.withdraw_offer(offer.call_id, offer.agent_id, self.driver.now())
@@ -425,7 +445,7 @@ class ContactCenter:
 
     def _check_empty_groups(self) -> None:
         """Calls waiting with `when empty goto` leave when their groups have nobody left."""
-        for session in list(self.sessions.values()):
+        for session in self.sessions_in_progress():
             session.check_queue_empty()
 
     def nobody_logged_in(self, groups: Iterable[str]) -> bool:

@@ -451,7 +451,7 @@ class LiveRuntime:
         acd.roll_day(now)  # the service levels are today's
         waiting_in: dict[str, list[dict]] = {}
         positions = acd.positions()
-        for session in self.center.sessions.values():
+        for session in self.center.sessions_in_progress():
             call_id = session.call.call_id
             if call_id not in positions:
                 continue  # not waiting in the ACD
@@ -480,7 +480,7 @@ class LiveRuntime:
                            "groups": dict(info.groups) if info else {},
                            "call": info.call_id if info else None})
         return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
-                "calls": len(self.center.sessions), "groups": groups, "agents": agents,
+                "calls": self.center.call_count(), "groups": groups, "agents": agents,
                 "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts),
                 "database": self.outbox.health()}
 
@@ -499,7 +499,7 @@ class LiveRuntime:
                 "events": dict(sorted(self.driver.event_counts.items())),
                 "gc": {f"generation_{n}": recorder.summary()
                        for n, recorder in enumerate(self.gc_pauses)},
-                "calls": len(self.center.sessions),
+                "calls": self.center.call_count(),
                 "workers": {"lookups": self.driver.lookup_workers.stats(),
                             "commands": self.driver.command_workers.stats()},
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),

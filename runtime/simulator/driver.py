@@ -184,7 +184,7 @@ class SimDriver(Driver):
         call = leg.call
         if self.center is None:
             return
-        session = self.center.sessions.get(call.call_id)
+        session = self.center.session_for(call.call_id)
         if session is None:
             return
         from runtime.core.session import State  # local import: the session module imports drivers' types
@@ -212,7 +212,7 @@ class SimDriver(Driver):
     def _agent_hangs_up(self, call: CallInfo) -> None:
         if self.center is None:
             return
-        session = self.center.sessions.get(call.call_id)
+        session = self.center.session_for(call.call_id)
         if session is not None:
             session.agent_leg_ended()
 

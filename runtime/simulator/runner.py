@@ -155,7 +155,7 @@ def _count_unfinished(center: ContactCenter, stats: RunStats) -> None:
     """Count the calls still in progress when the run stopped: they have no
     record yet, and would be missing from the report."""
     from runtime.core.session import State
-    for session in list(center.sessions.values()):
+    for session in center.sessions_in_progress():
         stats.add(session.record, unfinished=session.state is not State.CALLBACK)
 
 

@@ -493,7 +493,7 @@ def run_scenario(scenario: Scenario, program: Program, site=None,
     for plan, call in calls:
         record = records.get(call.call_id)
         failures = list(driver.problems.get(call.call_id, []))
-        session = center.sessions.get(call.call_id)
+        session = center.session_for(call.call_id)
         if record is None and session is not None:
             # Still in progress: checked as it is. A callback accepted and not
             # yet made is an outcome of its own (`callback`), not a failure.

@@ -120,7 +120,7 @@ class Live:
 
     def session_of(self, caller: str):
         """The running session of the call from ``caller`` (None when there is none)."""
-        return next((s for s in self.runtime.center.sessions.values() if s.call.caller == caller),
+        return next((s for s in self.runtime.center.sessions_in_progress() if s.call.caller == caller),
                     None)
 
 
@@ -243,7 +243,7 @@ def test_hot_reload_while_calls_are_in_progress(tmp_path):
             await asyncio.sleep(0.3)
             await live.callers.press(first, "2")  # waits in sales: nobody there yet
             old_hash = await wait_for(lambda: next(
-                (s.program.hash_hex for s in live.runtime.center.sessions.values()
+                (s.program.hash_hex for s in live.runtime.center.sessions_in_progress()
                  if s.call.caller == "0705555501"), None), 10, what="the first session")
             new_script = MENU_SCRIPT.replace('queue to "sales"', 'queue to "sales" priority 9')
             result = await live.runtime.deploy_source("main", new_script)
@@ -253,11 +253,11 @@ def test_hot_reload_while_calls_are_in_progress(tmp_path):
             await asyncio.sleep(0.3)
             await live.callers.press(second, "2")
             new_hash = await wait_for(lambda: next(
-                (s.program.hash_hex for s in live.runtime.center.sessions.values()
+                (s.program.hash_hex for s in live.runtime.center.sessions_in_progress()
                  if s.call.caller == "0705555502"), None), 10, what="the second session")
             assert new_hash != old_hash
             # The call in progress still runs its old version.
-            assert any(s.program.hash_hex == old_hash for s in live.runtime.center.sessions.values())
+            assert any(s.program.hash_hex == old_hash for s in live.runtime.center.sessions_in_progress())
             await wait_for(lambda: live.runtime.center.acd.calls_waiting("sales") == 2, 10,
                            what="both calls waiting")
             live.agent("bob", ["sales"], answer_after=0.2, talk=1.0)
@@ -327,7 +327,7 @@ def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
             live.agent("alice", ["support"], answer_after=0.2, talk=2.0)
             caller = await live.dial("0707777777", "1", pause=0.5)
             session = await wait_for(lambda: next(
-                (s for s in live.runtime.center.sessions.values()
+                (s for s in live.runtime.center.sessions_in_progress()
                  if s.call.caller == "0707777777"), None), 10, what="the session")
             from runtime.core.session import State
             await wait_for(lambda: session.state is State.AFTER, 20, what="the after-call phase")
@@ -491,7 +491,7 @@ def test_calls_left_by_a_runtime_that_died_are_handed_to_the_fallback(tmp_path, 
         await asyncio.sleep(0.3)
         await first.callers.press(caller, "2")
         call_id = await wait_for(lambda: next(
-            (s.call.call_id for s in first.runtime.center.sessions.values()
+            (s.call.call_id for s in first.runtime.center.sessions_in_progress()
              if s.call.caller == "0702020202"), None), 10, what="the call")
         await wait_for(lambda: first.runtime.center.acd.calls_waiting("sales") == 1, 10,
                        what="the call to queue")

@@ -329,7 +329,7 @@ def test_an_agent_logging_out_when_free_finishes_the_call_and_the_wrap_up_first(
     assert logged_out == [ended + 30.0]                    # after the wrap-up
     assert center.acd.agent_info("a").state is AgentState.LOGGED_OUT
     assert [r.call_id for r in records] == ["c0"]           # no further call for them
-    assert len(center.sessions) == 2
+    assert center.call_count() == 2
 
 
 def test_an_agent_logging_out_who_misses_the_ring_logs_out_then():

@@ -261,16 +261,16 @@ class AriDriver(Driver):
         """
         if call_id is None or self.center is None:
             return
-        session = self.center.sessions.get(call_id)
+        session = self.center.session_for(call_id)
         call = session.call if session is not None else None
         if session is not None:
             try:
                 session.driver_failed(reason)
             except Exception:  # noqa: BLE001
                 log.exception("the fallback of call %s failed", call_id)
-                self.center.sessions.pop(call_id, None)
+                self.center.forget(call_id)
             else:
-                if self.center.sessions.get(call_id) is session or self.legs.get(call_id) is None \
+                if self.center.session_for(call_id) is session or self.legs.get(call_id) is None \
                         or self.legs[call_id].gone:
                     return  # the session handled it (queued to a group, or released the line)
         leg = self.legs.get(call_id)
@@ -450,7 +450,7 @@ class AriDriver(Driver):
         call_id = self.agent_calls.pop(channel, None)
         agent_id = self.agent_ids.pop(channel, None)
         if call_id is not None:
-            session = self.center.sessions.get(call_id)
+            session = self.center.session_for(call_id)
             if session is None and agent_id is not None:
                 self._free_agent_of_ended_call(agent_id, call_id)
             leg = self.legs.get(call_id)
@@ -476,7 +476,7 @@ class AriDriver(Driver):
             self.agent_calls.pop(agent_channel, None)
             self.agent_ids.pop(agent_channel, None)  # the session frees the agent
             self._request(self.port.hangup(agent_channel), None, "hang up agent")
-        session = self.center.sessions.get(channel)
+        session = self.center.session_for(channel)
         if session is not None:
             session.caller_hung_up()
         self._forget(leg)
