@@ -15,7 +15,8 @@ import pytest
 
 from qscript import codes
 from qscript.api import check_text, compile_text
-from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
 from runtime.simulator.events import EventLoop
@@ -84,10 +85,9 @@ def run_calls(text: str, *, agents=(), fallback_group=None, until=3600.0, calls=
                         agents=[AgentPlan(name, list(groups)) for name, groups in agents])
     driver = _ScenarioDriver(loop, model, scenario, program)
     records: dict = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}),
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group=fallback_group, step_budget=step_budget)
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}),
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          fallback_group=fallback_group, step_budget=step_budget)
     for name, groups in agents:
         center.agent_login(name, list(groups))
     for index in range(calls):

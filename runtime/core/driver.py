@@ -30,9 +30,12 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from mypy_extensions import mypyc_attr
+
+if TYPE_CHECKING:
+    from runtime.core.center import ContactCenter
 
 Done = Callable[[Any], None]
 
@@ -81,6 +84,11 @@ class Recording:
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Driver(ABC):
     """Telephony for calls: implemented by the simulator and the ARI runtime."""
+
+    #: The contact centre this driver reports calls' outside events to (the
+    #: caller hanging up, an agent's leg ending); set by
+    #: :func:`runtime.core.factory.build_center`.
+    center: "ContactCenter | None" = None
 
     # -- time
     @abstractmethod

@@ -33,7 +33,8 @@ from qscript.source import Source
 
 from runtime.live.ari.driver import AriDriver, handled_events
 from runtime.live.ari.port import AriPort
-from runtime.core.center import CallHistory, ContactCenter, ProgramTable
+from runtime.core.center import CallHistory, ProgramTable
+from runtime.core.factory import build_center
 from runtime.core.latency import LatencyRecorder
 from runtime.live.mailer import Mailer
 from runtime.store.outbox import REJECTED, SAVED, SPOOLED, Outbox
@@ -102,14 +103,10 @@ class LiveRuntime:
                                 or "Local/{number}@default")
         self.programs = ProgramTable()
         self.history = CallHistory()
-        self.center = ContactCenter(self.driver, self.programs, site=site, history=self.history,
-                                    on_record=self._record,
-                                    fallback_group=getattr(fallback, "group", None))
-        self.driver.center = self.center
+        self.center = build_center(self.driver, self.programs, site, history=self.history,
+                                   on_record=self._record)
         port.wanted_events = handled_events()  # Asterisk sends nothing we would skip
         self.center.on_agent_changed = self._save_agent
-        if getattr(site, "commands", None):
-            self.center.commands = site.commands
         self.versions: dict[str, int] = {}           # script name -> active version
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
         self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())

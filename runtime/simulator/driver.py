@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
 
 from runtime.core.driver import CallInfo, Done, Driver, Recording
 from .events import EventLoop, Timer
 from .model import Model
-
-if TYPE_CHECKING:
-    from runtime.core.center import ContactCenter
 
 
 class _Leg:
@@ -45,7 +42,6 @@ class SimDriver(Driver):
         self.loop = loop
         self.model = model
         self.rng = rng
-        self.center: "ContactCenter | None" = None
         self.legs: dict[str, _Leg] = {}
         self._handle_time = model.handle_time.sampler(rng)
         self._patience = model.patience.sampler(rng) if model.patience else None

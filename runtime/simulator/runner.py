@@ -18,6 +18,7 @@ from typing import Callable
 from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
 from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.core.records import CallRecord
 from ..vm.machine import reads_caller_history
@@ -124,14 +125,10 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
         def record(call: CallRecord) -> None:
             stats.add(call)
             also(call)
-    center = ContactCenter(driver, programs, site=site, acd=acd, on_record=record,
-                           coverage=coverage)
-    if site is not None and getattr(site, "commands", None):
-        center.commands = site.commands
-    center.hot_prompts.update(model.hot_prompts)
+    center = build_center(driver, programs, site, acd=acd, on_record=record, coverage=coverage,
+                          hot_prompts=model.hot_prompts)
     center.history.enabled = any(reads_caller_history(p) for _, p in programs.items())
     center.no_answer_pause = model.no_answer_pause
-    driver.center = center
     roster = _Roster(center, loop, model)
     roster.start()
     calls = _Arrivals(model, rng, loop, driver, center, on_progress)

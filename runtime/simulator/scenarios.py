@@ -44,7 +44,8 @@ from pathlib import Path
 
 from qscript.bytecode import Program
 
-from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.simulator.coverage import branch_points as coverage_points
 from runtime.simulator.driver import SimDriver
@@ -466,15 +467,11 @@ def run_scenario(scenario: Scenario, program: Program, site=None,
     driver = _ScenarioDriver(loop, model, scenario, program)
     records: dict[str, object] = {}
     coverage: dict[str, dict[int, int]] = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}), site=site,
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           coverage=coverage)
-    if site is not None and getattr(site, "commands", None):
-        center.commands = site.commands
+    center = build_center(driver, ProgramTable({"default": program}), site,
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          coverage=coverage, hot_prompts=scenario.hot_prompts)
     tracer = Tracer()
     center.tracer = tracer
-    center.hot_prompts.update(scenario.hot_prompts)
-    driver.center = center
     for agent in scenario.agents:
         loop.call_later(agent.at, lambda a=agent: center.agent_login(a.id, a.groups))
     calls = []

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from qscript.api import compile_text
-from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.simulator.driver import SimDriver
 from runtime.simulator.events import EventLoop
@@ -124,8 +125,7 @@ def test_returning_callers_get_their_previous_agent_when_the_script_prefers_them
 
     loop = EventLoop()
     driver = SimDriver(loop, load_model_text(MODEL), random.Random(3))
-    center = ContactCenter(driver, ProgramTable({"default": program}), on_record=remember)
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}), on_record=remember)
     for number in range(36):
         center.agent_login(f"a{number}", {"main": 0})
     for index in range(400):
@@ -174,8 +174,7 @@ def test_hand_off_is_measured_only_when_a_caller_was_waiting():
     model = load_model_text(MODEL)
     loop = EventLoop()
     driver = SimDriver(loop, model, random.Random(1))
-    center = ContactCenter(driver, ProgramTable({"default": program}))
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}))
     center.agent_login("solo", {"main": 0})
     for index, at in enumerate((0.0, 1.0, 5000.0)):
         call = CallInfo(f"c{index}", f"070000000{index}", "100", arrived_at=at)
@@ -313,9 +312,8 @@ def test_an_agent_logging_out_when_free_finishes_the_call_and_the_wrap_up_first(
     loop = EventLoop()
     driver = SimDriver(loop, model, random.Random(1))
     records = []
-    center = ContactCenter(driver, ProgramTable({"default": program}), on_record=records.append,
-                           acd=AcdEngine([AnswerGroup("main", wrap_up=30.0)]))
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}), on_record=records.append,
+                          acd=AcdEngine([AnswerGroup("main", wrap_up=30.0)]))
     center.agent_login("a", {"main": 0})
     for index in range(3):
         call = CallInfo(f"c{index}", "0700000000", "100", arrived_at=0.0)
@@ -338,9 +336,8 @@ def test_an_agent_logging_out_who_misses_the_ring_logs_out_then():
     model = dataclasses.replace(load_model_text(MODEL), patience=None, no_answer_rate=1.0)
     loop = EventLoop()
     driver = SimDriver(loop, model, random.Random(1))
-    center = ContactCenter(driver, ProgramTable({"default": program}))
+    center = build_center(driver, ProgramTable({"default": program}))
     center.no_answer_pause = 5.0
-    driver.center = center
     center.agent_login("a", {"main": 0})
     call = CallInfo("c0", "0700000000", "100", arrived_at=0.0)
     driver.new_leg(call)

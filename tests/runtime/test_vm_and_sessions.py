@@ -11,7 +11,8 @@ import math
 import pytest
 
 from qscript.api import compile_text
-from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
 from runtime.simulator.events import EventLoop
@@ -116,10 +117,9 @@ def _center(program, scenario: Scenario, fallback_group=None):
                   handle_time=Distribution("constant", 30.0), patience=None, agents=())
     driver = _ScenarioDriver(loop, model, scenario, program)
     records = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}),
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group=fallback_group)
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}),
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          fallback_group=fallback_group)
     return loop, driver, center, records
 
 
@@ -410,10 +410,9 @@ def _site_center(tmp_path, program, scenario, *, inline: bool = True):
     # default run_blocking: run now, report on the next turn of the clock.
     driver.runs_blocking_inline = inline
     records = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}), site=site,
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group="rescue")
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}), site=site,
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          fallback_group="rescue")
     return loop, driver, center, records, site
 
 
