@@ -12,7 +12,11 @@ Conventions:
 * Methods that take time on the call take a ``done`` callback, called once
   with the result when the action completes. They must not call ``done``
   synchronously from inside the method (schedule it instead), so that the
-  session's state is consistent when it resumes.
+  session's state is consistent when it resumes. Two are the exception,
+  for a driver where they take no time (the simulator: see "Simulator
+  speed" in docs/design.md): ``answer`` may call ``done`` before it
+  returns, and ``ring_agent`` may call ``answered``; the session is ready
+  for both.
 * :meth:`Driver.stop_media` interrupts whatever is in progress on the call
   (a prompt, a wait, input collection); the pending ``done`` is then never
   called.
@@ -104,15 +108,6 @@ class Driver(ABC):
         """Run ``action`` after ``delay`` seconds; returns a function that cancels it."""
 
     # -- the caller's leg
-    #: Answering takes no time with this driver (the simulator): ``answer``
-    #: returns having answered and never calls ``done``.
-    answers_at_once: bool = False
-    #: Every agent answers at once, without ringing (the simulator with no
-    #: ring time and no missed rings): the session connects an offered call
-    #: without calling ``ring_agent``. A driver that overrides ``ring_agent``
-    #: must leave this False.
-    rings_at_once: bool = False
-
     #: Blocking work runs at once with this driver (the simulator: no
     #: simulated time passes while a lookup or command runs, and runs stay
     #: deterministic): the session calls it directly, never ``run_blocking``.
@@ -120,7 +115,8 @@ class Driver(ABC):
 
     @abstractmethod
     def answer(self, call: CallInfo, done: Done) -> None:
-        """Answer the caller's leg; done(None) when answered (see ``answers_at_once``)."""
+        """Answer the caller's leg; done(None) when answered, possibly before
+        this returns (when answering takes no time)."""
 
     @abstractmethod
     def hangup(self, call: CallInfo) -> None: ...
@@ -173,9 +169,10 @@ class Driver(ABC):
 
     # -- agents
     @abstractmethod
-    def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
+    def ring_agent(self, call: CallInfo, agent_id: str, group: str, timeout: float,
                    answered: Callable[[], None], failed: Callable[[str], None]) -> None:
-        """Ring an agent for this call; then answered() or failed(reason).
+        """Ring an agent for this call, offered to them for ``group``; then
+        answered() or failed(reason).
 
         Unlike ``done`` callbacks, ``answered`` may be called before this
         returns, when the agent answers without ringing (the simulator with

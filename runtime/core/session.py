@@ -64,10 +64,6 @@ class _EndedHost:
 _ENDED_HOST: Final = _EndedHost()
 
 
-def _ignore(result: Any = None) -> None:
-    """The completion callback of an action a driver completes at once."""
-
-
 class State(str, Enum):
     INBOUND = "inbound"        # running the inbound phase (or a block after leaving a queue)
     QUEUED = "queued"          # waiting in the ACD; the queue: section runs
@@ -128,6 +124,9 @@ class CallSession:
         #: _resume is handling the end of a phase: a phase started meanwhile
         #: (queue: after `queue to` / `requeue to`) is run by that loop.
         self._next_phase_by_loop = False
+        #: Inside the driver's ``answer``: a completion now means "answered at once".
+        self._answering = False
+        self._answered_at_once = False
 
     # ------------------------------------------------------------ running phases
 
@@ -253,11 +252,25 @@ class CallSession:
     # ------------------------------------------------------------ effect handlers
 
     def _on_answer(self, effect: fx.Answer):
-        driver = self.driver
-        if driver.answers_at_once:
-            driver.answer(self.call, _ignore)
+        # A driver may answer before it returns (the simulator: answering
+        # takes no time); the script then goes straight on, as after any
+        # effect that does not wait.
+        token = self._token
+        self._media_busy = True  # (as with _done: the answer is in progress)
+
+        def answered(_: Any = None) -> None:
+            if self._answering:
+                self._answered_at_once = True
+            else:
+                self._resume(token, None)
+        self._answering, self._answered_at_once = True, False
+        try:
+            self.driver.answer(self.call, answered)
+        finally:
+            self._answering = False
+        if self._answered_at_once:
+            self._media_busy = False
             return None
-        driver.answer(self.call, self._done())
         return _PENDING
 
     def _on_hangup(self, effect: fx.Hangup):
@@ -546,10 +559,6 @@ class CallSession:
         """The ACD chose an agent for this call: ring them."""
         self.state = _RINGING if self.state is _QUEUED else self.state
         self.agent_ringing = agent_id
-        if self.driver.rings_at_once and self.state is _RINGING:
-            self._agent_answered(agent_id, group)  # what ring_agent would do, at once
-            return
-        self.call.extra["offer_group"] = group
 
         def answered():
             if self.agent_ringing == agent_id:
@@ -564,14 +573,16 @@ class CallSession:
         if self.state is _CALLBACK:
             self._ring_for_callback(agent_id, group, answered, failed)
             return
-        self.driver.ring_agent(self.call, agent_id, self.center.ring_timeout, answered, failed)
+        self.driver.ring_agent(self.call, agent_id, group, self.center.ring_timeout, answered,
+                               failed)
 
     def _ring_for_callback(self, agent_id, group, answered, failed) -> None:
         """A callback's turn came: ring the agent, then call the customer back."""
         def agent_answered():
             self.driver.call_back(self.call, self.call.caller, answered,
                                   lambda reason: self._callback_failed(agent_id, reason))
-        self.driver.ring_agent(self.call, agent_id, self.center.ring_timeout, agent_answered, failed)
+        self.driver.ring_agent(self.call, agent_id, group, self.center.ring_timeout,
+                               agent_answered, failed)
 
     def _callback_failed(self, agent_id: str, reason: str) -> None:
         now = self.driver.now()

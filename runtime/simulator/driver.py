@@ -52,8 +52,6 @@ class SimDriver(Driver):
         # (a plain Python object) each time; the event handlers are bound once.
         self._no_answer_rate = model.no_answer_rate
         self._ring_seconds = model.ring_seconds
-        self.rings_at_once = not self._no_answer_rate and self._ring_seconds <= 0 and \
-            type(self).ring_agent is SimDriver.ring_agent
         self._abandon_event = self._abandon
         self._hang_up_event = self._agent_hangs_up
 
@@ -80,11 +78,10 @@ class SimDriver(Driver):
         return self.loop.call_later(delay, action).cancel
 
     # -- the caller's leg
-    answers_at_once = True
     runs_blocking_inline = True
 
     def answer(self, call: CallInfo, done: Done) -> None:
-        pass  # answering takes no simulated time
+        done(None)  # answering takes no simulated time: answered before this returns
 
     def hangup(self, call: CallInfo) -> None:
         self._leg_gone(call)
@@ -189,7 +186,7 @@ class SimDriver(Driver):
             session.caller_hung_up()
 
     # -- agents
-    def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
+    def ring_agent(self, call: CallInfo, agent_id: str, group: str, timeout: float,
                    answered: Callable[[], None], failed: Callable[[str], None]) -> None:
         if self._no_answer_rate and self.rng.random() < self._no_answer_rate:
             self.loop.call_later(timeout, lambda: failed("no answer"))

@@ -399,7 +399,7 @@ class _ScenarioDriver(SimDriver):
         self._media(call, self._prompt_seconds(media) + (2.0 if digits else timeout), done,
                     str(digits))
 
-    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
+    def ring_agent(self, call, agent_id, group, timeout, answered, failed) -> None:
         if agent_id in self.no_answer:
             self.loop.call_later(timeout, lambda: failed("no answer"))
         else:

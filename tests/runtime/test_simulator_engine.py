@@ -141,19 +141,35 @@ def test_returning_callers_get_their_previous_agent_when_the_script_prefers_them
     assert sum(a == b for a, b in pairs) / len(pairs) > 0.9
 
 
+def _rings(model) -> list:
+    """What happens when the simulator rings an agent: answered before
+    ring_agent returns ("at once"), or only once its clock has run."""
+    loop = EventLoop()
+    driver = SimDriver(loop, model, random.Random(0))
+    call = CallInfo("c1", "0700000000", "100")
+    happened = []
+    driver.ring_agent(call, "a", "main", 15.0, lambda: happened.append(("answered", loop.now)),
+                      lambda reason: happened.append((reason, loop.now)))
+    at_once = list(happened)
+    loop.run()
+    return [at_once, happened]
+
+
 def test_agents_answer_at_once_only_when_the_model_has_no_ring_time_and_no_misses():
     base = load_model_text(MODEL)
-    loop = EventLoop()
-    assert SimDriver(loop, base, random.Random(0)).rings_at_once
+    assert _rings(base) == [[("answered", 0.0)], [("answered", 0.0)]]
     ringing = dataclasses.replace(base, ring_seconds=5.0)
-    assert not SimDriver(loop, ringing, random.Random(0)).rings_at_once
-    missing = dataclasses.replace(base, no_answer_rate=0.1)
-    assert not SimDriver(loop, missing, random.Random(0)).rings_at_once
+    assert _rings(ringing) == [[], [("answered", 5.0)]]
+    missing = dataclasses.replace(base, no_answer_rate=1.0)
+    assert _rings(missing) == [[], [("no answer", 15.0)]]
 
-    class OwnRinging(SimDriver):
-        def ring_agent(self, call, agent_id, timeout, answered, failed):
-            self.loop.call_later(1.0, answered)
-    assert not OwnRinging(loop, base, random.Random(0)).rings_at_once
+
+def test_the_simulator_answers_a_call_before_answer_returns():
+    loop = EventLoop()
+    driver = SimDriver(loop, load_model_text(MODEL), random.Random(0))
+    answered = []
+    driver.answer(CallInfo("c1", "0700000000", "100"), answered.append)
+    assert answered == [None]
 
 
 def test_ring_time_still_delays_the_answer():

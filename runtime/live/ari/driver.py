@@ -853,8 +853,8 @@ class AriDriver(Driver):
         variables.update(self.agent_variables.get(agent_id, {}))
         return variables or None
 
-    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
-        timeout = self._ring_timeout_for(call, timeout)
+    def ring_agent(self, call, agent_id, group, timeout, answered, failed) -> None:
+        timeout = self._ring_timeout_for(group, timeout)
         channel = f"{call.call_id}-a{next(self._ids)}"
         ring = _Ring(call, call.call_id, agent_id, answered, failed)
         self.rings[channel] = ring
@@ -891,9 +891,8 @@ class AriDriver(Driver):
                 times["accepted"] = self.now()
         self._request(originate(), ring.call if ring is not None else None, "ring")
 
-    def _ring_timeout_for(self, call: CallInfo, default: float) -> float:
+    def _ring_timeout_for(self, group_name: str, default: float) -> float:
         """The ring timeout of the group the call is offered for (site ``ring_timeout``)."""
-        group_name = call.extra.get("offer_group")
         group = self.site.groups.get(group_name) if (self.site is not None and group_name) else None
         return float(getattr(group, "ring_timeout", default) or default)
 
