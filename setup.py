@@ -27,22 +27,22 @@ from setuptools.command.build_ext import build_ext
 COMPILED = [
     "runtime/vm/machine.py",
     "runtime/vm/effects.py",
-    "runtime/session.py",
-    "runtime/center.py",
-    "runtime/driver.py",
-    "runtime/records.py",
+    "runtime/core/session.py",
+    "runtime/core/center.py",
+    "runtime/core/driver.py",
+    "runtime/core/records.py",
     "runtime/acd/models.py",
     "runtime/acd/matching.py",
     "runtime/acd/metrics.py",
     "runtime/acd/engine.py",
     "runtime/acd/estimators.py",
-    "runtime/erlang.py",
+    "runtime/acd/erlang.py",
     "runtime/simulator/events.py",
     "runtime/simulator/driver.py",
     "runtime/simulator/stats.py",
     "runtime/simulator/runner.py",
     "runtime/simulator/sampling.py",
-    "runtime/latency.py",
+    "runtime/core/latency.py",
 ]
 
 

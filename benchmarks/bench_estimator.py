@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from qscript.api import compile_file  # noqa: E402
 from runtime.acd.estimators import (AsteriskEstimator, ErlangMedianEstimator,  # noqa: E402
                                     WaitEstimator, WaitQuery)
-from runtime.center import ProgramTable  # noqa: E402
-from runtime.erlang import gamma_median  # noqa: E402
+from runtime.core.center import ProgramTable  # noqa: E402
+from runtime.acd.erlang import gamma_median  # noqa: E402
 from runtime.simulator.model import AgentTeam, Distribution, Model  # noqa: E402
 from runtime.simulator.runner import run_replication  # noqa: E402
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import simpy_baseline  # noqa: E402
 
 from qscript.api import compile_file  # noqa: E402
-from runtime.center import ProgramTable  # noqa: E402
+from runtime.core.center import ProgramTable  # noqa: E402
 from runtime.simulator.model import AgentTeam, load_model  # noqa: E402
 from runtime.simulator.runner import run_replication  # noqa: E402
 
@@ -59,8 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs of each (best counts)")
     runs = max(1, parser.parse_args().runs)
-    import runtime.session
-    compiled = not runtime.session.__file__.endswith(".py")
+    import runtime.core.session
+    compiled = not runtime.core.session.__file__.endswith(".py")
     print(f"runtime: {'compiled with mypyc' if compiled else 'pure Python'}; "
           f"best of {runs} alternating runs")
     program = compile_file(ROOT / "examples/basic/single-group.qs").program

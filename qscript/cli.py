@@ -117,14 +117,14 @@ class LazyGroup(click.Group):
 
     LAZY = {
         "simulate": "runtime.simulator.cli:simulate",
-        "test": "runtime.scenarios_cli:test_command",
-        "serve": "runtime.live_cli:serve",
-        "agent": "runtime.live_cli:agent",
-        "status": "runtime.live_cli:status",
-        "deploy": "runtime.live_cli:deploy",
-        "rollback": "runtime.live_cli:rollback",
-        "watch": "runtime.live_cli:watch",
-        "hot": "runtime.live_cli:hot",
+        "test": "runtime.simulator.scenarios_cli:test_command",
+        "serve": "runtime.live.cli:serve",
+        "agent": "runtime.live.cli:agent",
+        "status": "runtime.live.cli:status",
+        "deploy": "runtime.live.cli:deploy",
+        "rollback": "runtime.live.cli:rollback",
+        "watch": "runtime.live.cli:watch",
+        "hot": "runtime.live.cli:hot",
     }
 
     def list_commands(self, ctx):

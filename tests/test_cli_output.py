@@ -83,7 +83,7 @@ def test_scenario_results_show_names_and_failures_literally(tmp_path):
 def test_status_shows_server_text_literally(monkeypatch):
     """Whatever the runtime answers (site names, callers' digits, pause reasons), the
     status table shows it as text."""
-    from runtime import live_cli
+    from runtime.live import cli as live_cli
     data = {"site": TRICKY, "calls": 1, "connected": True,
             "groups": [{"name": TRICKY, "calls_waiting": 1, "oldest_wait_s": 3.0,
                         "agents_logged_in": 1, "agents_ready": 0, "agents_busy": 1,
@@ -161,7 +161,7 @@ def test_control_client_errors_are_not_wrapped(tmp_path):
 
 
 def test_status_judges_each_groups_service_level_against_its_target(monkeypatch):
-    from runtime import live_cli
+    from runtime.live import cli as live_cli
     group = {"calls_waiting": 0, "oldest_wait_s": 0.0, "agents_logged_in": 1,
              "agents_ready": 1, "agents_busy": 0, "waiting": []}
     data = {"site": "s", "calls": 0, "connected": True, "agents": [], "groups": [

@@ -7,7 +7,7 @@
   loader: site files (site.md, live.md) with
   :func:`runtime.site.load_site_text`, traffic models (simulation.md) with
   :func:`runtime.simulator.model.load_model_text`, scenario files
-  (testing.md) with :func:`runtime.scenarios.load_scenarios` — and the
+  (testing.md) with :func:`runtime.simulator.scenarios.load_scenarios` — and the
   scenarios pass, unless the block starts with ``# expect: fail``, when one
   must fail. Blocks that are not whole files start with ``# fragment``; they
   must still be YAML.
@@ -47,7 +47,7 @@ EXAMPLES = ROOT / "examples"
 SUPPORT = EXAMPLES / "support"
 
 site_module = pytest.importorskip("runtime.site", reason="the runtime is not installed")
-from runtime.scenarios import load_scenarios, run_scenario  # noqa: E402
+from runtime.simulator.scenarios import load_scenarios, run_scenario  # noqa: E402
 from runtime.simulator.model import load_model_text  # noqa: E402
 from runtime.site import SiteError, load_site, load_site_text  # noqa: E402
 from qscript.api import compile_file  # noqa: E402

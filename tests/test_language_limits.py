@@ -15,9 +15,10 @@ import pytest
 
 from qscript import codes
 from qscript.api import check_text, compile_text
-from runtime.center import ContactCenter, ProgramTable
-from runtime.driver import CallInfo
-from runtime.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
+from runtime.core.driver import CallInfo
+from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
 from runtime.simulator.events import EventLoop
 from runtime.simulator.model import Distribution, Model
 from runtime.site.yamlmarks import Location
@@ -84,10 +85,9 @@ def run_calls(text: str, *, agents=(), fallback_group=None, until=3600.0, calls=
                         agents=[AgentPlan(name, list(groups)) for name, groups in agents])
     driver = _ScenarioDriver(loop, model, scenario, program)
     records: dict = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}),
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group=fallback_group, step_budget=step_budget)
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}),
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          fallback_group=fallback_group, step_budget=step_budget)
     for name, groups in agents:
         center.agent_login(name, list(groups))
     for index in range(calls):
@@ -136,7 +136,7 @@ def test_a_fractional_priority_computed_during_the_call_sends_the_call_to_the_fa
     assert record.error and "t.qs:4:" in record.error
     assert "a priority must be a whole number, not 5.5" in record.error
     assert record.answered_group == "rescue" and record.agent == "alice"
-    assert not center.sessions
+    assert center.call_count() == 0
 
 
 @pytest.mark.parametrize("statement, message", [
@@ -224,7 +224,7 @@ def test_the_requeue_example_of_the_reference_waits_with_nobody_logged_in():
     assert codes_of(example) == []
     records, center = run_calls(example, until=600.0)
     assert not records  # still waiting, no error
-    [session] = center.sessions.values()
+    [session] = center.sessions_in_progress()
     assert session.record.error is None and session.state.value == "queued"
 
 
@@ -236,7 +236,7 @@ queue:
     requeue to "support"
 """, until=5000.0)
     assert not records
-    [session] = center.sessions.values()
+    [session] = center.sessions_in_progress()
     assert session.record.error is None
 
 
@@ -254,7 +254,7 @@ queue:
         announce position
 """, until=3 * 3600.0, step_budget=300)
     assert not records  # nobody answers, and the script never fails
-    [session] = center.sessions.values()
+    [session] = center.sessions_in_progress()
     assert session.record.error is None
 
 

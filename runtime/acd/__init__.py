@@ -11,7 +11,7 @@ act on the returned :class:`Offer` decisions.
 * :mod:`runtime.acd.estimators`: waiting-time estimators.
 
 Queueing-theory formulas for planning (Erlang B, C and A) are in
-:mod:`runtime.erlang`.
+:mod:`runtime.acd.erlang`.
 """
 
 from runtime.acd.engine import AcdEngine

@@ -27,7 +27,7 @@ from collections import deque
 
 from mypy_extensions import mypyc_attr
 
-from runtime.erlang import digamma, gamma_median, trigamma
+from runtime.acd.erlang import digamma, gamma_median, trigamma
 
 __all__ = [
     "WaitQuery",
@@ -182,7 +182,7 @@ class ErlangMedianEstimator(WaitEstimator):
     moments keeps the median within about 1 % of the true one in simulations
     (matching the mean alone with rate ``c·mu``, i.e. Erlang(p_eff + 1, c·mu)
     with ``p_eff + 1 = c·mu·mean``, errs by up to 4 %, always low). The median
-    is what half of the callers beat; :func:`runtime.erlang.gamma_median`.
+    is what half of the callers beat; :func:`runtime.acd.erlang.gamma_median`.
 
     The remaining inputs come from recent history, per group: ``mu`` is 1 /
     the mean handle time of the last ``window`` calls of the caller's groups

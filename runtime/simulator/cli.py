@@ -18,7 +18,7 @@ from rich.markup import escape
 from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
 from qscript.console import make_console
 
-from ..center import ProgramTable
+from runtime.core.center import ProgramTable
 from .checks import check_model
 from .model import ModelError, load_model
 from .report import build_report, render

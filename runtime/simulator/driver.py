@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
 
-from ..driver import CallInfo, Done, Driver, Recording
+from runtime.core.driver import CallInfo, Done, Driver, Recording
 from .events import EventLoop, Timer
 from .model import Model
-
-if TYPE_CHECKING:
-    from ..center import ContactCenter
 
 
 class _Leg:
@@ -45,7 +42,6 @@ class SimDriver(Driver):
         self.loop = loop
         self.model = model
         self.rng = rng
-        self.center: "ContactCenter | None" = None
         self.legs: dict[str, _Leg] = {}
         self._handle_time = model.handle_time.sampler(rng)
         self._patience = model.patience.sampler(rng) if model.patience else None
@@ -56,8 +52,6 @@ class SimDriver(Driver):
         # (a plain Python object) each time; the event handlers are bound once.
         self._no_answer_rate = model.no_answer_rate
         self._ring_seconds = model.ring_seconds
-        self.rings_at_once = not self._no_answer_rate and self._ring_seconds <= 0 and \
-            type(self).ring_agent is SimDriver.ring_agent
         self._abandon_event = self._abandon
         self._hang_up_event = self._agent_hangs_up
 
@@ -84,11 +78,10 @@ class SimDriver(Driver):
         return self.loop.call_later(delay, action).cancel
 
     # -- the caller's leg
-    answers_at_once = True
     runs_blocking_inline = True
 
     def answer(self, call: CallInfo, done: Done) -> None:
-        pass  # answering takes no simulated time
+        done(None)  # answering takes no simulated time: answered before this returns
 
     def hangup(self, call: CallInfo) -> None:
         self._leg_gone(call)
@@ -184,16 +177,16 @@ class SimDriver(Driver):
         call = leg.call
         if self.center is None:
             return
-        session = self.center.sessions.get(call.call_id)
+        session = self.center.session_for(call.call_id)
         if session is None:
             return
-        from ..session import State  # local import: the session module imports drivers' types
+        from runtime.core.session import State  # local import: the session module imports drivers' types
         if session.state in (State.QUEUED, State.RINGING):
             self._leg_gone(call)
             session.caller_hung_up()
 
     # -- agents
-    def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
+    def ring_agent(self, call: CallInfo, agent_id: str, group: str, timeout: float,
                    answered: Callable[[], None], failed: Callable[[str], None]) -> None:
         if self._no_answer_rate and self.rng.random() < self._no_answer_rate:
             self.loop.call_later(timeout, lambda: failed("no answer"))
@@ -212,7 +205,7 @@ class SimDriver(Driver):
     def _agent_hangs_up(self, call: CallInfo) -> None:
         if self.center is None:
             return
-        session = self.center.sessions.get(call.call_id)
+        session = self.center.session_for(call.call_id)
         if session is not None:
             session.agent_leg_ended()
 

@@ -2,7 +2,7 @@
 
 Each replication is an independent run with its own seed (``seed + i``): the
 same seed gives the same result. A run puts the model's arrivals through the
-same :class:`~runtime.center.ContactCenter`, call sessions, VM and ACD as the
+same :class:`~runtime.core.center.ContactCenter`, call sessions, VM and ACD as the
 live runtime, with :class:`~runtime.simulator.driver.SimDriver` as driver —
 every simulated call really executes the compiled script.
 """
@@ -17,9 +17,10 @@ from typing import Callable
 
 from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
-from ..center import ContactCenter, ProgramTable
-from ..driver import CallInfo
-from ..records import CallRecord
+from runtime.core.center import ContactCenter, ProgramTable
+from runtime.core.factory import build_center
+from runtime.core.driver import CallInfo
+from runtime.core.records import CallRecord
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
@@ -124,14 +125,10 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
         def record(call: CallRecord) -> None:
             stats.add(call)
             also(call)
-    center = ContactCenter(driver, programs, site=site, acd=acd, on_record=record,
-                           coverage=coverage)
-    if site is not None and getattr(site, "commands", None):
-        center.commands = site.commands
-    center.hot_prompts.update(model.hot_prompts)
+    center = build_center(driver, programs, site, acd=acd, on_record=record, coverage=coverage,
+                          hot_prompts=model.hot_prompts)
     center.history.enabled = any(reads_caller_history(p) for _, p in programs.items())
     center.no_answer_pause = model.no_answer_pause
-    driver.center = center
     roster = _Roster(center, loop, model)
     roster.start()
     calls = _Arrivals(model, rng, loop, driver, center, on_progress)
@@ -154,8 +151,8 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
 def _count_unfinished(center: ContactCenter, stats: RunStats) -> None:
     """Count the calls still in progress when the run stopped: they have no
     record yet, and would be missing from the report."""
-    from ..session import State
-    for session in list(center.sessions.values()):
+    from runtime.core.session import State
+    for session in center.sessions_in_progress():
         stats.add(session.record, unfinished=session.state is not State.CALLBACK)
 
 

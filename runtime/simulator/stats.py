@@ -44,7 +44,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Iterable
 
-from ..records import ABANDONED, ANSWERED, CALLBACK, TRANSFERRED, VOICEMAIL, CallRecord
+from runtime.core.records import ABANDONED, ANSWERED, CALLBACK, TRANSFERRED, VOICEMAIL, CallRecord
 
 
 @dataclass

@@ -30,7 +30,7 @@ lookup's ``timeout``: lookups in several threads run side by side.
 
 Lookups are safe to call from several threads at once: the live runtime
 runs them in worker threads, with the ``timeout`` of their spec (see
-:mod:`runtime.blocking`).
+:mod:`runtime.core.blocking`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from typing import Mapping
 from qscript.files import UnreadableFile, read_limited
 from qscript.symbols import LookupInfo
 
-from ..blocking import DEFAULT_LOOKUP_TIMEOUT
+from runtime.core.blocking import DEFAULT_LOOKUP_TIMEOUT
 from .values import FALSE_WORDS, TRUE_WORDS, BadValue, parse_duration, parse_time
 from .yamlmarks import Location, Problem, did_you_mean
 

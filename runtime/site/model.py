@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from qscript.extensions import CommandError, RegisteredCommand, load_modules
 from qscript.symbols import SiteSymbols
 
-from ..blocking import DEFAULT_COMMAND_TIMEOUT
+from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
 from .calendar import Calendar
 from .lookups import Lookup
 from .prompts import HotPrompt, HotPromptSwitches, PromptCatalogue, UnknownPrompt

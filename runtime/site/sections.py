@@ -22,7 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from qscript.symbols import VALUE_TYPES
 
 from .calendar import WEEKDAYS, Calendar, Deviation, HolidayRules, known_holiday_names
-from ..blocking import DEFAULT_LOOKUP_TIMEOUT
+from runtime.core.blocking import DEFAULT_LOOKUP_TIMEOUT
 from .lookups import Lookup, LookupSpec, open_lookup
 from .prompts import ANY_LANGUAGE, HotPrompt, Prompt, PromptCatalogue
 from .values import (BadValue, TimeRange, check_no_overlap, parse_bool, parse_identifier,

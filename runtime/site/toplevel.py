@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..blocking import DEFAULT_COMMAND_TIMEOUT
+from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
 from .model import (DEFAULT_ARI_APP, DEFAULT_ARI_PASSWORD_ENV, DEFAULT_ARI_URL,
                     DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, Agent,
                     AnnouncementDefaults, AriConfig, CommandModule, CommandsConfig, ControlConfig,

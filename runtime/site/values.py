@@ -83,7 +83,7 @@ def parse_work_timeout(text: str) -> float:
 
     The caller waits in silence meanwhile, so a minute is the most that makes sense.
     """
-    from ..blocking import MAX_TIMEOUT
+    from runtime.core.blocking import MAX_TIMEOUT
     seconds = parse_duration(text)
     if seconds <= 0:
         raise BadValue(f'"{text.strip()}" is no time to wait', "a timeout must be more than 0s, "

@@ -4,7 +4,7 @@ The VM never touches telephony. When it reaches an effect instruction it
 suspends and hands one of these objects to the call session, which carries it
 out through the driver (simulator or live Asterisk) and resumes the VM with
 the result. Every effect a driver must implement is listed here; see
-:class:`runtime.driver.Driver`.
+:class:`runtime.core.driver.Driver`.
 
 Results the VM expects back:
 

@@ -1,7 +1,7 @@
 """The asyncari ARI adapter against the real Asterisk 22 of the harness.
 
 Covers the event mapping on real calls, every port method, and each asyncari defect the
-adapter works around (see runtime/ari/asyncari_adapter.py and docs/design.md):
+adapter works around (see runtime/live/ari/asyncari_adapter.py and docs/design.md):
 
 1. DeviceStateChanged no longer kills the client;
 2. a slow on_event handler (2 s, async or blocking) does not break the connection;
@@ -30,8 +30,8 @@ import uuid
 
 import pytest
 
-from runtime.ari.asyncari_adapter import AsyncariAdapter, Backoff
-from runtime.ari.port import AriConfig, AriError, AriEvent
+from runtime.live.ari.asyncari_adapter import AsyncariAdapter, Backoff
+from runtime.live.ari.port import AriConfig, AriError, AriEvent
 
 pytestmark = pytest.mark.asterisk
 

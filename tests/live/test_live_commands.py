@@ -144,7 +144,7 @@ class SlowLive(Live):
         return sys.modules[self.module]
 
     def session_of(self, caller: str):
-        return next((s for s in self.runtime.center.sessions.values() if s.call.caller == caller),
+        return next((s for s in self.runtime.center.sessions_in_progress() if s.call.caller == caller),
                     None)
 
     def connected(self, caller: str) -> bool:

@@ -12,8 +12,8 @@ import asyncio
 
 import pytest
 
-from runtime.ari.asyncari_adapter import Backoff
-from runtime.session import State
+from runtime.live.ari.asyncari_adapter import Backoff
+from runtime.core.session import State
 from tests.live.callers import wait_for
 from tests.live.test_ari_adapter import FreezableProxy
 from tests.live.test_live_runtime import Live, _remember_asterisk, run  # noqa: F401 (fixture)

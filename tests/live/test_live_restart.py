@@ -60,7 +60,7 @@ def test_agent_legs_of_a_runtime_that_died_are_hung_up_and_their_callers_handed_
         first.agent("alice", ["support"], answer_after=0.2, talk=60)
         caller = await first.dial("0704000002", "1")
         session = await wait_for(lambda: first.session_of("0704000002"), 5)
-        from runtime.session import State
+        from runtime.core.session import State
         await wait_for(lambda: session.state is State.CONNECTED, 10, what="alice to answer")
         leg = first.runtime.driver.legs[session.call.call_id]
         agent_channel = leg.agent_channel

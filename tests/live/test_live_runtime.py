@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from qscript.api import compile_text
-from runtime.ari.port import AriConfig
-from runtime.live import LiveRuntime
+from runtime.live.ari.port import AriConfig
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 from tests.live.callers import Callers, wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -81,14 +81,14 @@ class Live:
         self.records = []
 
     async def __aenter__(self):
-        from runtime.ari.asyncari_adapter import AsyncariAdapter
+        from runtime.live.ari.asyncari_adapter import AsyncariAdapter
         self.port = AsyncariAdapter(AriConfig(self.ari_url, "qtest", "qtest", "qtest"),
                                     **self.adapter_options)
         self.runtime = LiveRuntime(self.site, self.port, self.store,
                                    loop=asyncio.get_running_loop())
         previous = self.runtime.center.on_record
         self.runtime.center.on_record = lambda r: (self.records.append(r), previous(r))
-        from runtime.trace import Tracer
+        from runtime.core.trace import Tracer
         self.tracer = Tracer()
         self.runtime.center.tracer = self.tracer
         await self.runtime.start()
@@ -120,7 +120,7 @@ class Live:
 
     def session_of(self, caller: str):
         """The running session of the call from ``caller`` (None when there is none)."""
-        return next((s for s in self.runtime.center.sessions.values() if s.call.caller == caller),
+        return next((s for s in self.runtime.center.sessions_in_progress() if s.call.caller == caller),
                     None)
 
 
@@ -243,7 +243,7 @@ def test_hot_reload_while_calls_are_in_progress(tmp_path):
             await asyncio.sleep(0.3)
             await live.callers.press(first, "2")  # waits in sales: nobody there yet
             old_hash = await wait_for(lambda: next(
-                (s.program.hash_hex for s in live.runtime.center.sessions.values()
+                (s.program.hash_hex for s in live.runtime.center.sessions_in_progress()
                  if s.call.caller == "0705555501"), None), 10, what="the first session")
             new_script = MENU_SCRIPT.replace('queue to "sales"', 'queue to "sales" priority 9')
             result = await live.runtime.deploy_source("main", new_script)
@@ -253,11 +253,11 @@ def test_hot_reload_while_calls_are_in_progress(tmp_path):
             await asyncio.sleep(0.3)
             await live.callers.press(second, "2")
             new_hash = await wait_for(lambda: next(
-                (s.program.hash_hex for s in live.runtime.center.sessions.values()
+                (s.program.hash_hex for s in live.runtime.center.sessions_in_progress()
                  if s.call.caller == "0705555502"), None), 10, what="the second session")
             assert new_hash != old_hash
             # The call in progress still runs its old version.
-            assert any(s.program.hash_hex == old_hash for s in live.runtime.center.sessions.values())
+            assert any(s.program.hash_hex == old_hash for s in live.runtime.center.sessions_in_progress())
             await wait_for(lambda: live.runtime.center.acd.calls_waiting("sales") == 2, 10,
                            what="both calls waiting")
             live.agent("bob", ["sales"], answer_after=0.2, talk=1.0)
@@ -312,7 +312,7 @@ after call:
 
 def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
     """The same compiled script, caller actions and agent, in the simulator and live."""
-    from runtime.scenarios import AgentPlan, CallPlan, Scenario, run_scenario
+    from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, run_scenario
     from runtime.site.yamlmarks import Location
 
     program = compile_text(DIFFERENTIAL_SCRIPT, "main.qs").program
@@ -327,9 +327,9 @@ def test_differential_the_simulator_and_live_take_the_same_path(tmp_path):
             live.agent("alice", ["support"], answer_after=0.2, talk=2.0)
             caller = await live.dial("0707777777", "1", pause=0.5)
             session = await wait_for(lambda: next(
-                (s for s in live.runtime.center.sessions.values()
+                (s for s in live.runtime.center.sessions_in_progress()
                  if s.call.caller == "0707777777"), None), 10, what="the session")
-            from runtime.session import State
+            from runtime.core.session import State
             await wait_for(lambda: session.state is State.AFTER, 20, what="the after-call phase")
             await asyncio.sleep(0.5)
             await live.callers.press(caller, "4")
@@ -491,7 +491,7 @@ def test_calls_left_by_a_runtime_that_died_are_handed_to_the_fallback(tmp_path, 
         await asyncio.sleep(0.3)
         await first.callers.press(caller, "2")
         call_id = await wait_for(lambda: next(
-            (s.call.call_id for s in first.runtime.center.sessions.values()
+            (s.call.call_id for s in first.runtime.center.sessions_in_progress()
              if s.call.caller == "0702020202"), None), 10, what="the call")
         await wait_for(lambda: first.runtime.center.acd.calls_waiting("sales") == 1, 10,
                        what="the call to queue")

@@ -36,7 +36,7 @@ import asyncio
 
 import pytest
 
-from runtime.session import State
+from runtime.core.session import State
 from tests.live.callers import wait_for
 from tests.live.test_live_runtime import Live, _remember_asterisk, run  # noqa: F401 (fixture)
 
@@ -207,7 +207,7 @@ PROMPT_MENU_SCRIPT = """inbound:
 
 def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkeypatch):
     """A bug in handling one call's event must not leave that caller silent in the app."""
-    from runtime.ari import driver as driver_module
+    from runtime.live.ari import driver as driver_module
 
     original = driver_module._EVENT_HANDLERS["PlaybackFinished"]
 
@@ -288,7 +288,7 @@ def test_a_call_that_fails_while_connected_frees_its_agent(tmp_path, monkeypatch
     """The caller goes to the fallback; the agent's line is hung up and the agent is
     free for the next caller (not left busy with a call that is gone)."""
     from runtime.acd import AgentState
-    from runtime.ari import driver as driver_module
+    from runtime.live.ari import driver as driver_module
 
     original = driver_module._EVENT_HANDLERS["ChannelDtmfReceived"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime.ari.port import AriError, AriEvent, AriPort
+from runtime.live.ari.port import AriError, AriEvent, AriPort
 
 
 class FakeAri(AriPort):

@@ -631,7 +631,7 @@ def test_service_level_is_of_the_current_day_and_starts_again_at_its_end():
 def test_the_centre_ends_the_acd_day_at_the_sites_midnight():
     import datetime as dt
     import random
-    from runtime.center import ContactCenter, ProgramTable
+    from runtime.core.center import ContactCenter, ProgramTable
     from runtime.simulator.driver import SimDriver
     from runtime.simulator.events import EventLoop
     from runtime.simulator.model import Distribution, Model

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from wsproto.events import CloseConnection, Ping, TextMessage
 
-from runtime.ari import asyncari_adapter as aa
-from runtime.ari import secrets as secrets_module
-from runtime.ari.asyncari_adapter import AsyncariAdapter, Backoff, _pump, clear_asyncari_model_caches
-from runtime.ari.events import event_from_json, parse_event
-from runtime.ari.http import _PooledHttpClient
-from runtime.ari.port import AriConfig, AriError, AriEvent
+from runtime.live.ari import asyncari_adapter as aa
+from runtime.live.ari import secrets as secrets_module
+from runtime.live.ari.asyncari_adapter import AsyncariAdapter, Backoff, _pump, clear_asyncari_model_caches
+from runtime.live.ari.events import event_from_json, parse_event
+from runtime.live.ari.http import _PooledHttpClient
+from runtime.live.ari.port import AriConfig, AriError, AriEvent
 
 PASSWORD = "Zebra/Quokka:7731 ü&"   # distinctive, and changed by every kind of quoting
 USER = "qscript-unit"

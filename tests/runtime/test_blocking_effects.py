@@ -27,9 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-from runtime.live import LiveRuntime
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 
@@ -241,7 +241,7 @@ def test_a_slow_command_does_not_delay_another_call(tmp_path):
                 await wait_until(lambda: running.runtime.center.acd.has_call("c1"), 2,
                                  "c1 to queue after its command")
             assert lag.worst < 0.2, f"the loop stalled {lag.worst:.2f}s"
-            assert running.runtime.center.sessions["c1"].record.log == ["case-0701111111"]
+            assert running.runtime.center.session_for("c1").record.log == ["case-0701111111"]
     run(scenario)
 
 
@@ -251,7 +251,7 @@ def test_a_command_that_exceeds_its_timeout_fails_its_call_over(tmp_path):
             running.runtime.agent_action("alice", "login", {"rescue": 0})
             started = time.monotonic()
             await running.start_call("c1", "0701111111", "1")
-            session = running.runtime.center.sessions["c1"]
+            session = running.runtime.center.session_for("c1")
             await wait_until(lambda: session.record.error, 3, "the call to fail over")
             assert 0.4 < time.monotonic() - started < 1.5
             assert session.record.error.endswith(
@@ -278,7 +278,7 @@ def test_a_caller_hanging_up_during_a_command_drops_its_result(tmp_path, caplog)
             await asyncio.sleep(0.1)   # its result arrives on the loop, and is dropped
             record = running.record("c1")
             assert record.outcome == "hung_up" and record.error is None and not record.log
-            assert "c1" not in running.runtime.center.sessions
+            assert running.runtime.center.session_for("c1") is None
             assert not running.runtime.center.acd.has_call("c1")
             # The command used its context after the call had ended, without harm.
             assert running.commands.seen == [("0701111111", "0701111111", "")]
@@ -333,7 +333,7 @@ def test_a_locked_sqlite_lookup_does_not_delay_another_call(tmp_path):
                     await wait_until(lambda: "sound:en/unknown" in playbacks(running.fake, "c1"),
                                      3, "c1 to go on as not found")
                 assert lag.worst < 0.2, f"the loop stalled {lag.worst:.2f}s"
-            session = running.runtime.center.sessions["c1"]
+            session = running.runtime.center.session_for("c1")
             assert session.record.error is None
             # The worker's SQLite busy timeout and the call's timeout are both 1 s: either says so.
             assert any('lookup "crm"' in line and ("did not answer within 1s" in line or
@@ -355,7 +355,7 @@ def test_a_failing_lookup_is_not_found_and_the_call_goes_on(tmp_path):
             await running.start_call("c1", "0701111111", "2")
             await wait_until(lambda: "sound:en/unknown" in playbacks(running.fake, "c1"), 3,
                              "c1 to go on as not found")
-            session = running.runtime.center.sessions["c1"]
+            session = running.runtime.center.session_for("c1")
             assert session.record.error is None
             assert any('lookup "crm" failed' in line and "no such table" in line
                        for line in session.record.log), session.record.log
@@ -482,7 +482,7 @@ def test_metrics_after_many_events_do_not_stall_the_loop(tmp_path):
 
 
 def test_latency_percentiles_follow_the_most_recent_samples():
-    from runtime.latency import WINDOW, LatencyRecorder
+    from runtime.core.latency import WINDOW, LatencyRecorder
     recorder = LatencyRecorder()
     for _ in range(WINDOW):
         recorder.record(0.001)
@@ -506,8 +506,8 @@ def test_a_voice_message_is_built_off_the_event_loop():
     thread that sends it."""
     from aiosmtpd.controller import Controller
 
-    from runtime.driver import CallInfo, Recording
-    from runtime.mailer import Mailer
+    from runtime.core.driver import CallInfo, Recording
+    from runtime.live.mailer import Mailer
 
     received, built_in = [], []
 
@@ -548,7 +548,7 @@ def test_a_failure_resuming_after_blocking_work_fails_only_that_call_over(tmp_pa
         async with Running(tmp_path) as running:
             running.runtime.agent_action("alice", "login", {"rescue": 0})
             await running.reach_menu("c1", "0701111111")
-            session = running.runtime.center.sessions["c1"]
+            session = running.runtime.center.session_for("c1")
 
             def broken_resume(result, error):
                 raise KeyError("a bug in the runtime")

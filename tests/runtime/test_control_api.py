@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from qscript.cli import main
-from runtime.control import start_control, write_state
-from runtime.live import LiveRuntime
+from runtime.live.control import start_control, write_state
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 
@@ -325,7 +325,7 @@ def test_bodies_that_are_not_json_objects_are_400(server, content):
 
 
 def test_an_oversized_body_is_413_in_json(server):
-    from runtime.control import MAX_BODY
+    from runtime.live.control import MAX_BODY
     response = _post(server, "/scripts/main", content=b'{"source": "' + b"x" * (MAX_BODY + 10)
                      + b'"}')
     assert response.status_code == 413

@@ -1,6 +1,6 @@
 """Erlang B, C and A against exact small cases and a brute-force birth-death chain.
 
-The reference model here shares no code with ``runtime.erlang``: the
+The reference model here shares no code with ``runtime.acd.erlang``: the
 stationary distribution of the M/M/c+M chain is computed from its balance
 equations (truncated far out), and the waiting-time figures of an arriving
 caller from a uniformised discrete-time chain of "callers ahead of me".
@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import pytest
 
-from runtime.erlang import (
+from runtime.acd.erlang import (
     digamma,
     erlang_a,
     erlang_a_abandon_probability,
@@ -312,7 +312,7 @@ def test_log_incomplete_gamma_handles_huge_arguments():
 @pytest.mark.parametrize("shape", [1.0, 1.3, 1.7, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0, 100.0])
 def test_gamma_median_matches_numerically_computed_median(shape):
     low, high = 0.0, shape + 10 * math.sqrt(shape) + 10
-    for _ in range(60):  # bisection on a quadrature CDF, independent of runtime.erlang
+    for _ in range(60):  # bisection on a quadrature CDF, independent of runtime.acd.erlang
         mid = (low + high) / 2
         if gamma_cdf_by_quadrature(shape, mid) < 0.5:
             low = mid

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.live import LiveRuntime
+from runtime.live.runtime import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 
@@ -85,7 +85,7 @@ def test_menu_queue_agent_and_hangup(tmp_path):
         agent_channel = [r[2] for r in fake.requests if r[0] == "originate"][0]
         fake.agent_hangs_up(agent_channel)
         await settle(0.1)
-        assert "c1" not in runtime.center.sessions
+        assert runtime.center.session_for("c1") is None
         assert ("hangup", "c1") in fake.requests
         await asyncio.sleep(0.2)  # let the record reach the database
         rows = runtime.store.calls()
@@ -104,7 +104,7 @@ def test_a_failing_script_goes_to_the_fallback_group(tmp_path):
         await settle(0.05)
         fake.press("c2", "2")
         await settle(0.2)
-        session = runtime.center.sessions.get("c2")
+        session = runtime.center.session_for("c2")
         assert session is not None and "the CRM is down" in session.record.error
         assert any(r[0] == "originate" for r in fake.requests), "the fallback group rang alice"
         await runtime.close()
@@ -124,7 +124,7 @@ def test_caller_hangup_while_queued_is_an_abandon(tmp_path):
         fake.caller_hangs_up("c3")
         await settle(0.05)
         assert runtime.center.acd.calls_waiting("support") == 0
-        assert "c3" not in runtime.center.sessions
+        assert runtime.center.session_for("c3") is None
         await runtime.close()
     asyncio.run(scenario())
 
@@ -178,7 +178,7 @@ def test_a_number_without_a_script_goes_to_the_fallback_group(tmp_path):
         fake.new_call("c9", dialled="9999")
         await settle(0.2)
         assert any(r[0] == "originate" for r in fake.requests), "alice (rescue) was rung"
-        assert "c9" in runtime.center.sessions
+        assert runtime.center.session_for("c9") is not None
         await runtime.close()
     asyncio.run(scenario())
 
@@ -238,7 +238,7 @@ def test_a_call_that_arrives_during_the_resynchronisation_is_not_taken_for_vanis
         await settle(0.01)
         fake.new_call("c12")       # its StasisStart arrives while the list is on its way
         await settle(0.2)
-        assert "c12" in runtime.center.sessions and "c12" in runtime.driver.legs
+        assert runtime.center.session_for("c12") is not None and "c12" in runtime.driver.legs
         await runtime.close()
     asyncio.run(scenario())
 
@@ -257,7 +257,7 @@ def test_a_failing_timer_hands_its_call_to_the_fallback(tmp_path):
         runtime.driver._finish_collect = broken
         fake.new_call("c13")
         await settle(1.3)
-        session = runtime.center.sessions.get("c13")
+        session = runtime.center.session_for("c13")
         assert session is not None and "a bug in the menu timeout" in session.record.error
         assert any(r[0] == "originate" for r in fake.requests), "the fallback group rang alice"
         await runtime.close()
@@ -265,7 +265,7 @@ def test_a_failing_timer_hands_its_call_to_the_fallback(tmp_path):
 
 
 def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkeypatch):
-    from runtime.ari import driver as driver_module
+    from runtime.live.ari import driver as driver_module
 
     def broken(driver, event):
         raise RuntimeError("a bug in the DTMF handler")
@@ -280,7 +280,7 @@ def test_a_failing_event_handler_hands_its_call_to_the_fallback(tmp_path, monkey
         await settle(0.05)
         fake.press("c14", "1")
         await settle(0.2)
-        session = runtime.center.sessions.get("c14")
+        session = runtime.center.session_for("c14")
         assert session is not None and "ChannelDtmfReceived" in session.record.error
         assert runtime.center.acd.has_call("c14") or session.agent == "alice"
         await runtime.close()
@@ -306,7 +306,7 @@ def test_a_pause_for_a_missed_ring_is_stored(tmp_path):
 
 def test_a_leg_we_originated_that_no_ring_waits_for_is_hung_up(tmp_path):
     """An agent who answers after the ring was given up on, or after a restart."""
-    from runtime.ari.port import AriEvent
+    from runtime.live.ari.port import AriEvent
 
     async def scenario():
         fake = FakeAri()
@@ -318,7 +318,7 @@ def test_a_leg_we_originated_that_no_ring_waits_for_is_hung_up(tmp_path):
         fake.emit(AriEvent("StasisStart", "vip-anna", args=("100",)))
         await settle(0.1)
         assert ("hangup", "old-call-a7") in fake.requests
-        assert "vip-anna" in runtime.center.sessions
+        assert runtime.center.session_for("vip-anna") is not None
         await runtime.close()
     asyncio.run(scenario())
 
@@ -407,7 +407,7 @@ def test_a_dialplan_fallback_without_an_extension_continues_at_the_dialled_numbe
 def test_a_callback_that_reached_an_agent_counts_as_answered_not_pending():
     """Such a call keeps the outcome callback (with its agent); the simulator's
     figures count it answered, and only callbacks never made as pending."""
-    from runtime.records import CallRecord
+    from runtime.core.records import CallRecord
     from runtime.simulator.stats import Counters
 
     counters = Counters()

@@ -84,7 +84,7 @@ SCENARIOS = (ROOT / "tests/data/scenarios/queue-features.test.yaml").read_text()
 @SETTINGS
 @given(data=st.data())
 def test_mutated_scenario_files_load_or_give_located_errors(tmp_path_factory, data):
-    from runtime.scenarios import ScenarioError, load_scenarios
+    from runtime.simulator.scenarios import ScenarioError, load_scenarios
     folder = tmp_path_factory.mktemp("scenarios")
     (folder / "queue-features.qs").write_text(
         (ROOT / "tests/data/scenarios/queue-features.qs").read_text())

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from qscript.api import compile_file
 from qscript.cli import main
-from runtime.scenarios import load_scenarios, run_scenario, uncovered_branches
+from runtime.simulator.scenarios import load_scenarios, run_scenario, uncovered_branches
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 SUITES = sorted(DATA.glob("*.test.yaml"))
@@ -174,11 +174,11 @@ scenarios:
 def _load_problems(path: Path, program=None, site=None, against_the_script=True) -> list[str]:
     """The rendered problems of a scenario file (loading it, then checking it
     against its script and site)."""
-    from runtime.scenarios import ScenarioError
+    from runtime.simulator.scenarios import ScenarioError
     try:
         suite = load_scenarios(path)
         if against_the_script:
-            from runtime.scenarios import check_suite
+            from runtime.simulator.scenarios import check_suite
             check_suite(suite, program or compile_file(suite.script).program, site)
     except ScenarioError as error:
         return [p.headline() + (f" [{p.hint}]" if p.hint else "") for p in error.problems]
@@ -330,7 +330,7 @@ def test_qscript_test_does_not_pass_when_a_command_calls_sys_exit(tmp_path):
 
 
 def test_qscript_test_exits_123_when_a_scenario_fails_internally(tmp_path, monkeypatch):
-    from runtime import scenarios_cli
+    from runtime.simulator import scenarios_cli
 
     def broken(*args, **kwargs):
         raise SystemExit(0)   # e.g. something deep inside calling sys.exit

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.control import state_file, write_state
+from runtime.live.control import state_file, write_state
 
 SCRIPT = 'inbound:\n    answer\n    queue to "support"\n'
 

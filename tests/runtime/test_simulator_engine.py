@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from qscript.api import compile_text
-from runtime.center import ContactCenter, ProgramTable
-from runtime.driver import CallInfo
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
+from runtime.core.driver import CallInfo
 from runtime.simulator.driver import SimDriver
 from runtime.simulator.events import EventLoop
 from runtime.simulator.model import load_model_text
@@ -124,8 +125,7 @@ def test_returning_callers_get_their_previous_agent_when_the_script_prefers_them
 
     loop = EventLoop()
     driver = SimDriver(loop, load_model_text(MODEL), random.Random(3))
-    center = ContactCenter(driver, ProgramTable({"default": program}), on_record=remember)
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}), on_record=remember)
     for number in range(36):
         center.agent_login(f"a{number}", {"main": 0})
     for index in range(400):
@@ -141,19 +141,35 @@ def test_returning_callers_get_their_previous_agent_when_the_script_prefers_them
     assert sum(a == b for a, b in pairs) / len(pairs) > 0.9
 
 
+def _rings(model) -> list:
+    """What happens when the simulator rings an agent: answered before
+    ring_agent returns ("at once"), or only once its clock has run."""
+    loop = EventLoop()
+    driver = SimDriver(loop, model, random.Random(0))
+    call = CallInfo("c1", "0700000000", "100")
+    happened = []
+    driver.ring_agent(call, "a", "main", 15.0, lambda: happened.append(("answered", loop.now)),
+                      lambda reason: happened.append((reason, loop.now)))
+    at_once = list(happened)
+    loop.run()
+    return [at_once, happened]
+
+
 def test_agents_answer_at_once_only_when_the_model_has_no_ring_time_and_no_misses():
     base = load_model_text(MODEL)
-    loop = EventLoop()
-    assert SimDriver(loop, base, random.Random(0)).rings_at_once
+    assert _rings(base) == [[("answered", 0.0)], [("answered", 0.0)]]
     ringing = dataclasses.replace(base, ring_seconds=5.0)
-    assert not SimDriver(loop, ringing, random.Random(0)).rings_at_once
-    missing = dataclasses.replace(base, no_answer_rate=0.1)
-    assert not SimDriver(loop, missing, random.Random(0)).rings_at_once
+    assert _rings(ringing) == [[], [("answered", 5.0)]]
+    missing = dataclasses.replace(base, no_answer_rate=1.0)
+    assert _rings(missing) == [[], [("no answer", 15.0)]]
 
-    class OwnRinging(SimDriver):
-        def ring_agent(self, call, agent_id, timeout, answered, failed):
-            self.loop.call_later(1.0, answered)
-    assert not OwnRinging(loop, base, random.Random(0)).rings_at_once
+
+def test_the_simulator_answers_a_call_before_answer_returns():
+    loop = EventLoop()
+    driver = SimDriver(loop, load_model_text(MODEL), random.Random(0))
+    answered = []
+    driver.answer(CallInfo("c1", "0700000000", "100"), answered.append)
+    assert answered == [None]
 
 
 def test_ring_time_still_delays_the_answer():
@@ -174,8 +190,7 @@ def test_hand_off_is_measured_only_when_a_caller_was_waiting():
     model = load_model_text(MODEL)
     loop = EventLoop()
     driver = SimDriver(loop, model, random.Random(1))
-    center = ContactCenter(driver, ProgramTable({"default": program}))
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}))
     center.agent_login("solo", {"main": 0})
     for index, at in enumerate((0.0, 1.0, 5000.0)):
         call = CallInfo(f"c{index}", f"070000000{index}", "100", arrived_at=at)
@@ -222,7 +237,7 @@ def test_the_pure_python_runtime_simulates_the_example(tmp_path):
     model = tmp_path / "model.yaml"
     model.write_text(MODEL)
     env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
-    which = subprocess.run([sys.executable, "-c", "import runtime.session as s; print(s.__file__)"],
+    which = subprocess.run([sys.executable, "-c", "import runtime.core.session as s; print(s.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert which.stdout.strip().endswith("session.py")
     result = subprocess.run(
@@ -313,9 +328,8 @@ def test_an_agent_logging_out_when_free_finishes_the_call_and_the_wrap_up_first(
     loop = EventLoop()
     driver = SimDriver(loop, model, random.Random(1))
     records = []
-    center = ContactCenter(driver, ProgramTable({"default": program}), on_record=records.append,
-                           acd=AcdEngine([AnswerGroup("main", wrap_up=30.0)]))
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}), on_record=records.append,
+                          acd=AcdEngine([AnswerGroup("main", wrap_up=30.0)]))
     center.agent_login("a", {"main": 0})
     for index in range(3):
         call = CallInfo(f"c{index}", "0700000000", "100", arrived_at=0.0)
@@ -329,7 +343,7 @@ def test_an_agent_logging_out_when_free_finishes_the_call_and_the_wrap_up_first(
     assert logged_out == [ended + 30.0]                    # after the wrap-up
     assert center.acd.agent_info("a").state is AgentState.LOGGED_OUT
     assert [r.call_id for r in records] == ["c0"]           # no further call for them
-    assert len(center.sessions) == 2
+    assert center.call_count() == 2
 
 
 def test_an_agent_logging_out_who_misses_the_ring_logs_out_then():
@@ -338,9 +352,8 @@ def test_an_agent_logging_out_who_misses_the_ring_logs_out_then():
     model = dataclasses.replace(load_model_text(MODEL), patience=None, no_answer_rate=1.0)
     loop = EventLoop()
     driver = SimDriver(loop, model, random.Random(1))
-    center = ContactCenter(driver, ProgramTable({"default": program}))
+    center = build_center(driver, ProgramTable({"default": program}))
     center.no_answer_pause = 5.0
-    driver.center = center
     center.agent_login("a", {"main": 0})
     call = CallInfo("c0", "0700000000", "100", arrived_at=0.0)
     driver.new_leg(call)

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from qscript.api import compile_file
-from runtime.center import ProgramTable
-from runtime.erlang import erlang_a, erlang_c_asa, erlang_c_service_level
+from runtime.core.center import ProgramTable
+from runtime.acd.erlang import erlang_a, erlang_c_asa, erlang_c_service_level
 from runtime.simulator.model import AgentTeam, Distribution, Model
 from runtime.simulator.report import build_report
 from runtime.simulator.runner import run_replication

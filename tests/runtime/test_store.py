@@ -12,8 +12,8 @@ import uuid
 import pytest
 import sqlalchemy
 
-from runtime.records import CallRecord
-from runtime.store import Store
+from runtime.core.records import CallRecord
+from runtime.store.database import Store
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -1,7 +1,7 @@
 """The VM and call sessions: runaway scripts, runtime errors, fallback, isolation.
 
 These run real compiled scripts through the contact centre on the simulator's
-clock (runtime.scenarios' driver), so every path here is the one live calls take.
+clock (runtime.simulator.scenarios' driver), so every path here is the one live calls take.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import math
 import pytest
 
 from qscript.api import compile_text
-from runtime.center import ContactCenter, ProgramTable
-from runtime.driver import CallInfo
-from runtime.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
+from runtime.core.driver import CallInfo
+from runtime.simulator.scenarios import AgentPlan, CallPlan, Scenario, _ScenarioDriver
 from runtime.simulator.events import EventLoop
 from runtime.simulator.model import Distribution, Model
 from runtime.site.yamlmarks import Location
@@ -116,10 +117,9 @@ def _center(program, scenario: Scenario, fallback_group=None):
                   handle_time=Distribution("constant", 30.0), patience=None, agents=())
     driver = _ScenarioDriver(loop, model, scenario, program)
     records = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}),
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group=fallback_group)
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}),
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          fallback_group=fallback_group)
     return loop, driver, center, records
 
 
@@ -165,7 +165,7 @@ def test_without_a_fallback_the_failing_call_is_hung_up_not_stranded():
     _call(driver, center, loop, "c1", CallPlan())
     loop.run(until=60)
     assert records["c1"].outcome == "failed"
-    assert not center.sessions  # nothing left waiting
+    assert center.call_count() == 0  # nothing left waiting
 
 
 def test_when_empty_leaves_the_queue_once_the_last_agent_logs_out():
@@ -228,7 +228,7 @@ def test_a_failed_call_answered_by_the_fallback_group_is_still_recorded_as_faile
     center.agent_login("alice", ["rescue"])
     _call(driver, center, loop, "agent-hangs-up", CallPlan(at=0.0))
     _call(driver, center, loop, "caller-hangs-up", CallPlan(at=1000.0))
-    loop.call_at(1010.0, lambda: center.sessions["caller-hangs-up"].caller_hung_up())
+    loop.call_at(1010.0, lambda: center.session_for("caller-hangs-up").caller_hung_up())
     loop.run(until=3600)
     for record in records.values():
         assert record.outcome == "failed", record
@@ -372,7 +372,7 @@ after call:
     surveyed, waiting = records["surveyed"], records["waiting"]
     assert surveyed.outcome == "failed" and surveyed.agent == "bob"
     assert waiting.agent == "bob" and waiting.answered_at < surveyed.answered_at
-    assert not center.sessions   # both ended
+    assert center.call_count() == 0   # both ended
 
 
 # ------------------------------------------------------------------ lookups and commands that block
@@ -410,10 +410,9 @@ def _site_center(tmp_path, program, scenario, *, inline: bool = True):
     # default run_blocking: run now, report on the next turn of the clock.
     driver.runs_blocking_inline = inline
     records = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}), site=site,
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           fallback_group="rescue")
-    driver.center = center
+    center = build_center(driver, ProgramTable({"default": program}), site=site,
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          fallback_group="rescue")
     return loop, driver, center, records, site
 
 
@@ -473,7 +472,7 @@ def test_a_result_arriving_after_the_caller_hung_up_is_dropped(tmp_path):
     def crm_sync(context, number):
         calls.append(number)
         # The caller hangs up while the command runs; its result comes later.
-        center.sessions["c1"].caller_hung_up()
+        center.session_for("c1").caller_hung_up()
         return "case-" + number
     center.commands = _commands(crm_sync=crm_sync)
     _call(driver, center, loop, "c1", CallPlan(at=0.0, caller="0701111111"))
@@ -483,7 +482,7 @@ def test_a_result_arriving_after_the_caller_hung_up_is_dropped(tmp_path):
     assert calls == ["0701111111"]
     assert record.outcome == "hung_up" and record.error is None
     assert record.log == ["hello Ada"]          # nothing ran after the command
-    assert not center.sessions
+    assert center.call_count() == 0
 
 
 def test_a_command_gets_a_snapshot_of_the_call_it_may_keep():

@@ -1,4 +1,4 @@
-"""ARI event JSON to :class:`~runtime.ari.port.AriEvent`.
+"""ARI event JSON to :class:`~runtime.live.ari.port.AriEvent`.
 
 Malformed events (missing ids, unknown types, bad JSON) raise
 :class:`_Malformed` in the mapping and are turned into ``None`` by the public
@@ -13,10 +13,10 @@ import logging
 import time
 from typing import Any
 
-from runtime.ari.port import AriEvent
-from runtime.ari.secrets import _SECRETS
+from runtime.live.ari.port import AriEvent
+from runtime.live.ari.secrets import _SECRETS
 
-log = logging.getLogger("runtime.ari.asyncari_adapter")
+log = logging.getLogger("runtime.live.ari.asyncari_adapter")
 
 PORT_CONNECTED = "PortConnected"
 PORT_DISCONNECTED = "PortDisconnected"

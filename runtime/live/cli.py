@@ -51,13 +51,13 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     if ari_url is not None:
         ari_url = _check_ari_url(ari_url)
-    from .simulator.cli import load_site_or_exit
+    from runtime.simulator.cli import load_site_or_exit
     site = load_site_or_exit(site_path, _err)
-    from .ari.asyncari_adapter import AsyncariAdapter
-    from .ari.port import AriConfig
-    from .control import resolve_token, start_control, write_state
-    from .live import LiveRuntime
-    from .store import Store
+    from runtime.live.ari.asyncari_adapter import AsyncariAdapter
+    from runtime.live.ari.port import AriConfig
+    from runtime.live.control import resolve_token, start_control, write_state
+    from runtime.live.runtime import LiveRuntime
+    from runtime.store.database import Store
     ari = site.ari
     password = (ari.password() if ari else None) or os.environ.get("QSCRIPT_ARI_PASSWORD", "")
     config = AriConfig(url=ari_url or (ari.url if ari else "http://127.0.0.1:8088"),
@@ -125,7 +125,7 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
 
 def _spool_note(url: str, site) -> str:
     """What waits in the outbox spool for the database, for the start error."""
-    from .live import default_spool_path
+    from runtime.live.runtime import default_spool_path
     path = default_spool_path(url, site)
     try:
         with open(path, "rb") as handle:
@@ -143,7 +143,7 @@ def _control_address(option: str | None, site_host: str, site_port: int,
     """Where the control API listens: ``--control`` (as the site's ``control.listen``
     reads it: ``:PORT`` is loopback), else the site's; a usage error (exit 2) for a
     malformed address, or for one other machines can reach without ``--allow-remote-control``."""
-    from .site.values import BadValue, parse_host_port
+    from runtime.site.values import BadValue, parse_host_port
     host, port, origin = site_host, site_port, "the site's control.listen"
     if option is not None:
         try:
@@ -246,7 +246,7 @@ class Seconds(click.ParamType):
 
 def _check_name(kind: str, name: str) -> str:
     """``name`` if it follows the name rule (docs/live.md), else a usage error (exit 2)."""
-    from .site.values import NAME_RULE, is_valid_name
+    from runtime.site.values import NAME_RULE, is_valid_name
     if not is_valid_name(name):
         raise click.BadParameter(f'invalid {kind} "{name}": {NAME_RULE}')
     return name
@@ -284,7 +284,7 @@ def _control(site_path: str | None, url: str | None, token: str | None) -> tuple
     url = url or os.environ.get("QSCRIPT_CONTROL_URL")
     token = token or os.environ.get("QSCRIPT_CONTROL_TOKEN")
     if (not url or not token) and site_path:
-        from .control import state_file
+        from runtime.live.control import state_file
         from qscript.files import UnreadableFile, read_limited
         path = state_file(site_path)
         try:
@@ -640,7 +640,7 @@ def watch(script, name, interval, site_path, url, token, timeout) -> None:
     name = _script_name(script, name)
     symbols = None
     if site_path:
-        from .simulator.cli import load_site_or_exit
+        from runtime.simulator.cli import load_site_or_exit
         symbols = load_site_or_exit(site_path, _err).symbols()
     from qscript.files import UnreadableFile, read_limited
     from qscript.source import MAX_SOURCE_BYTES

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 from qscript.source import MAX_SOURCE_BYTES
 
-from .site.values import NAME_RULE, is_valid_name
+from runtime.site.values import NAME_RULE, is_valid_name
 
 #: The largest whole number a field takes (versions, penalties): the database's integer.
 MAX_WHOLE = 2**31 - 1

@@ -1,6 +1,6 @@
 """The path a call took through its script, as a list of steps.
 
-A :class:`Tracer` is plugged into a :class:`~runtime.center.ContactCenter`
+A :class:`Tracer` is plugged into a :class:`~runtime.core.center.ContactCenter`
 (``center.tracer = Tracer()``) and records, per call, every effect the
 script asked for (with the source line) and what happened to the call
 (connected to an agent, ended). Two runs of the same script — in the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .vm import effects as fx
+from runtime.vm import effects as fx
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from rich.markup import escape
 from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
 from qscript.console import make_console
 
-from .simulator.cli import quiet_call_logs
-from .scenarios import (ScenarioError, check_suite, load_scenarios, run_scenario,
+from runtime.simulator.cli import quiet_call_logs
+from runtime.simulator.scenarios import (ScenarioError, check_suite, load_scenarios, run_scenario,
                         uncovered_branches)
 
 
@@ -38,7 +38,7 @@ def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
             continue
         site = None
         if suite.site is not None:
-            from .simulator.cli import load_site_or_exit
+            from runtime.simulator.cli import load_site_or_exit
             site = load_site_or_exit(str(suite.site), errors)
         program = load_program_or_exit(str(suite.script), site.symbols() if site else None)
         try:
@@ -100,5 +100,5 @@ def test_command(files: tuple[str, ...], as_json: bool, coverage: bool) -> None:
 
 
 def _branch_count(program):
-    from .scenarios import branch_points
+    from runtime.simulator.scenarios import branch_points
     return branch_points(program)

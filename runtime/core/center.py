@@ -20,12 +20,12 @@ from typing import Any, Callable, Iterable
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
 
-from .acd import AcdEngine, AnswerGroup, Offer
-from .blocking import DEFAULT_COMMAND_TIMEOUT
-from .latency import LatencyRecorder
-from .driver import CallInfo, Driver
-from .records import CallRecord
-from .session import CallSession
+from runtime.acd import AcdEngine, AnswerGroup, Offer
+from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
+from runtime.core.latency import LatencyRecorder
+from runtime.core.driver import CallInfo, Driver
+from runtime.core.records import CallRecord
+from runtime.core.session import CallSession
 
 log = logging.getLogger("qscript.center")
 
@@ -103,7 +103,9 @@ class ContactCenter:
         self.ring_timeout = ring_timeout
         self.step_budget = step_budget
         self.fallback_group = fallback_group or self._fallback_from_site(site)
-        self.sessions: dict[str, CallSession] = {}
+        #: The calls in progress, by call id. Drivers reach them through
+        #: session_for / sessions_in_progress / call_count, never directly.
+        self._sessions: dict[str, CallSession] = {}
         languages = getattr(site, "languages", None) if site is not None else None
         #: The language a call starts in (the site's first).
         self.default_language = languages[0] if languages else "en"
@@ -187,29 +189,46 @@ class ContactCenter:
                 # A session with an empty program: it fails at once and its
                 # fallback queues the call to the fallback group.
                 session = CallSession(self, _NO_PROGRAM, call)
-                self.sessions[call.call_id] = session
+                self._sessions[call.call_id] = session
                 session.driver_failed("no script answers the dialled number")
                 return session
             self.driver.hangup(call)
             return None
         session = CallSession(self, program, call)
-        self.sessions[call.call_id] = session
+        self._sessions[call.call_id] = session
         session.start()
         return session
 
     def session_ended(self, session: CallSession) -> None:
-        self.sessions.pop(session.call.call_id, None)
+        self._sessions.pop(session.call.call_id, None)
         if self.on_record is not None:
             self.on_record(session.record)
+
+    # ------------------------------------------------------------ the calls, for drivers
+
+    def session_for(self, call_id: str) -> CallSession | None:
+        """The session of a call in progress (None once it has ended)."""
+        return self._sessions.get(call_id)
+
+    def sessions_in_progress(self) -> list[CallSession]:
+        """The sessions of the calls in progress (a copy: calls may end meanwhile)."""
+        return list(self._sessions.values())
+
+    def call_count(self) -> int:
+        return len(self._sessions)
+
+    def forget(self, call_id: str) -> None:
+        """Drop a call whose session could not end by itself (its own
+        handling failed): the driver has released the line."""
+        self._sessions.pop(call_id, None)
 
     def dispatch(self, offers: Iterable[Offer]) -> None:
         """Ring the agents the ACD chose."""
         for offer in offers:
-            session = self.sessions.get(offer.call_id)
+            session = self._sessions.get(offer.call_id)
             if session is None:
                 # The call vanished between the decision and now: free the agent.
-                self.dispatch(self.acd.offer_failed(offer.call_id, offer.agent_id,
-                                                    self.driver.now(), make_agent_unready=False))
+                self.withdraw_offer(offer.call_id, offer.agent_id, self.driver.now())
                 continue
             session.offer(offer.agent_id, offer.group)
         if self.acd.preference_deadlines:
@@ -227,6 +246,89 @@ class ContactCenter:
     def _release_preferences(self) -> None:
         self._preference_timer = None
         self.dispatch(self.acd.release_expired_preferences(self.driver.now()))
+
+    # ------------------------------------------------------------ the queue, for sessions
+    #
+    # A call's session changes and reads its place in the queue only through
+    # these methods, never through the ACD itself: this is the one place
+    # where queue events (joined, left, answered, abandoned...) pass, for
+    # whatever comes to observe them (statistics).
+
+    def join_queue(self, call_id: str, groups: Iterable[str], now: float, *, priority: int = 0,
+                   credit: float = 0.0, preferred_agent: str | None = None,
+                   preference_deadline: float | None = None, arrival: float | None = None,
+                   service_level_threshold: float | None = None) -> bool:
+        """Queue a call to its groups and ring an agent who can take it now.
+        Returns whether one was found (the call did not wait)."""
+        offers = self.acd.enqueue(call_id, groups, now, priority=priority, credit=credit,
+                                  preferred_agent=preferred_agent,
+                                  preference_deadline=preference_deadline, arrival=arrival,
+                                  service_level_threshold=service_level_threshold)
+        self.dispatch(offers)
+        return bool(offers)
+
+    def join_group(self, call_id: str, group: str, now: float, priority: int | None = None,
+                   credit: float | None = None) -> None:
+        """A waiting call also waits in ``group`` (overflow), keeping its place;
+        with a priority or credit, its rank changes too."""
+        offers = self.acd.add_group(call_id, group, now)
+        if priority is not None or credit is not None:
+            self.acd.set_priority(call_id, priority, credit, now)
+        self.dispatch(offers)
+
+    def leave_group(self, call_id: str, group: str, now: float) -> None:
+        """A waiting call stops waiting in ``group`` (a group nobody defined: nothing)."""
+        if self.acd.has_group(group):
+            self.dispatch(self.acd.remove_group(call_id, group, now))
+
+    def reprioritise(self, call_id: str, priority: int | None, credit: float | None,
+                     now: float) -> None:
+        self.acd.set_priority(call_id, priority, credit, now)
+
+    def leave_queue(self, call_id: str, now: float, reason: str) -> None:
+        """The call leaves the queue for good (if it is in it); ``reason``
+        "abandoned" counts as an abandon, any other as a flow-out."""
+        if self.acd.has_call(call_id):
+            self.dispatch(self.acd.remove(call_id, now, reason=reason))
+
+    def withdraw_offer(self, call_id: str, agent_id: str, now: float) -> None:
+        """The call no longer rings the agent (it is leaving, or gone): the
+        agent is free again, keeping their idle time."""
+        self.dispatch(self.acd.offer_failed(call_id, agent_id, now, make_agent_unready=False))
+
+    def call_answered(self, call_id: str, agent_id: str, now: float) -> None:
+        """The agent took the call: it is out of the queue, the agent busy."""
+        self.acd.answered(call_id, agent_id, now)
+
+    def keep_place_for_callback(self, call_id: str) -> None:
+        """The caller accepted a callback: the call keeps its place as a callback request."""
+        self.acd.convert_to_callback(call_id)
+
+    def is_queued(self, call_id: str) -> bool:
+        """Is the call in the queue (waiting, or ringing an agent)?"""
+        return self.acd.has_call(call_id)
+
+    def queue_groups(self, call_id: str) -> tuple[str, ...]:
+        """The groups a queued call waits in (none for a call not queued)."""
+        acd = self.acd
+        return acd.call_info(call_id).groups if acd.has_call(call_id) else ()
+
+    def position(self, call_id: str) -> int:
+        return self.acd.position(call_id)
+
+    def estimated_wait(self, call_id: str, now: float) -> float:
+        return self.acd.estimated_wait(call_id, now)
+
+    def announced_position(self, call_id: str) -> int:
+        return self.acd.announced_position(call_id)
+
+    def announced_wait(self, call_id: str, now: float) -> float:
+        return self.acd.announced_wait(call_id, now)
+
+    def agents_logged_in(self, groups: Iterable[str]) -> int:
+        """Agents logged in to these groups, counted once per group they are in."""
+        acd = self.acd
+        return sum(acd.agents_logged_in(group) for group in groups)
 
     # ------------------------------------------------------------ agents
 
@@ -254,7 +356,7 @@ class ContactCenter:
         (ring, talk, wrap-up) is over; meanwhile they are offered no new call
         (a pause is pending in the ACD). ``logged_out`` is called once they are.
         """
-        from .acd import AgentState
+        from runtime.acd import AgentState
         state = self.acd.agent_info(agent_id).state
         if state is AgentState.LOGGED_OUT:
             return
@@ -269,7 +371,7 @@ class ContactCenter:
     def _left(self, agent_id: str) -> bool:
         """An agent's call (or wrap-up) ended: log them out if they were leaving
         and are free now (not in wrap-up: _wrap_up_done asks again)."""
-        from .acd import AgentState
+        from runtime.acd import AgentState
         if agent_id not in self._leaving or \
                 self.acd.agent_info(agent_id).state is not AgentState.PAUSED:
             return False
@@ -317,7 +419,7 @@ class ContactCenter:
             self.driver.schedule(self.no_answer_pause, lambda: self._ready_after_miss(agent_id))
 
     def _ready_after_miss(self, agent_id: str) -> None:
-        from .acd import AgentState
+        from runtime.acd import AgentState
         info = self.acd.agent_info(agent_id)
         if info.state is AgentState.PAUSED and info.pause_reason == "no answer":
             self.dispatch(self.acd.set_ready(agent_id, self.driver.now()))
@@ -343,7 +445,7 @@ class ContactCenter:
 
     def _check_empty_groups(self) -> None:
         """Calls waiting with `when empty goto` leave when their groups have nobody left."""
-        for session in list(self.sessions.values()):
+        for session in self.sessions_in_progress():
             session.check_queue_empty()
 
     def nobody_logged_in(self, groups: Iterable[str]) -> bool:

@@ -5,7 +5,7 @@ lookup (an SQLite database locked by another program, a CSV file re-read
 after a change) or a custom command (a CRM call) may block for seconds; run
 on the loop, it would freeze every call in the centre. The ARI driver runs
 such work in a :class:`WorkerPool` and gives up waiting after a timeout
-(:class:`WorkTimedOut`); see :meth:`runtime.driver.Driver.run_blocking`.
+(:class:`WorkTimedOut`); see :meth:`runtime.core.driver.Driver.run_blocking`.
 
 Why not :class:`concurrent.futures.ThreadPoolExecutor`: its threads are
 joined when the interpreter exits, so one custom command stuck for ever (an

@@ -1,16 +1,16 @@
 """The live runtime behind ``qscript serve``: ARI, the contact centre, the database.
 
 :class:`LiveRuntime` wires the pieces: the ARI port (asyncari adapter), the
-:class:`~runtime.ari.driver.AriDriver`, the shared
-:class:`~runtime.center.ContactCenter`, the :class:`~runtime.store.Store`
-and the control API (runtime/control.py). It owns deployment: scripts are
+:class:`~runtime.live.ari.driver.AriDriver`, the shared
+:class:`~runtime.core.center.ContactCenter`, the :class:`~runtime.store.database.Store`
+and the control API (runtime/live/control.py). It owns deployment: scripts are
 compiled, stored as numbered versions and activated atomically — calls in
 progress keep the program they started with, new calls get the new one.
 
 The database is never touched on the event loop: deploys, rollbacks and
 version listings run in a worker thread (a slow or locked database delays
 the request, not the calls), and call records, agent states and hot-prompt
-states go through the :class:`~runtime.outbox.Outbox`, which keeps them
+states go through the :class:`~runtime.store.outbox.Outbox`, which keeps them
 through an outage and writes them when the database is back.
 """
 
@@ -31,14 +31,15 @@ from qscript.api import check_source, load_source
 from qscript.bytecode import BytecodeError, Program, read_program
 from qscript.source import Source
 
-from .ari.driver import AriDriver, handled_events
-from .ari.port import AriPort
-from .center import CallHistory, ContactCenter, ProgramTable
-from .latency import LatencyRecorder
-from .mailer import Mailer
-from .outbox import REJECTED, SAVED, SPOOLED, Outbox
-from .records import CallRecord
-from .store import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
+from runtime.live.ari.driver import AriDriver, handled_events
+from runtime.live.ari.port import AriPort
+from runtime.core.center import CallHistory, ProgramTable
+from runtime.core.factory import build_center
+from runtime.core.latency import LatencyRecorder
+from runtime.live.mailer import Mailer
+from runtime.store.outbox import REJECTED, SAVED, SPOOLED, Outbox
+from runtime.core.records import CallRecord
+from runtime.store.database import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
                     hot_prompt_op, is_transient)
 
 log = logging.getLogger("qscript.live")
@@ -102,14 +103,10 @@ class LiveRuntime:
                                 or "Local/{number}@default")
         self.programs = ProgramTable()
         self.history = CallHistory()
-        self.center = ContactCenter(self.driver, self.programs, site=site, history=self.history,
-                                    on_record=self._record,
-                                    fallback_group=getattr(fallback, "group", None))
-        self.driver.center = self.center
+        self.center = build_center(self.driver, self.programs, site, history=self.history,
+                                   on_record=self._record)
         port.wanted_events = handled_events()  # Asterisk sends nothing we would skip
         self.center.on_agent_changed = self._save_agent
-        if getattr(site, "commands", None):
-            self.center.commands = site.commands
         self.versions: dict[str, int] = {}           # script name -> active version
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
         self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
@@ -395,7 +392,7 @@ class LiveRuntime:
         """Store an agent's state: after every request, and when the ACD changes it
         itself (a missed ring pauses the agent), so a restart restores it."""
         info = self.center.acd.agent_info(agent_id)
-        from .acd import AgentState
+        from runtime.acd import AgentState
         return self.outbox.submit(agent_state_op(
             agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,
             info.pause_reason or "", dict(info.groups)))
@@ -451,7 +448,7 @@ class LiveRuntime:
         acd.roll_day(now)  # the service levels are today's
         waiting_in: dict[str, list[dict]] = {}
         positions = acd.positions()
-        for session in self.center.sessions.values():
+        for session in self.center.sessions_in_progress():
             call_id = session.call.call_id
             if call_id not in positions:
                 continue  # not waiting in the ACD
@@ -480,7 +477,7 @@ class LiveRuntime:
                            "groups": dict(info.groups) if info else {},
                            "call": info.call_id if info else None})
         return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
-                "calls": len(self.center.sessions), "groups": groups, "agents": agents,
+                "calls": self.center.call_count(), "groups": groups, "agents": agents,
                 "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts),
                 "database": self.outbox.health()}
 
@@ -499,7 +496,7 @@ class LiveRuntime:
                 "events": dict(sorted(self.driver.event_counts.items())),
                 "gc": {f"generation_{n}": recorder.summary()
                        for n, recorder in enumerate(self.gc_pauses)},
-                "calls": len(self.center.sessions),
+                "calls": self.center.call_count(),
                 "workers": {"lookups": self.driver.lookup_workers.stats(),
                             "commands": self.driver.command_workers.stats()},
                 "cpu_seconds": round(cpu, 3), "uptime_seconds": round(elapsed, 3),

@@ -20,7 +20,7 @@ Routes:
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
 
 Names in paths follow the site's name rule and bodies their route's schema
-(:mod:`runtime.control_bodies`); both are checked before the runtime is
+(:mod:`runtime.live.control_bodies`); both are checked before the runtime is
 asked to do anything, and a request that does not fit is a 400.
 
 Agent and hot-prompt changes take effect at once; the answer is 200 once the
@@ -42,10 +42,10 @@ from aiohttp import web
 
 from qscript.source import MAX_SOURCE_BYTES
 
-from .acd import AcdError
-from .control_bodies import check_body, parse_body
-from .site.values import NAME_RULE, is_valid_name
-from .store import StoreUnavailable
+from runtime.acd import AcdError
+from runtime.live.control_bodies import check_body, parse_body
+from runtime.site.values import NAME_RULE, is_valid_name
+from runtime.store.database import StoreUnavailable
 
 log = logging.getLogger("qscript.control")
 

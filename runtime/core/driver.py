@@ -3,7 +3,7 @@
 The VM and the call session never talk to telephony directly. A driver carries
 out the telephony side of effects on one call leg at a time. Two drivers
 implement it: the discrete-event simulator (:mod:`runtime.simulator`) and the
-live Asterisk ARI runtime (:mod:`runtime.ari`). Because both implement the
+live Asterisk ARI runtime (:mod:`runtime.live.ari`). Because both implement the
 same interface and share the session logic and the ACD, the same compiled
 script behaves the same in simulation and live — tests compare the two.
 
@@ -12,7 +12,11 @@ Conventions:
 * Methods that take time on the call take a ``done`` callback, called once
   with the result when the action completes. They must not call ``done``
   synchronously from inside the method (schedule it instead), so that the
-  session's state is consistent when it resumes.
+  session's state is consistent when it resumes. Two are the exception,
+  for a driver where they take no time (the simulator: see "Simulator
+  speed" in docs/design.md): ``answer`` may call ``done`` before it
+  returns, and ``ring_agent`` may call ``answered``; the session is ready
+  for both.
 * :meth:`Driver.stop_media` interrupts whatever is in progress on the call
   (a prompt, a wait, input collection); the pending ``done`` is then never
   called.
@@ -30,9 +34,12 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from mypy_extensions import mypyc_attr
+
+if TYPE_CHECKING:
+    from runtime.core.center import ContactCenter
 
 Done = Callable[[Any], None]
 
@@ -40,7 +47,7 @@ Done = Callable[[Any], None]
 class CallInfo:
     """What is known about a call when it arrives.
 
-    (An explicit ``__init__``, not a dataclass: see :class:`runtime.records.CallRecord`.)
+    (An explicit ``__init__``, not a dataclass: see :class:`runtime.core.records.CallRecord`.)
     """
 
     def __init__(self, call_id: str, caller: str, dialled: str, language: str = "",
@@ -82,6 +89,11 @@ class Recording:
 class Driver(ABC):
     """Telephony for calls: implemented by the simulator and the ARI runtime."""
 
+    #: The contact centre this driver reports calls' outside events to (the
+    #: caller hanging up, an agent's leg ending); set by
+    #: :func:`runtime.core.factory.build_center`.
+    center: "ContactCenter | None" = None
+
     # -- time
     @abstractmethod
     def now(self) -> float:
@@ -96,15 +108,6 @@ class Driver(ABC):
         """Run ``action`` after ``delay`` seconds; returns a function that cancels it."""
 
     # -- the caller's leg
-    #: Answering takes no time with this driver (the simulator): ``answer``
-    #: returns having answered and never calls ``done``.
-    answers_at_once: bool = False
-    #: Every agent answers at once, without ringing (the simulator with no
-    #: ring time and no missed rings): the session connects an offered call
-    #: without calling ``ring_agent``. A driver that overrides ``ring_agent``
-    #: must leave this False.
-    rings_at_once: bool = False
-
     #: Blocking work runs at once with this driver (the simulator: no
     #: simulated time passes while a lookup or command runs, and runs stay
     #: deterministic): the session calls it directly, never ``run_blocking``.
@@ -112,7 +115,8 @@ class Driver(ABC):
 
     @abstractmethod
     def answer(self, call: CallInfo, done: Done) -> None:
-        """Answer the caller's leg; done(None) when answered (see ``answers_at_once``)."""
+        """Answer the caller's leg; done(None) when answered, possibly before
+        this returns (when answering takes no time)."""
 
     @abstractmethod
     def hangup(self, call: CallInfo) -> None: ...
@@ -165,9 +169,10 @@ class Driver(ABC):
 
     # -- agents
     @abstractmethod
-    def ring_agent(self, call: CallInfo, agent_id: str, timeout: float,
+    def ring_agent(self, call: CallInfo, agent_id: str, group: str, timeout: float,
                    answered: Callable[[], None], failed: Callable[[str], None]) -> None:
-        """Ring an agent for this call; then answered() or failed(reason).
+        """Ring an agent for this call, offered to them for ``group``; then
+        answered() or failed(reason).
 
         Unlike ``done`` callbacks, ``answered`` may be called before this
         returns, when the agent answers without ringing (the simulator with
@@ -196,7 +201,7 @@ class Driver(ABC):
         ``kind`` is ``"lookup"`` or ``"command"`` (the live driver keeps a pool
         of workers for each, so stuck commands cannot starve lookups). Then
         ``done(result, None)``, or ``done(None, error)`` when ``work`` raised,
-        or ``done(None, WorkTimedOut)`` (:mod:`runtime.blocking`) when it had
+        or ``done(None, WorkTimedOut)`` (:mod:`runtime.core.blocking`) when it had
         not finished ``timeout`` seconds after this call; a late result is
         then dropped. Like :meth:`stop_media` for media, stopping the call's
         media drops the result, and work that has not started yet never runs.

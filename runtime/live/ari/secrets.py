@@ -81,8 +81,8 @@ class _ScrubFilter(logging.Filter):
 #: Loggers that may see a URL, a header or an exception text of ours.  A filter only
 #: applies to records created on its own logger, hence the full names.
 _SCRUBBED_LOGGERS = (
-    "runtime.ari.asyncari_adapter", "runtime.ari.http", "runtime.ari.events", "qscript.ari",
-    "runtime.ari", "aiohttp.client", "aiohttp.internal", "asyncari", "asyncari.client", "asyncari.model",
+    "runtime.live.ari.asyncari_adapter", "runtime.live.ari.http", "runtime.live.ari.events", "qscript.ari",
+    "runtime.live.ari", "aiohttp.client", "aiohttp.internal", "asyncari", "asyncari.client", "asyncari.model",
     "asyncswagger11", "asyncswagger11.client", "asyncswagger11.http_client",
     "asyncswagger11.swagger_model", "asyncswagger11.processors", "httpx",
     "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",

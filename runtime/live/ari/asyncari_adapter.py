@@ -66,11 +66,11 @@ from asyncari.client import Client as _AsyncariClient
 from asyncari import model as _asyncari_model
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
-from runtime.ari.events import (KNOWN_EVENT_TYPES, PORT_CONNECTED, PORT_DISCONNECTED,
+from runtime.live.ari.events import (KNOWN_EVENT_TYPES, PORT_CONNECTED, PORT_DISCONNECTED,
                                 event_from_json, parse_event)
-from runtime.ari.http import _PooledHttpClient
-from runtime.ari.port import AriConfig, AriError, AriEvent, AriPort, EventHandler
-from runtime.ari.secrets import _SECRETS, _install_log_scrubbing
+from runtime.live.ari.http import _PooledHttpClient
+from runtime.live.ari.port import AriConfig, AriError, AriEvent, AriPort, EventHandler
+from runtime.live.ari.secrets import _SECRETS, _install_log_scrubbing
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The live driver: the runtime's Driver interface carried out over ARI.
 
-Every method turns into ARI requests through the :class:`~runtime.ari.port.AriPort`
+Every method turns into ARI requests through the :class:`~runtime.live.ari.port.AriPort`
 and completes when the matching event arrives (PlaybackFinished for a prompt,
 ChannelDtmfReceived for a key, RecordingFinished for a message, StasisStart
 of an agent's channel for an answered ring). Events are dispatched from
@@ -16,7 +16,7 @@ Lookups and custom commands, which may block for seconds (a locked database,
 a CRM that hangs), never run on the event loop: :meth:`AriDriver.run_blocking`
 hands them to a bounded pool of worker threads (one pool for lookups, one for
 commands) and resumes the call with the result — or with
-:class:`~runtime.blocking.WorkTimedOut` when the timeout passes first.
+:class:`~runtime.core.blocking.WorkTimedOut` when the timeout passes first.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from ..blocking import WorkerPool, WorkTimedOut
-from ..driver import CallInfo, Driver, Recording
-from ..latency import LatencyRecorder
-from .port import AriError, AriEvent, AriPort
+from runtime.core.blocking import WorkerPool, WorkTimedOut
+from runtime.core.driver import CallInfo, Driver, Recording
+from runtime.core.latency import LatencyRecorder
+from runtime.live.ari.port import AriError, AriEvent, AriPort
 
 log = logging.getLogger("qscript.ari")
 
@@ -261,16 +261,16 @@ class AriDriver(Driver):
         """
         if call_id is None or self.center is None:
             return
-        session = self.center.sessions.get(call_id)
+        session = self.center.session_for(call_id)
         call = session.call if session is not None else None
         if session is not None:
             try:
                 session.driver_failed(reason)
             except Exception:  # noqa: BLE001
                 log.exception("the fallback of call %s failed", call_id)
-                self.center.sessions.pop(call_id, None)
+                self.center.forget(call_id)
             else:
-                if self.center.sessions.get(call_id) is session or self.legs.get(call_id) is None \
+                if self.center.session_for(call_id) is session or self.legs.get(call_id) is None \
                         or self.legs[call_id].gone:
                     return  # the session handled it (queued to a group, or released the line)
         leg = self.legs.get(call_id)
@@ -450,7 +450,7 @@ class AriDriver(Driver):
         call_id = self.agent_calls.pop(channel, None)
         agent_id = self.agent_ids.pop(channel, None)
         if call_id is not None:
-            session = self.center.sessions.get(call_id)
+            session = self.center.session_for(call_id)
             if session is None and agent_id is not None:
                 self._free_agent_of_ended_call(agent_id, call_id)
             leg = self.legs.get(call_id)
@@ -476,7 +476,7 @@ class AriDriver(Driver):
             self.agent_calls.pop(agent_channel, None)
             self.agent_ids.pop(agent_channel, None)  # the session frees the agent
             self._request(self.port.hangup(agent_channel), None, "hang up agent")
-        session = self.center.sessions.get(channel)
+        session = self.center.session_for(channel)
         if session is not None:
             session.caller_hung_up()
         self._forget(leg)
@@ -484,7 +484,7 @@ class AriDriver(Driver):
     def _free_agent_of_ended_call(self, agent_id: str, call_id: str) -> None:
         """An agent's leg ended after its call's session did (the call failed while
         connected and went to the fallback): the agent must not stay busy for ever."""
-        from ..acd import AgentState
+        from runtime.acd import AgentState
         try:
             info = self.center.acd.agent_info(agent_id)
         except LookupError:
@@ -853,8 +853,8 @@ class AriDriver(Driver):
         variables.update(self.agent_variables.get(agent_id, {}))
         return variables or None
 
-    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
-        timeout = self._ring_timeout_for(call, timeout)
+    def ring_agent(self, call, agent_id, group, timeout, answered, failed) -> None:
+        timeout = self._ring_timeout_for(group, timeout)
         channel = f"{call.call_id}-a{next(self._ids)}"
         ring = _Ring(call, call.call_id, agent_id, answered, failed)
         self.rings[channel] = ring
@@ -891,9 +891,8 @@ class AriDriver(Driver):
                 times["accepted"] = self.now()
         self._request(originate(), ring.call if ring is not None else None, "ring")
 
-    def _ring_timeout_for(self, call: CallInfo, default: float) -> float:
+    def _ring_timeout_for(self, group_name: str, default: float) -> float:
         """The ring timeout of the group the call is offered for (site ``ring_timeout``)."""
-        group_name = call.extra.get("offer_group")
         group = self.site.groups.get(group_name) if (self.site is not None and group_name) else None
         return float(getattr(group, "ring_timeout", default) or default)
 

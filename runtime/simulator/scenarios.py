@@ -44,17 +44,18 @@ from pathlib import Path
 
 from qscript.bytecode import Program
 
-from .center import ContactCenter, ProgramTable
-from .driver import CallInfo
-from .simulator.coverage import branch_points as coverage_points
-from .simulator.driver import SimDriver
-from .simulator.events import EventLoop
-from .simulator.model import Distribution, Model
-from .site.values import BadValue, parse_duration
-from .site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
+from runtime.core.center import ProgramTable
+from runtime.core.factory import build_center
+from runtime.core.driver import CallInfo
+from runtime.simulator.coverage import branch_points as coverage_points
+from runtime.simulator.driver import SimDriver
+from runtime.simulator.events import EventLoop
+from runtime.simulator.model import Distribution, Model
+from runtime.site.values import BadValue, parse_duration
+from runtime.site.yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, compose_yaml,
                              decode_site_bytes, did_you_mean, join_path)
-from .session import State
-from .trace import Step, Tracer
+from runtime.core.session import State
+from runtime.core.trace import Step, Tracer
 
 from yaml.nodes import MappingNode
 
@@ -156,7 +157,7 @@ def _datetime(text: str) -> dt.datetime:
 
 
 def _bool(text: str) -> bool:
-    from .site.values import parse_bool
+    from runtime.site.values import parse_bool
     return parse_bool(text)
 
 
@@ -307,7 +308,7 @@ def check_suite(suite: ScenarioFile, program: Program, site=None) -> None:
     An agent's group must be one of the site's (with a site), or one the
     script queues calls to (without: a group nobody queues to is a misspelling).
     """
-    from .simulator.checks import script_groups
+    from runtime.simulator.checks import script_groups
     problems = []
     if site is not None:
         known, where = set(site.groups), "the site has no answer group"
@@ -398,7 +399,7 @@ class _ScenarioDriver(SimDriver):
         self._media(call, self._prompt_seconds(media) + (2.0 if digits else timeout), done,
                     str(digits))
 
-    def ring_agent(self, call, agent_id, timeout, answered, failed) -> None:
+    def ring_agent(self, call, agent_id, group, timeout, answered, failed) -> None:
         if agent_id in self.no_answer:
             self.loop.call_later(timeout, lambda: failed("no answer"))
         else:
@@ -420,7 +421,7 @@ class _ScenarioDriver(SimDriver):
 
 
 def _new_leg(handle_time: float, patience: float | None, call: CallInfo):
-    from .simulator.driver import _Leg
+    from runtime.simulator.driver import _Leg
     return _Leg(handle_time, patience, call)
 
 
@@ -466,15 +467,11 @@ def run_scenario(scenario: Scenario, program: Program, site=None,
     driver = _ScenarioDriver(loop, model, scenario, program)
     records: dict[str, object] = {}
     coverage: dict[str, dict[int, int]] = {}
-    center = ContactCenter(driver, ProgramTable({"default": program}), site=site,
-                           on_record=lambda r: records.setdefault(r.call_id, r),
-                           coverage=coverage)
-    if site is not None and getattr(site, "commands", None):
-        center.commands = site.commands
+    center = build_center(driver, ProgramTable({"default": program}), site,
+                          on_record=lambda r: records.setdefault(r.call_id, r),
+                          coverage=coverage, hot_prompts=scenario.hot_prompts)
     tracer = Tracer()
     center.tracer = tracer
-    center.hot_prompts.update(scenario.hot_prompts)
-    driver.center = center
     for agent in scenario.agents:
         loop.call_later(agent.at, lambda a=agent: center.agent_login(a.id, a.groups))
     calls = []
@@ -493,7 +490,7 @@ def run_scenario(scenario: Scenario, program: Program, site=None,
     for plan, call in calls:
         record = records.get(call.call_id)
         failures = list(driver.problems.get(call.call_id, []))
-        session = center.sessions.get(call.call_id)
+        session = center.session_for(call.call_id)
         if record is None and session is not None:
             # Still in progress: checked as it is. A callback accepted and not
             # yet made is an outcome of its own (`callback`), not a failure.

@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Generator
 from qscript.builtins import FACTS
 from qscript.bytecode import Program
 
-from .blocking import WorkTimedOut
-from .driver import CallInfo, Recording
-from .records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
-from .vm import Machine, Outcome, ScriptError
-from .vm import effects as fx
+from runtime.core.blocking import WorkTimedOut
+from runtime.core.driver import CallInfo, Recording
+from runtime.core.records import ABANDONED, ANSWERED, CALLBACK, FAILED, TRANSFERRED, VOICEMAIL, CallRecord
+from runtime.vm import Machine, Outcome, ScriptError
+from runtime.vm import effects as fx
 
 if TYPE_CHECKING:
-    from .center import ContactCenter
+    from runtime.core.center import ContactCenter
 
 log = logging.getLogger("qscript.session")
 
@@ -62,10 +62,6 @@ class _EndedHost:
 
 
 _ENDED_HOST: Final = _EndedHost()
-
-
-def _ignore(result: Any = None) -> None:
-    """The completion callback of an action a driver completes at once."""
 
 
 class State(str, Enum):
@@ -128,6 +124,9 @@ class CallSession:
         #: _resume is handling the end of a phase: a phase started meanwhile
         #: (queue: after `queue to` / `requeue to`) is run by that loop.
         self._next_phase_by_loop = False
+        #: Inside the driver's ``answer``: a completion now means "answered at once".
+        self._answering = False
+        self._answered_at_once = False
 
     # ------------------------------------------------------------ running phases
 
@@ -253,11 +252,25 @@ class CallSession:
     # ------------------------------------------------------------ effect handlers
 
     def _on_answer(self, effect: fx.Answer):
-        driver = self.driver
-        if driver.answers_at_once:
-            driver.answer(self.call, _ignore)
+        # A driver may answer before it returns (the simulator: answering
+        # takes no time); the script then goes straight on, as after any
+        # effect that does not wait.
+        token = self._token
+        self._media_busy = True  # (as with _done: the answer is in progress)
+
+        def answered(_: Any = None) -> None:
+            if self._answering:
+                self._answered_at_once = True
+            else:
+                self._resume(token, None)
+        self._answering, self._answered_at_once = True, False
+        try:
+            self.driver.answer(self.call, answered)
+        finally:
+            self._answering = False
+        if self._answered_at_once:
+            self._media_busy = False
             return None
-        driver.answer(self.call, self._done())
         return _PENDING
 
     def _on_hangup(self, effect: fx.Hangup):
@@ -324,7 +337,6 @@ class CallSession:
 
     def _on_queue(self, effect: fx.Queue):
         center = self.center
-        acd = center.acd
         groups = effect.groups
         for group in groups:
             center.ensure_group(group)
@@ -357,17 +369,16 @@ class CallSession:
                 joined.append(group)
         record.priority = self.priority
         target = effect.target
-        offers = acd.enqueue(
+        if target:
+            record.target = float(target)
+        answered_at_once = center.join_queue(
             self.call.call_id, groups, now, priority=self.priority,
             credit=float(effect.credit or 0.0), preferred_agent=preferred,
             preference_deadline=deadline, arrival=arrival,
             service_level_threshold=float(target) if target else None)
-        if target:
-            record.target = float(target)
         if record.estimated_wait_at_entry is None:
-            record.estimated_wait_at_entry = 0.0 if offers else \
-                acd.estimated_wait(self.call.call_id, now)
-        center.dispatch(offers)
+            record.estimated_wait_at_entry = 0.0 if answered_at_once else \
+                center.estimated_wait(self.call.call_id, now)
         if first_time and (self.state is _QUEUED or self.state is _RINGING):
             # The caller waits (not answered at once): their patience starts,
             # from the moment they joined.
@@ -381,34 +392,31 @@ class CallSession:
         now = self.driver.now()
         if effect.group not in self.record.groups:
             self.record.groups.append(effect.group)
-        offers = self.center.acd.add_group(self.call.call_id, effect.group, now)
-        if effect.priority is not None or effect.credit is not None:
-            self.center.acd.set_priority(self.call.call_id, effect.priority, effect.credit, now)
-        self.center.dispatch(offers)
+        self.center.join_group(self.call.call_id, effect.group, now, effect.priority,
+                               effect.credit)
         return None
 
     def _on_remove_group(self, effect: fx.RemoveGroup):
-        if self._in_queue() and self.center.acd.has_group(effect.group):
-            self.center.dispatch(self.center.acd.remove_group(self.call.call_id, effect.group,
-                                                              self.driver.now()))
+        if self._in_queue():
+            self.center.leave_group(self.call.call_id, effect.group, self.driver.now())
         return None
 
     def _on_announce(self, effect: fx.Announce):
         if not self._in_queue():
             return None
-        acd, now = self.center.acd, self.driver.now()
+        center, now = self.center, self.driver.now()
         settings = getattr(self.center.site, "announcements", None)
         if settings is not None and not getattr(settings, effect.what, True):
             return None  # the site switched this announcement off
         done = self._done()
         if effect.what == "position":
-            position = acd.announced_position(self.call.call_id)
+            position = center.announced_position(self.call.call_id)
             intro = self._media("queue-position")
             def say_position(_: Any = None) -> None:
                 self.driver.say(self.call, "number", position, "", self.language, done)
             self.driver.play(self.call, intro, say_position)
             return _PENDING
-        wait = acd.announced_wait(self.call.call_id, now)
+        wait = center.announced_wait(self.call.call_id, now)
         self.record.add_announced_wait(wait)
         if wait == math.inf:
             self.driver.play(self.call, self._media("queue-wait-unknown"), done)
@@ -534,18 +542,14 @@ class CallSession:
     # ------------------------------------------------------------ queue and agents
 
     def _in_queue(self) -> bool:
-        return self.state in (_QUEUED, _RINGING) and \
-            self.center.acd.has_call(self.call.call_id)
+        return self.state in (_QUEUED, _RINGING) and self.center.is_queued(self.call.call_id)
 
     def _leave_queue(self, reason: str, count: bool = True) -> None:
         """Take the call out of the ACD (voicemail, transfer, hang-up, requeue)."""
         if self.state is _RINGING and self.agent_ringing is not None:
-            self.center.dispatch(self.center.acd.offer_failed(
-                self.call.call_id, self.agent_ringing, self.driver.now(), make_agent_unready=False))
+            self.center.withdraw_offer(self.call.call_id, self.agent_ringing, self.driver.now())
             self.agent_ringing = None
-        if self.center.acd.has_call(self.call.call_id):
-            self.center.dispatch(self.center.acd.remove(self.call.call_id, self.driver.now(),
-                                                        reason=reason))
+        self.center.leave_queue(self.call.call_id, self.driver.now(), reason)
         if self.state in (_QUEUED, _RINGING):
             self.state = _INBOUND
 
@@ -555,10 +559,6 @@ class CallSession:
         """The ACD chose an agent for this call: ring them."""
         self.state = _RINGING if self.state is _QUEUED else self.state
         self.agent_ringing = agent_id
-        if self.driver.rings_at_once and self.state is _RINGING:
-            self._agent_answered(agent_id, group)  # what ring_agent would do, at once
-            return
-        self.call.extra["offer_group"] = group
 
         def answered():
             if self.agent_ringing == agent_id:
@@ -573,19 +573,21 @@ class CallSession:
         if self.state is _CALLBACK:
             self._ring_for_callback(agent_id, group, answered, failed)
             return
-        self.driver.ring_agent(self.call, agent_id, self.center.ring_timeout, answered, failed)
+        self.driver.ring_agent(self.call, agent_id, group, self.center.ring_timeout, answered,
+                               failed)
 
     def _ring_for_callback(self, agent_id, group, answered, failed) -> None:
         """A callback's turn came: ring the agent, then call the customer back."""
         def agent_answered():
             self.driver.call_back(self.call, self.call.caller, answered,
                                   lambda reason: self._callback_failed(agent_id, reason))
-        self.driver.ring_agent(self.call, agent_id, self.center.ring_timeout, agent_answered, failed)
+        self.driver.ring_agent(self.call, agent_id, group, self.center.ring_timeout,
+                               agent_answered, failed)
 
     def _callback_failed(self, agent_id: str, reason: str) -> None:
         now = self.driver.now()
         self.agent_ringing = None
-        self.center.acd.answered(self.call.call_id, agent_id, now)
+        self.center.call_answered(self.call.call_id, agent_id, now)
         self.center.agent_call_ended(agent_id)
         self.record.outcome = CALLBACK
         self._end(CALLBACK)
@@ -594,7 +596,7 @@ class CallSession:
         center, driver, call = self.center, self.driver, self.call
         now = driver.now()
         self.agent_ringing = None
-        center.acd.answered(call.call_id, agent_id, now)
+        center.call_answered(call.call_id, agent_id, now)
         self._interrupt()
         self.agent = agent_id
         self.state = _CONNECTED
@@ -645,8 +647,7 @@ class CallSession:
         """Called when agents log out: honour `when empty goto`."""
         if self.when_empty_pc < 0 or self.state is not _QUEUED:
             return
-        groups = self.center.acd.call_info(self.call.call_id).groups \
-            if self.center.acd.has_call(self.call.call_id) else ()
+        groups = self.center.queue_groups(self.call.call_id)
         if groups and self.center.nobody_logged_in(groups):
             self._interrupt()
             self._leave_queue("queue empty")
@@ -662,7 +663,7 @@ class CallSession:
         self.record.outcome = CALLBACK
         if self.center.tracer is not None:
             self.center.tracer(self, ("callback", "accepted"))
-        self.center.acd.convert_to_callback(self.call.call_id)
+        self.center.keep_place_for_callback(self.call.call_id)
         self.state = _CALLBACK
         self.driver.hangup(self.call)
 
@@ -732,13 +733,13 @@ class CallSession:
     def _waiting_context(self) -> str:
         """What a call failing in the queue was waiting for: a step limit
         reached after hours with nobody to answer says why."""
-        acd = self.center.acd
+        center = self.center
         call_id = self.call.call_id
-        if self.record.queued_at is None or not acd.has_call(call_id) or \
+        if self.record.queued_at is None or not center.is_queued(call_id) or \
                 (self.state is not _QUEUED and self.state is not _RINGING):
             return ""
-        groups = acd.call_info(call_id).groups
-        agents = sum(acd.agents_logged_in(group) for group in groups)
+        groups = center.queue_groups(call_id)
+        agents = center.agents_logged_in(groups)
         waited = _span(self.driver.now() - self.record.queued_at)
         names = ", ".join(f'"{group}"' for group in groups)
         logged_in = "no agent was logged in" if agents == 0 else \
@@ -762,7 +763,7 @@ class CallSession:
         if group not in record.groups:
             record.groups.append(group)
         self.driver.music_on_hold(self.call, "default")
-        center.dispatch(center.acd.enqueue(self.call.call_id, [group], now, arrival=arrival))
+        center.join_queue(self.call.call_id, [group], now, arrival=arrival)
         if arrival is None and (self.state is _QUEUED or self.state is _RINGING):
             self.driver.call_queued(self.call)  # it waits: the caller's patience starts
 
@@ -777,8 +778,8 @@ class CallSession:
         elif fact_id == _FACT_IDS["call.priority"]:
             self.priority = int(value)
             if self._in_queue():
-                self.center.acd.set_priority(self.call.call_id, self.priority, None,
-                                             self.driver.now())
+                self.center.reprioritise(self.call.call_id, self.priority, None,
+                                         self.driver.now())
 
     def metric(self, function_id: int, args: tuple) -> Any:
         return self.center.metric(function_id, args, self.call)
@@ -893,9 +894,9 @@ _FACT_GETTERS: Final = {
     _FACT_IDS["call.language"]: lambda s: s.language,
     _FACT_IDS["call.priority"]: lambda s: s.priority,
     _FACT_IDS["call.waited"]: lambda s: s._waited(),
-    _FACT_IDS["call.position"]: lambda s: s.center.acd.position(s.call.call_id)
+    _FACT_IDS["call.position"]: lambda s: s.center.position(s.call.call_id)
     if s._in_queue() else 0,
-    _FACT_IDS["call.estimated_wait"]: lambda s: s.center.acd.estimated_wait(
+    _FACT_IDS["call.estimated_wait"]: lambda s: s.center.estimated_wait(
         s.call.call_id, s.driver.now()) if s._in_queue() else 0.0,
     _FACT_IDS["call.id"]: lambda s: s.call.call_id,
     _FACT_IDS["call.agent"]: lambda s: s.agent or "",
@@ -904,7 +905,7 @@ _FACT_GETTERS: Final = {
     _FACT_IDS["call.callback"]: lambda s: s.callback_accepted,
     _FACT_IDS["call.queued"]: lambda s: s._in_queue(),
     _FACT_IDS["call.elapsed"]: lambda s: s.clock(),
-    _FACT_IDS["call.groups"]: lambda s: tuple(s.center.acd.call_info(s.call.call_id).groups)
+    _FACT_IDS["call.groups"]: lambda s: s.center.queue_groups(s.call.call_id)
     if s._in_queue() else (),
     _FACT_IDS["now.time"]: lambda s: _minutes_of_day(_wall(s)),
     _FACT_IDS["now.weekday"]: lambda s: _WEEKDAYS[_wall(s).weekday()],

@@ -21,8 +21,8 @@ import httpx
 from asyncswagger11.http_client import HttpClient as _SwaggerHttpClient
 from asyncwebsockets import create_websocket
 
-from runtime.ari.port import AriError
-from runtime.ari.secrets import _SECRETS
+from runtime.live.ari.port import AriError
+from runtime.live.ari.secrets import _SECRETS
 
 class _PooledHttpClient(_SwaggerHttpClient):
     """asyncswagger11's ``HttpClient`` interface over one ``httpx.AsyncClient`` (replaced

@@ -17,7 +17,7 @@ import os
 import smtplib
 from email.message import EmailMessage
 
-from .driver import CallInfo, Recording
+from runtime.core.driver import CallInfo, Recording
 
 log = logging.getLogger("qscript.mail")
 
