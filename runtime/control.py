@@ -45,7 +45,7 @@ from qscript.source import MAX_SOURCE_BYTES
 from .acd import AcdError
 from .control_bodies import check_body, parse_body
 from .site.values import NAME_RULE, is_valid_name
-from .store import StoreUnavailable
+from .store.database import StoreUnavailable
 
 log = logging.getLogger("qscript.control")
 

@@ -2,7 +2,7 @@
 
 :class:`LiveRuntime` wires the pieces: the ARI port (asyncari adapter), the
 :class:`~runtime.ari.driver.AriDriver`, the shared
-:class:`~runtime.center.ContactCenter`, the :class:`~runtime.store.Store`
+:class:`~runtime.center.ContactCenter`, the :class:`~runtime.store.database.Store`
 and the control API (runtime/control.py). It owns deployment: scripts are
 compiled, stored as numbered versions and activated atomically — calls in
 progress keep the program they started with, new calls get the new one.
@@ -10,7 +10,7 @@ progress keep the program they started with, new calls get the new one.
 The database is never touched on the event loop: deploys, rollbacks and
 version listings run in a worker thread (a slow or locked database delays
 the request, not the calls), and call records, agent states and hot-prompt
-states go through the :class:`~runtime.outbox.Outbox`, which keeps them
+states go through the :class:`~runtime.store.outbox.Outbox`, which keeps them
 through an outage and writes them when the database is back.
 """
 
@@ -36,9 +36,9 @@ from .ari.port import AriPort
 from .center import CallHistory, ContactCenter, ProgramTable
 from .latency import LatencyRecorder
 from .mailer import Mailer
-from .outbox import REJECTED, SAVED, SPOOLED, Outbox
+from .store.outbox import REJECTED, SAVED, SPOOLED, Outbox
 from .records import CallRecord
-from .store import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
+from .store.database import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
                     hot_prompt_op, is_transient)
 
 log = logging.getLogger("qscript.live")

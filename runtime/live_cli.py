@@ -57,7 +57,7 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
     from .ari.port import AriConfig
     from .control import resolve_token, start_control, write_state
     from .live import LiveRuntime
-    from .store import Store
+    from .store.database import Store
     ari = site.ari
     password = (ari.password() if ari else None) or os.environ.get("QSCRIPT_ARI_PASSWORD", "")
     config = AriConfig(url=ari_url or (ari.url if ari else "http://127.0.0.1:8088"),

@@ -20,7 +20,7 @@ from qscript.api import compile_text
 from runtime.ari.port import AriConfig
 from runtime.live import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 from tests.live.callers import Callers, wait_for
 
 pytestmark = pytest.mark.asterisk

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.store import Store
+from runtime.store.database import Store
 from tests.live import test_live_runtime as live_runtime
 from tests.live.callers import wait_for
 from tests.live.test_live_runtime import MENU_SCRIPT, Live, run

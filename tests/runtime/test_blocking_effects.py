@@ -29,7 +29,7 @@ from pathlib import Path
 
 from runtime.live import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 

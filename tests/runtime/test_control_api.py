@@ -22,7 +22,7 @@ from qscript.cli import main
 from runtime.control import start_control, write_state
 from runtime.live import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 

@@ -15,7 +15,7 @@ import pytest
 
 from runtime.live import LiveRuntime
 from runtime.site import load_site_text
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 

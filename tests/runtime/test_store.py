@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy
 
 from runtime.records import CallRecord
-from runtime.store import Store
+from runtime.store.database import Store
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

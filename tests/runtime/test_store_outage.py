@@ -27,9 +27,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from runtime.control import build_app
 from runtime.live import LiveRuntime
-from runtime.outbox import Outbox, OutboxSettings
+from runtime.store.outbox import Outbox, OutboxSettings
 from runtime.site import load_site_text
-from runtime.store import Store, StoreUnavailable
+from runtime.store.database import Store, StoreUnavailable
 
 from fake_ari import FakeAri
 from private_postgres import PrivatePostgres, postgres_binaries
@@ -212,7 +212,7 @@ def test_sqlite_locked_longer_than_the_busy_timeout_loses_nothing(tmp_path):
 def test_writes_are_idempotent_when_replayed(tmp_path):
     """A batch committed just before the connection dropped is written again: no duplicate."""
     from runtime.records import CallRecord
-    from runtime.store import agent_state_op, call_op, hot_prompt_op
+    from runtime.store.database import agent_state_op, call_op, hot_prompt_op
     import datetime as dt
 
     store = Store(f"sqlite:///{tmp_path / 'q.db'}")
@@ -235,7 +235,7 @@ def test_writes_are_idempotent_when_replayed(tmp_path):
 def test_a_spool_left_by_a_crash_after_the_commit_is_replayed_once(tmp_path):
     """The runtime died after writing the spool's first batch but before emptying the spool."""
     from runtime.records import CallRecord
-    from runtime.store import call_op
+    from runtime.store.database import call_op
     import datetime as dt
 
     url = f"sqlite:///{tmp_path / 'q.db'}"
@@ -254,7 +254,7 @@ def test_a_spool_left_by_a_crash_after_the_commit_is_replayed_once(tmp_path):
 
 
 def test_a_torn_last_line_of_the_spool_is_kept_aside_not_replayed(tmp_path):
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
 
     store = Store(f"sqlite:///{tmp_path / 'q.db'}")
     spool = tmp_path / "outbox.jsonl"
@@ -271,7 +271,7 @@ def test_a_torn_last_line_of_the_spool_is_kept_aside_not_replayed(tmp_path):
 
 def test_a_full_spool_holds_writes_in_memory_and_says_so(tmp_path, caplog):
     """At the spool's size bound nothing is dropped: writes wait in memory, loudly."""
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
 
     class Down(Store):
         down = True
@@ -307,7 +307,7 @@ def test_a_full_spool_holds_writes_in_memory_and_says_so(tmp_path, caplog):
 
 
 def test_close_spools_what_it_cannot_write(tmp_path):
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
     import sqlalchemy.exc
 
     class Down(Store):
@@ -436,7 +436,7 @@ def test_a_restart_while_postgres_is_down_replays_the_spool_at_start(tmp_path, p
 
 
 def test_start_with_the_database_down_says_so_and_keeps_the_spool(tmp_path, postgres):
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
 
     spool = tmp_path / "outbox.jsonl"
     store = Store(postgres.url)
@@ -615,7 +615,7 @@ def test_a_deploy_does_not_queue_behind_the_outbox_on_a_locked_sqlite(tmp_path):
 
 def test_an_unreadable_spool_line_then_an_outage_does_not_lose_the_place(tmp_path):
     """A bad line is set aside; if the write after it fails, the retry reads the same lines."""
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
     import sqlalchemy.exc
 
     class FlakyOnce(Store):
@@ -644,8 +644,8 @@ def test_an_unreadable_spool_line_then_an_outage_does_not_lose_the_place(tmp_pat
 
 def test_a_failed_write_reads_the_same_spool_lines_again(tmp_path):
     """Reading past an unreadable line, then not advancing (the write failed), loses nothing."""
-    from runtime.outbox import Spool
-    from runtime.store import hot_prompt_op
+    from runtime.store.outbox import Spool
+    from runtime.store.database import hot_prompt_op
 
     path = tmp_path / "outbox.jsonl"
     path.write_text(hot_prompt_op("a", True).to_line() + "garbage\n"
@@ -663,7 +663,7 @@ def test_a_failed_write_reads_the_same_spool_lines_again(tmp_path):
 
 
 def test_the_writer_carries_on_after_an_unexpected_error(tmp_path, caplog):
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
     import sqlalchemy.exc
 
     class DownOnce(Store):
@@ -702,7 +702,7 @@ def test_serve_with_the_database_down_says_what_waits_in_the_spool(tmp_path, pos
     from click.testing import CliRunner
 
     from qscript.cli import main
-    from runtime.store import hot_prompt_op
+    from runtime.store.database import hot_prompt_op
 
     load_site(tmp_path)
     (tmp_path / "site.yaml").write_text(SITE)

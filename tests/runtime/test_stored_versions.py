@@ -12,7 +12,7 @@ import struct
 import pytest
 
 from qscript.bytecode import FORMAT_VERSION
-from runtime.store import Store
+from runtime.store.database import Store
 
 from fake_ari import FakeAri
 from test_live_runtime_unit import make_runtime

@@ -8,7 +8,7 @@ site file). The schema is created on first use.
 Nothing here runs on the event loop: the live runtime reads and deploys
 from worker threads (``asyncio.to_thread``), and every other write — call
 records, agent states, hot-prompt states — is a :class:`WriteOp` that the
-outbox (runtime/outbox.py) hands to :meth:`Store.apply` from its writer
+outbox (runtime/store/outbox.py) hands to :meth:`Store.apply` from its writer
 thread, in order, again after an outage. A write operation is plain JSON (the
 outbox spools it to disk while the database is away) and applying it twice
 leaves the database as applying it once: a call record is keyed by its call
@@ -29,7 +29,7 @@ from sqlalchemy import LargeBinary, Text, UniqueConstraint, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Column, Field, Session, SQLModel, create_engine, select
 
-from .records import CallRecord
+from ..records import CallRecord
 
 
 class ScriptVersion(SQLModel, table=True):

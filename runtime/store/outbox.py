@@ -2,10 +2,10 @@
 
 The live runtime never writes to the database itself. Each write — a call
 record, an agent state, a hot-prompt state, later statistics rows — is a
-:class:`~runtime.store.WriteOp` put in the outbox (:meth:`Outbox.submit`, a
+:class:`~runtime.store.database.WriteOp` put in the outbox (:meth:`Outbox.submit`, a
 few microseconds on the event loop). One writer thread takes them in order,
 in batches of up to ``batch_size`` per transaction, and applies them with
-:meth:`Store.apply <runtime.store.Store.apply>`.
+:meth:`Store.apply <runtime.store.database.Store.apply>`.
 
 When a write fails because the database is away (PostgreSQL down, SQLite
 locked by another process past its 5 s busy timeout, a full disk), the writer:
@@ -23,7 +23,7 @@ The spool is replayed at start (:meth:`Outbox.start`, before the runtime
 reads its state back). It is emptied only once all of it is in the
 database; a runtime that stops half-way through replays it from the start
 next time, which is harmless because every write is idempotent (see
-runtime/store.py).
+runtime/store/database.py).
 
 **The bound.** The spool stops growing at ``spool_max_bytes`` (256 MB, some
 600,000 call records of about 400 bytes). Past it, new writes are *held in
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .store import Store, StoreUnavailable, WriteOp, describe_error, is_transient
+from .database import Store, StoreUnavailable, WriteOp, describe_error, is_transient
 
 log = logging.getLogger("qscript.outbox")
 
@@ -237,7 +237,7 @@ def _fsync_directory(path: Path) -> None:
 
 
 class Outbox:
-    """Ordered, retried, spooled writes to a :class:`~runtime.store.Store` (see the module)."""
+    """Ordered, retried, spooled writes to a :class:`~runtime.store.database.Store` (see the module)."""
 
     def __init__(self, store: Store, spool_path: str | Path,
                  settings: OutboxSettings | None = None):
