@@ -125,6 +125,7 @@ class LazyGroup(click.Group):
         "rollback": "runtime.live_cli:rollback",
         "watch": "runtime.live_cli:watch",
         "hot": "runtime.live_cli:hot",
+        "report": "runtime.reports.cli:report",
     }
 
     def list_commands(self, ctx):

@@ -290,8 +290,6 @@ def add_contact_figures(figures: dict[str, float], outcome: str, queued: bool,
             figures["talk"] += talk or 0.0
     elif outcome in ("transferred", "voicemail", "hung_up", "failed"):
         figures[outcome] += 1
-        if outcome == "failed":
-            figures["talk"] += talk or 0.0       # a failed call the fallback group took
     if wait is not None and wait > figures["max_wait"]:
         figures["max_wait"] = wait
 
