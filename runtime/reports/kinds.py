@@ -84,7 +84,7 @@ def _check_groups(source: Source, selection: Selection, connection: Connection) 
         return
     known = set(source.groups)
     if not known:   # no site: the groups the statistics know
-        known = set(connection.execute(sa.select(sa.distinct(FIG.STATS.c.grp))).scalars())
+        known = set(connection.execute(sa.select(FIG.STATS.c.grp).distinct()).scalars())
     for group in selection.groups:
         if group not in known:
             from ..site.yamlmarks import did_you_mean

@@ -18,7 +18,7 @@ from ..store.schema import SLOT_SECONDS
 from .model import ReportError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ t](\d{1,2}):(\d{2})(?::(\d{2}))?$")
 INTERVALS = {"15m": 900, "30m": 1800, "1h": 3600, "day": 86400}
 
 
