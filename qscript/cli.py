@@ -125,6 +125,7 @@ class LazyGroup(click.Group):
         "rollback": "runtime.live.cli:rollback",
         "watch": "runtime.live.cli:watch",
         "hot": "runtime.live.cli:hot",
+        "report": "runtime.reports.cli:report",
     }
 
     def list_commands(self, ctx):

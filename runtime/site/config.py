@@ -71,7 +71,11 @@ the service level counts calls answered within it), ``service_level_target``
 and ``qscript simulate --site`` judge each group's service level against it),
 ``wrap_up`` (duration, default 0s: time after a
 call before the agent is offered the next), ``ring_timeout`` (duration,
-default 15s: how long an agent's phone rings before the next agent is tried).
+default 15s: how long an agent's phone rings before the next agent is tried),
+``short_abandon_threshold`` (duration, default 5s: a caller who hangs up sooner
+than this after joining the group is a *short abandon*, which the service level
+of the [reports](reports.md) leaves out; the threshold in force is recorded with
+each call).
 
 ### agents
 

@@ -42,6 +42,7 @@ class Group:
     description: str = ""
     service_level_threshold: float = 20     # seconds: "answered within" for the service level
     service_level_target: float = 0.8       # share of calls to answer within the threshold
+    short_abandon_threshold: float = 5      # seconds: an abandon sooner than this is "short"
     wrap_up: float = 0                      # seconds after a call before the agent gets the next
     ring_timeout: float = 15                # seconds an agent's phone rings before the next is tried
 

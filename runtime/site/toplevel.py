@@ -84,7 +84,7 @@ def read_languages(reader: Reader, node: Node | None) -> tuple[str, ...]:
 # ------------------------------------------------------------------ groups and agents
 
 GROUP_KEYS = ("description", "service_level_threshold", "service_level_target", "wrap_up",
-              "ring_timeout")
+              "ring_timeout", "short_abandon_threshold")
 AGENT_KEYS = ("id", "name", "endpoint", "groups", "wrap_up", "active", "variables")
 
 
@@ -105,6 +105,8 @@ def read_groups(reader: Reader, node: Node | None) -> Mapping[str, Group]:
                                               parse_percent, 0.8),
             wrap_up=reader.value(fields, "wrap_up", path, parse_duration, 0),
             ring_timeout=reader.value(fields, "ring_timeout", path, parse_duration, 15),
+            short_abandon_threshold=reader.value(fields, "short_abandon_threshold", path,
+                                                 parse_duration, 5),
         )
     return MappingProxyType(groups)
 

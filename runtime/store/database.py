@@ -3,7 +3,8 @@
 Everything that must survive a restart of ``qscript serve`` lives in a
 database through SQLModel: SQLite by default (a file next to the site, nothing
 to install), PostgreSQL in production (``database: postgresql://...`` in the
-site file). The schema is created on first use.
+site file). The schema is created and upgraded on first use by the
+Alembic migrations (runtime/store/migrate.py).
 
 Nothing here runs on the event loop: the live runtime reads and deploys
 from worker threads (``asyncio.to_thread``), and every other write — call
@@ -13,7 +14,8 @@ thread, in order, again after an outage. A write operation is plain JSON (the
 outbox spools it to disk while the database is away) and applying it twice
 leaves the database as applying it once: a call record is keyed by its call
 id and arrival time, agent and hot-prompt states are "the state is now X".
-New kinds of write (statistics rows) register a writer in :data:`WRITERS`.
+New kinds of write register a writer in :data:`WRITERS`; the statistics
+(runtime/store/writer.py) add ``contact`` and ``agent_activity``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Column, Field, Session, SQLModel, create_engine, select
 
 from runtime.core.records import CallRecord
+from runtime.store import migrate
 
 
 class ScriptVersion(SQLModel, table=True):
@@ -54,7 +57,7 @@ class CallRow(SQLModel, table=True):
     # One row per call: a write replayed after an outage finds the row it made before.
     __table_args__ = (UniqueConstraint("call_id", "arrived_at", name="calls_call_arrival"),)
     id: Optional[int] = Field(default=None, primary_key=True)
-    call_id: str = Field(index=True)
+    call_id: str                 # found by the unique (call_id, arrived_at) index
     caller: str = Field(default="", index=True)
     dialled: str = ""
     script: str = ""
@@ -66,11 +69,27 @@ class CallRow(SQLModel, table=True):
     outcome: str = ""
     groups: str = "[]"           # JSON list
     answered_group: str = ""
-    agent: str = Field(default="", index=True)
+    agent: str = ""
     language: str = ""
     digits: str = ""
     saved: str = "{}"            # JSON object of `save` values
     error: str = ""
+    # -- the contact record of the statistics (migration 0002; runtime/store/schema.py
+    #    has the other statistics tables). `_ts` columns are UTC epoch seconds: the
+    #    reports compute with them the same way on SQLite and PostgreSQL.
+    channel: str = "voice"
+    script_version: Optional[int] = None
+    lookup_key: str = ""
+    priority: int = 0
+    first_group: str = ""
+    arrived_ts: Optional[float] = Field(default=None, index=True)
+    agent_ended_ts: Optional[float] = None
+    slot: Optional[int] = None             # the 15-minute slot of arrival (arrived_ts // 900)
+    wait: Optional[float] = None           # seconds queued: to the answer, or to leaving
+    talk: Optional[float] = None           # seconds connected to the agent
+    callback_answered: Optional[bool] = None   # outcome callback: was it answered
+    threshold: Optional[float] = None      # the service-level threshold that applied
+    short_abandon: Optional[float] = None  # the short-abandon threshold that applied
 
 
 class AgentRow(SQLModel, table=True):
@@ -200,19 +219,6 @@ def hot_prompt_op(name: str, active: bool) -> WriteOp:
                                   "updated_at": _time_text(_now())})
 
 
-_CALL_TIMES = ("arrived_at", "queued_at", "answered_at", "ended_at")
-
-
-def _write_call(session: Session, data: dict[str, Any]) -> None:
-    values = dict(data)
-    for name in _CALL_TIMES:
-        values[name] = _time_from_text(values.get(name))
-    already = session.exec(select(CallRow.id).where(
-        CallRow.call_id == values["call_id"], CallRow.arrived_at == values["arrived_at"])).first()
-    if already is None:
-        session.add(CallRow(**values))
-
-
 def _write_agent_state(session: Session, data: dict[str, Any]) -> None:
     updated = _time_from_text(data["updated_at"]) or _stored_time(_now())
     row = session.get(AgentRow, data["agent_id"]) or AgentRow(agent_id=data["agent_id"],
@@ -233,8 +239,8 @@ def _write_hot_prompt(session: Session, data: dict[str, Any]) -> None:
 
 #: kind -> the function that applies one op of that kind in a transaction; each
 #: must be idempotent (applying an op twice leaves what applying it once left).
+#: ``call``, ``contact`` and ``agent_activity`` are registered by runtime/store/writer.py.
 WRITERS: dict[str, Callable[[Session, dict[str, Any]], None]] = {
-    "call": _write_call,
     "agent_state": _write_agent_state,
     "hot_prompt": _write_hot_prompt,
 }
@@ -251,7 +257,9 @@ class Store:
         self.engine = create_engine(url, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(self.engine)
+        # The schema comes from the migrations (upgrade to the newest revision), which
+        # also recognise and upgrade a database made by create_all before they existed.
+        migrate.upgrade(self.engine)
         # Numbering versions reads the last one, then inserts the next: one at a time.
         # Not around apply(): the outbox is its one caller, and a deploy must not wait
         # for an outbox write that is itself waiting out a locked SQLite (the database
@@ -402,3 +410,7 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 def iter_json(rows: Iterable[SQLModel]) -> list[dict]:
     return [row.model_dump(mode="json") for row in rows]
+
+
+# The statistics writers register their kinds in WRITERS (they need the names above).
+from . import writer as _statistics_writer  # noqa: E402,F401

@@ -1,0 +1,288 @@
+"""The statistics schema, its migrations and the writer, on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from runtime.core.records import CallRecord
+from runtime.store import facts as F
+from runtime.store.database import Store, WriteOp
+from runtime.store.migrate import head_revision
+from runtime.store.writer import (StatisticsWriter, agent_activity_op, contact_data, contact_op,
+                                  rebuild_interval_stats)
+from statistics_support import CLOCK, GROUPS, at, database_url, postgres_database, small_day  # noqa: F401
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from synthetic_day import synthetic_day  # noqa: E402
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {table: connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+                for table in ("calls", "queue_segments", "events", "agent_events",
+                              "agent_intervals", "survey_answers")}
+
+
+def stats(engine) -> dict[tuple[int, str], dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM interval_stats")).mappings().all()
+    return {(row["slot"], row["grp"]): {k: v for k, v in row.items() if k not in ("slot", "grp")}
+            for row in rows}
+
+
+# ------------------------------------------------------------------ migrations
+
+
+def test_a_new_database_is_migrated_to_exactly_the_models(database_url):
+    store = Store(database_url)
+    try:
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            assert context.get_current_revision() == head_revision()
+            # Every table, column, index and constraint the models declare, no more
+            # (types as the database reports them; server defaults aside).
+            differences = compare_metadata(context, SQLModel.metadata)
+        assert differences == []
+    finally:
+        store.close()
+
+
+# The schema of qscript before migrations, as SQLModel's create_all made it.
+OLD = sa.MetaData()
+sa.Table("script_versions", OLD, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("name", sa.String, nullable=False, index=True),
+         sa.Column("version", sa.Integer, nullable=False),
+         sa.Column("source", sa.Text, nullable=False),
+         sa.Column("bytecode", sa.LargeBinary, nullable=False),
+         sa.Column("source_hash", sa.String, nullable=False),
+         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+         sa.Column("active", sa.Boolean, nullable=False, index=True),
+         sa.Column("comment", sa.String, nullable=False))
+sa.Table("calls", OLD, sa.Column("id", sa.Integer, primary_key=True),
+         *[sa.Column(name, sa.String, nullable=False, index=name in ("call_id", "caller", "agent"))
+           for name in ("call_id", "caller", "dialled", "script", "script_hash")],
+         sa.Column("arrived_at", sa.DateTime(timezone=True), nullable=False),
+         *[sa.Column(name, sa.DateTime(timezone=True)) for name in ("queued_at", "answered_at",
+                                                                     "ended_at")],
+         *[sa.Column(name, sa.String, nullable=False, index=name == "agent")
+           for name in ("outcome", "groups", "answered_group", "agent", "language", "digits",
+                        "saved", "error")],
+         sa.UniqueConstraint("call_id", "arrived_at", name="calls_call_arrival"))
+sa.Table("agents", OLD, sa.Column("agent_id", sa.String, primary_key=True),
+         sa.Column("logged_in", sa.Boolean, nullable=False),
+         sa.Column("ready", sa.Boolean, nullable=False),
+         sa.Column("pause_reason", sa.String, nullable=False),
+         sa.Column("groups", sa.String, nullable=False),
+         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False))
+sa.Table("hot_prompts", OLD, sa.Column("name", sa.String, primary_key=True),
+         sa.Column("active", sa.Boolean, nullable=False),
+         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False))
+
+
+def test_a_database_made_before_migrations_is_upgraded_keeping_its_data(database_url):
+    engine = sa.create_engine(database_url)
+    OLD.create_all(engine)
+    utc = dt.timezone.utc
+    arrived = dt.datetime(2026, 5, 4, 10, 0, 7, tzinfo=utc)
+    with engine.begin() as connection:
+        connection.execute(OLD.tables["script_versions"].insert(), [dict(
+            name="support", version=1, source="inbound:\n", bytecode=b"x", source_hash="h",
+            created_at=arrived, active=True, comment="")])
+        connection.execute(OLD.tables["calls"].insert(), [dict(
+            call_id="old1", caller="0701", dialled="5000", script="support", script_hash="h",
+            arrived_at=arrived, queued_at=arrived + dt.timedelta(seconds=4),
+            answered_at=arrived + dt.timedelta(seconds=16),
+            ended_at=arrived + dt.timedelta(seconds=76), outcome="answered",
+            groups='["support"]', answered_group="support", agent="alice", language="sv",
+            digits="", saved="{}", error="")])
+        connection.execute(OLD.tables["agents"].insert(), [dict(
+            agent_id="alice", logged_in=True, ready=False, pause_reason="lunch",
+            groups='{"support": 0}', updated_at=arrived)])
+        connection.execute(OLD.tables["hot_prompts"].insert(), [dict(
+            name="outage", active=True, updated_at=arrived)])
+    engine.dispose()
+
+    store = Store(database_url)
+    try:
+        assert [v.name for v in store.active_versions()] == ["support"]
+        assert store.hot_prompts() == {"outage": True}
+        assert store.agents()[0].pause_reason == "lunch"
+        assert store.last_agent("0701", arrived) == "alice"
+        (call,) = store.calls()
+        # The new columns are computed from the old ones: waited 16 - 4 = 12 s, talked
+        # 76 - 16 = 60 s (to the end of the call: the agent's end was not kept then).
+        assert (call.arrived_ts, call.wait, call.talk, call.first_group) == \
+            (arrived.timestamp(), 12.0, 60.0, "support")
+        slot = int(arrived.timestamp() // 900)
+        assert call.slot == slot
+        figures = stats(store.engine)[(slot, "")]
+        assert (figures["offered"], figures["answered"], figures["answered_in_sl"],
+                figures["wait_answered"], figures["talk"]) == (1, 1, 1, 12.0, 60.0)
+        with store.engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == head_revision()
+    finally:
+        store.close()
+    # Opening it again changes nothing.
+    again = Store(database_url)
+    try:
+        assert len(again.calls()) == 1 and len(stats(again.engine)) == 1
+    finally:
+        again.close()
+
+
+def test_a_database_from_a_newer_qscript_is_refused(tmp_path):
+    from runtime.store.migrate import SchemaError
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    Store(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match="revision 0999, newer than this qscript"):
+        Store(url)
+
+
+# ------------------------------------------------------------------ the writer
+
+
+def test_a_contact_becomes_its_rows_with_the_times_in_utc(database_url):
+    contacts, _, _ = small_day()
+    c5 = contacts[4]
+    data = contact_data(c5, CLOCK, GROUPS)
+    store = Store(database_url)
+    try:
+        store.apply([WriteOp("contact", json.loads(json.dumps(data)))])   # as from the spool
+        (row,) = store.calls()
+        t = at(8, 20, 30)
+        assert row.arrived_at.replace(tzinfo=dt.timezone.utc) == \
+            dt.datetime(2026, 6, 1, 6, 20, 30, tzinfo=dt.timezone.utc)
+        # Queued at +5 s, answered at +75 s: waited 70 s; talked 125 - 75 = 50 s. It was
+        # answered in sales, so the sales threshold (30 s) is the call's.
+        assert (row.wait, row.talk, row.first_group, row.answered_group, row.threshold,
+                row.short_abandon, row.script_version) == (70.0, 50.0, "support", "sales", 30.0,
+                                                           10.0, 3)
+        assert row.arrived_ts == CLOCK.ts(t)
+        with store.engine.connect() as connection:
+            segments = connection.execute(sa.text(
+                "SELECT grp, how, wait, talk, agent, threshold, short_abandon, seq "
+                "FROM queue_segments ORDER BY seq")).all()
+            events = connection.execute(sa.text("SELECT kind, grp, data FROM events ORDER BY id")).all()
+        assert [tuple(s) for s in segments] == [
+            ("support", "removed", 60.0, None, "", 20.0, 5.0, 0),
+            ("sales", "answered", 10.0, 50.0, "alice", 30.0, 10.0, 1)]
+        assert [e.kind for e in events] == ["entered", "overflowed", "removed", "entered",
+                                            "answered", "completed"]
+        assert json.loads(events[1].data) == {"to": "sales"}
+    finally:
+        store.close()
+
+
+def test_a_calls_target_replaces_the_groups_threshold():
+    record = CallRecord("t1", "0701", "5000", arrived_at=0.0, queued_at=1.0, answered_at=16.0,
+                        ended_at=30.0, outcome="answered", groups=["support"],
+                        answered_group="support", agent="alice", target=10.0)
+    facts = F.ContactFacts(record, segments=[F.Segment("support", 1.0, 16.0, F.ANSWERED, "alice")])
+    data = contact_data(facts, CLOCK, GROUPS)
+    assert data["contact"][23] == 10.0 and data["segments"][0][7] == 10.0
+
+
+def test_an_accepted_callback_is_a_callback_answered_or_not():
+    answered = CallRecord("cb1", "0701", "5000", arrived_at=0.0, queued_at=1.0,
+                          answered_at=400.0, ended_at=500.0, outcome="answered",
+                          groups=["support"], answered_group="support", agent="bob")
+    data = contact_data(F.ContactFacts(answered, callback_accepted=True), CLOCK, GROUPS)
+    assert (data["contact"][11], data["contact"][22]) == ("callback", True)
+    unanswered = CallRecord("cb2", "0701", "5000", arrived_at=0.0, queued_at=1.0, ended_at=50.0,
+                            outcome="callback", groups=["support"])
+    data = contact_data(F.ContactFacts(unanswered), CLOCK, GROUPS)
+    assert (data["contact"][11], data["contact"][22]) == ("callback", False)
+
+
+def test_replaying_every_write_changes_nothing(database_url):
+    contacts, intervals, agent_events = small_day()
+    ops = [contact_op(facts, CLOCK, GROUPS) for facts in contacts]
+    ops.append(agent_activity_op(intervals, agent_events, CLOCK))
+    # The spool holds JSON lines: replay exactly what a restart reads back.
+    spooled = [WriteOp.from_line(op.to_line()) for op in ops]
+    store = Store(database_url)
+    try:
+        store.apply(ops)
+        once = (counts(store.engine), stats(store.engine))
+        store.apply(spooled)            # the whole spool again, after an outage
+        store.apply(spooled[2:5])       # and part of it a third time
+        assert (counts(store.engine), stats(store.engine)) == once
+        # events: c1 4 + c2 6 + c3 2 + c4 2 + c5 6 + c6 0 + c7 3 + c8 3 = 26
+        assert once[0] == {"calls": 8, "queue_segments": 8, "events": 26, "agent_events": 6,
+                           "agent_intervals": 20, "survey_answers": 3}
+    finally:
+        store.close()
+
+
+def test_the_old_call_write_still_lands_as_a_contact(database_url):
+    from runtime.store.database import call_op
+
+    epoch = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.timezone.utc)
+    record = CallRecord("old-kind", "0701", "5000", arrived_at=100.0, queued_at=102.0,
+                        answered_at=110.0, ended_at=160.0, outcome="answered", agent="alice",
+                        groups=["support"], answered_group="support")
+    store = Store(database_url)
+    try:
+        store.apply([call_op(record, epoch, 100.0)])
+        store.apply([call_op(record, epoch, 100.0)])
+        (row,) = store.calls()
+        assert (row.wait, row.talk, row.first_group, row.threshold) == (8.0, 50.0, "support", 20.0)
+        (figures,) = stats(store.engine).values()
+        assert (figures["offered"], figures["answered"], figures["answered_in_sl"]) == (1, 1, 1)
+    finally:
+        store.close()
+
+
+def test_the_bulk_writer_and_the_outbox_writes_make_the_same_rows(tmp_path):
+    contacts, intervals, agent_events = small_day()
+    bulk = StatisticsWriter(tmp_path / "bulk.db")
+    bulk.write(contacts, intervals, agent_events, clock=CLOCK, groups=GROUPS)
+    store = Store(f"sqlite:///{tmp_path / 'ops.db'}")
+    store.apply([contact_op(facts, CLOCK, GROUPS) for facts in contacts]
+                + [agent_activity_op(intervals, agent_events, CLOCK)])
+
+    def dump(engine):
+        with engine.connect() as connection:
+            return {table: sorted(tuple(row) for row in connection.execute(sa.text(
+                f"SELECT * FROM {table}")).all()) for table in (
+                "calls", "queue_segments", "events", "agent_events", "agent_intervals",
+                "survey_answers", "interval_stats")}
+    try:
+        assert dump(bulk.engine) == dump(store.engine)
+        assert bulk.write(contacts, intervals, agent_events, clock=CLOCK, groups=GROUPS) == 0
+        assert dump(bulk.engine) == dump(store.engine)
+    finally:
+        bulk.close()
+        store.close()
+
+
+def test_the_kept_figures_are_the_figures_of_the_rows(database_url):
+    day = synthetic_day(1500, agents=12, seed=3)
+    writer = StatisticsWriter(database_url, batch=400)   # several transactions
+    try:
+        writer.write(day.contacts, day.intervals, day.agent_events, clock=day.clock, groups=GROUPS)
+        kept = stats(writer.engine)
+        with writer.engine.begin() as connection:
+            rebuild_interval_stats(connection)
+        rebuilt = stats(writer.engine)
+        assert kept.keys() == rebuilt.keys()
+        for key in kept:
+            assert kept[key] == pytest.approx(rebuilt[key]), key
+        site = [figures for (slot, grp), figures in kept.items() if grp == ""]
+        assert sum(figures["offered"] for figures in site) == 1500
+    finally:
+        writer.close()
