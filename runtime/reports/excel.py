@@ -113,7 +113,11 @@ def _add_chart(workbook, report: Report, used: set[str], header, formats) -> Non
     sheet.write_string(0, 0, data.x_label, header)
     sheet.set_column(0, 0, _WIDTHS.get(x_kind, 14))
     value_format = formats[SHARE] if data.share else formats[NUMBER]
-    for col, series in enumerate(data.series, start=1):
+    # A target is a series of its own (a constant), drawn dashed.
+    columns = dict(data.series)
+    for label, value in data.targets.items():
+        columns[label] = [value] * len(data.x)
+    for col, series in enumerate(columns, start=1):
         sheet.write_string(0, col, series, header)
         sheet.set_column(col, col, 12)
     for r, x in enumerate(data.x, start=1):
@@ -123,19 +127,22 @@ def _add_chart(workbook, report: Report, used: set[str], header, formats) -> Non
             sheet.write_datetime(r, 0, dt.datetime.combine(x, dt.time()), formats[DATE])
         else:
             sheet.write_string(r, 0, str(x))
-        for col, series in enumerate(data.series, start=1):
-            value = data.series[series][r - 1]
+        for col, series in enumerate(columns, start=1):
+            value = columns[series][r - 1]
             if value is None:
                 sheet.write_blank(r, col, None)
             else:
                 sheet.write_number(r, col, value, value_format)
     chart = workbook.add_chart({"type": "column" if data.kind == "bar" else "line"})
     last = len(data.x)
-    for col, series in enumerate(data.series, start=1):
-        chart.add_series({"name": [name, 0, col], "categories": [name, 1, 0, last, 0],
-                          "values": [name, 1, col, last, col]})
+    for col, series in enumerate(columns, start=1):
+        options = {"name": [name, 0, col], "categories": [name, 1, 0, last, 0],
+                   "values": [name, 1, col, last, col]}
+        if series in data.targets:
+            options["line"] = {"dash_type": "dash", "color": "#808080"}
+        chart.add_series(options)
     chart.set_title({"name": data.title})
     chart.set_x_axis({"name": data.x_label})
     chart.set_y_axis({"name": data.y_label, **({"num_format": "0%"} if data.share else {})})
     chart.set_size({"width": 900, "height": 420})
-    sheet.insert_chart(1, len(data.series) + 2, chart)
+    sheet.insert_chart(1, len(columns) + 2, chart)

@@ -96,6 +96,17 @@ def _column(header, title) -> str:
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[header.index(title)]
 
 
+def test_excel_chart_draws_the_targets_too(source, tmp_path):
+    path = tmp_path / "sl.xlsx"
+    write_xlsx(build(source, "service-level", interval=3600), path)
+    sheet = openpyxl.load_workbook(path)["chart"]
+    assert [cell.value for cell in sheet[1]][:5] == ["start", "sales", "support", "target sales",
+                                                     "target support"]
+    assert [sheet.cell(row=r, column=4).value for r in (2, 3)] == [0.9, 0.9]
+    assert sheet.cell(row=2, column=3).value == pytest.approx(1 / 3)    # support 08:00
+    assert sheet.cell(row=3, column=3).value is None                    # no support call at 09
+
+
 def test_excel_call_log_has_times_and_text(source, tmp_path):
     path = tmp_path / "log.xlsx"
     write_xlsx(build(source, "log"), path)
