@@ -1,5 +1,5 @@
 """``python -m qscript``: the same as the ``qscript`` command."""
 
-from .cli import run
+from .entry import run
 
 run()

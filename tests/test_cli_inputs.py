@@ -156,6 +156,33 @@ def test_out_of_range_option_values_are_usage_errors(files, args):
 # ------------------------------------------------------------------ Ctrl-C and odd tokens
 
 
+def _ctrl_c_as_in_a_terminal():
+    # A test run started in the background of a non-interactive shell (`pytest &`)
+    # has SIGINT ignored, and a child inherits that: give the command the terminal's.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_while_the_cli_is_still_loading_is_not_a_traceback():
+    """Loading click, rich and the compiler takes a moment (long on a busy machine):
+    a Ctrl-C then is 'interrupted' and 130 too. The interrupt is made to arrive
+    exactly while qscript.cli is imported, so the test does not depend on timing."""
+    import subprocess
+    import sys
+    program = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'qscript.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from qscript.entry import run\n"
+        "run()\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 130, result
+    assert result.stderr.strip() == "interrupted" and result.stdout == ""
+
+
 def test_ctrl_c_during_simulate_stops_cleanly_with_130(tmp_path):
     import subprocess
     import sys
@@ -167,7 +194,8 @@ def test_ctrl_c_during_simulate_stops_cleanly_with_130(tmp_path):
         "agents: [{count: 1000, groups: [main]}]\n")
     process = subprocess.Popen([sys.executable, "-m", "qscript", "simulate", "x.qs", "--model",
                                 "m.yaml", "--replications", "50"], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_ctrl_c_as_in_a_terminal)
     time.sleep(2.5)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
