@@ -21,6 +21,7 @@ from runtime.core.center import ContactCenter, ProgramTable
 from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.core.records import CallRecord
+from runtime.core.statistics import StatisticsSink
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
@@ -103,9 +104,12 @@ class _Roster:
 def run_replication(programs: ProgramTable, model: Model, site=None, seed: int = 0,
                     on_progress: Callable[[float], None] | None = None,
                     estimator=None,
-                    on_record: Callable[[CallRecord], None] | None = None) -> Replication:
+                    on_record: Callable[[CallRecord], None] | None = None,
+                    statistics: StatisticsSink | None = None) -> Replication:
     """One independent run; ``estimator`` overrides the model's wait estimator;
-    ``on_record`` sees every call's record too (tests, tools)."""
+    ``on_record`` sees every call's record too (tests, tools); ``statistics``
+    receives the statistics facts of the day (``--records``), the agents'
+    intervals still open when the run stops ended then."""
     rng = random.Random(seed)
     loop = EventLoop()
     driver = SimDriver(loop, model, rng)
@@ -126,7 +130,7 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
             stats.add(call)
             also(call)
     center = build_center(driver, programs, site, acd=acd, on_record=record, coverage=coverage,
-                          hot_prompts=model.hot_prompts)
+                          hot_prompts=model.hot_prompts, statistics=statistics)
     center.history.enabled = any(reads_caller_history(p) for _, p in programs.items())
     center.no_answer_pause = model.no_answer_pause
     roster = _Roster(center, loop, model)
@@ -144,6 +148,8 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
         if collecting:
             gc.enable()
     _count_unfinished(center, stats)
+    if center.facts is not None:
+        center.facts.close()
     return Replication(seed, stats, coverage, calls.count, loop.events_run, driver.mails_sent,
                        roster.staffed_seconds())
 
