@@ -26,7 +26,6 @@ from runtime.core.latency import LatencyRecorder
 from runtime.core.driver import CallInfo, Driver
 from runtime.core.records import CallRecord
 from runtime.core.session import CallSession
-from runtime.core.statistics import FactsRecorder, StatisticsSink
 
 log = logging.getLogger("qscript.center")
 
@@ -95,7 +94,7 @@ class ContactCenter:
                  on_record: Callable[[CallRecord], None] | None = None,
                  ring_timeout: float = DEFAULT_RING_TIMEOUT, step_budget: int | None = None,
                  fallback_group: str | None = None, coverage: dict | None = None,
-                 statistics: StatisticsSink | None = None):
+                 statistics: Any = None):
         self.driver = driver
         self.programs = programs
         self.site = site
@@ -145,10 +144,13 @@ class ContactCenter:
         #: Agents to log out when their call is over (agent_logout_when_free),
         #: with what to call then.
         self._leaving: dict[str, Callable[[], None] | None] = {}
-        #: Turns queue events and agent states into statistics facts (None: no
-        #: statistics, and each queue method below pays one test).
-        self.facts: FactsRecorder | None = None if statistics is None else \
-            FactsRecorder(statistics, driver.now, self.acd)
+        #: A runtime.core.statistics.FactsRecorder turning queue events and agent states
+        #: into statistics facts for the ``statistics`` sink. None: no statistics, and
+        #: each queue method below pays one test (the module is not even imported).
+        self.facts: Any = None
+        if statistics is not None:
+            from runtime.core.statistics import FactsRecorder
+            self.facts = FactsRecorder(statistics, driver.now, self.acd)
 
     # ------------------------------------------------------------ setup
 

@@ -11,13 +11,15 @@ argument.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from runtime.acd import AcdEngine
 from runtime.core.center import CallHistory, ContactCenter, ProgramTable
 from runtime.core.driver import Driver
 from runtime.core.records import CallRecord
-from runtime.core.statistics import StatisticsSink
+
+if TYPE_CHECKING:   # (imported only when a sink is given: plain simulations never load it)
+    from runtime.core.statistics import StatisticsSink
 
 
 def build_center(driver: Driver, programs: ProgramTable, site: Any = None, *,
@@ -26,7 +28,7 @@ def build_center(driver: Driver, programs: ProgramTable, site: Any = None, *,
                  coverage: dict | None = None, hot_prompts: dict[str, bool] | None = None,
                  fallback_group: str | None = None,
                  step_budget: int | None = None,
-                 statistics: StatisticsSink | None = None) -> ContactCenter:
+                 statistics: "StatisticsSink | None" = None) -> ContactCenter:
     """A centre for ``driver`` running ``programs`` on ``site``, and the
     driver attached to it (it reports calls' outside events to it).
 

@@ -154,8 +154,10 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
         from dataclasses import replace
         model = replace(model, estimator=estimator)
     programs = ProgramTable({"default": program})
-    from runtime.core.statistics import CollectingSink
-    sink = CollectingSink() if records is not None else None
+    sink = None
+    if records is not None:
+        from runtime.core.statistics import CollectingSink
+        sink = CollectingSink()
     results = []
     started = time.perf_counter()
     show_progress = not as_json and console.is_terminal

@@ -13,7 +13,7 @@ import gc
 import random
 from functools import partial
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
@@ -21,7 +21,6 @@ from runtime.core.center import ContactCenter, ProgramTable
 from runtime.core.factory import build_center
 from runtime.core.driver import CallInfo
 from runtime.core.records import CallRecord
-from runtime.core.statistics import StatisticsSink
 from ..vm.machine import reads_caller_history
 from .driver import SimDriver
 from .events import EventLoop
@@ -105,10 +104,10 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
                     on_progress: Callable[[float], None] | None = None,
                     estimator=None,
                     on_record: Callable[[CallRecord], None] | None = None,
-                    statistics: StatisticsSink | None = None) -> Replication:
+                    statistics: Any = None) -> Replication:
     """One independent run; ``estimator`` overrides the model's wait estimator;
-    ``on_record`` sees every call's record too (tests, tools); ``statistics``
-    receives the statistics facts of the day (``--records``), the agents'
+    ``on_record`` sees every call's record too (tests, tools); ``statistics`` (a
+    runtime.core.statistics.StatisticsSink) receives the statistics facts of the day (``--records``), the agents'
     intervals still open when the run stops ended then."""
     rng = random.Random(seed)
     loop = EventLoop()
