@@ -326,10 +326,11 @@ class AcdEngine(AcdMetrics):
         self.total_stats.total_handle_time += handle_time
         self.estimator.record_handle(group.config.name, now - agent.offered_at + wrap_up)
         agent.last_call_end = now
-        agent.call = None
         if wrap_up > 0:
-            self._set_state(agent, WRAP_UP)
+            self._set_state(agent, WRAP_UP)   # (told with its call: agent.call is still set)
+            agent.call = None
             return []
+        agent.call = None
         return self._make_ready(agent, now)
 
     def wrap_up_seconds(self, agent_id: str) -> float:
@@ -379,7 +380,11 @@ class AcdEngine(AcdMetrics):
         agent.state = PAUSED
         agent.pause_reason = "logged in"
         self._join_groups(agent, penalties)
-        return self._make_ready(agent, now) if ready else []
+        if ready:
+            return self._make_ready(agent, now)
+        if self.on_agent_state is not None:
+            self._tell_state(agent)   # logged in, paused
+        return []
 
     def logout(self, agent_id: str, now: float) -> list[Offer]:
         """Log an agent out (not while RINGING or BUSY: report the call first).
@@ -397,6 +402,8 @@ class AcdEngine(AcdMetrics):
         agent.state = LOGGED_OUT
         agent.pause_reason = agent.pending_pause = None
         agent.ready_since = None
+        if self.on_agent_state is not None:
+            self._tell_state(agent)
         return self._rematch_preferring(agent_id, now)
 
     def set_ready(self, agent_id: str, now: float) -> list[Offer]:

@@ -27,7 +27,7 @@ driver calls ``release_expired_preferences`` at ``next_preference_deadline``.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Callable, Final
 
 import heapq
 import math
@@ -43,6 +43,8 @@ from runtime.acd.models import (
 
 READY: Final = AgentState.READY
 RINGING: Final = AgentState.RINGING
+BUSY: Final = AgentState.BUSY
+WRAP_UP: Final = AgentState.WRAP_UP
 PAUSED: Final = AgentState.PAUSED
 LOGGED_OUT: Final = AgentState.LOGGED_OUT
 
@@ -59,6 +61,10 @@ class MatchingCore:
         #: stale items. Read-only outside the engine: empty means none pending.
         self.preference_deadlines: list[tuple[float, int, QueueEntry]] = []
         self._preferring: dict[str, set[str]] = {}  # agent id -> call ids preferring them
+        #: Told of every change of an agent's state, when set (statistics): called with
+        #: (agent id, new state, pause reason, call id, the call's group), the last two
+        #: "" unless ringing, busy or in wrap-up. None (the default) costs one test.
+        self.on_agent_state: Callable[[str, AgentState, str, str, str], None] | None = None
 
     def _place_call(self, entry: QueueEntry, now: float) -> list[Offer]:
         """Offer a call that is not in the queue, or queue it at its rank."""
@@ -124,10 +130,10 @@ class MatchingCore:
         if entry.queued:
             self._unqueue(entry)
         self._leave_ready_lists(agent)
-        self._set_state(agent, RINGING)
         agent.call = entry
         agent.call_group = group
         agent.offered_at = now
+        self._set_state(agent, RINGING)
         entry.ringing_agent = agent.agent_id
         return Offer(entry.call_id, agent.agent_id, group)
 
@@ -139,8 +145,8 @@ class MatchingCore:
         self._leave_ready_lists(agent)
         if not keep_idle_time or agent.ready_since is None or agent.state is PAUSED:
             agent.ready_since = now
-        self._set_state(agent, READY)
         agent.pause_reason = None
+        self._set_state(agent, READY)
         match = self._best_call_for(agent, now)
         if match is not None:
             return [self._offer(match[0], agent, match[1], now)]
@@ -150,9 +156,9 @@ class MatchingCore:
 
     def _pause_now(self, agent: Agent, reason: str) -> None:
         self._leave_ready_lists(agent)
-        self._set_state(agent, PAUSED)
         agent.pause_reason = reason
         agent.pending_pause = None
+        self._set_state(agent, PAUSED)
 
     # ----------------------------------------------------- preferences
 
@@ -222,6 +228,20 @@ class MatchingCore:
             counts[old] -= 1
             counts[state] += 1
         agent.state = state
+        if self.on_agent_state is not None:
+            self._tell_state(agent)
+
+    def _tell_state(self, agent: Agent) -> None:
+        """Tell ``on_agent_state`` the agent's state (the fields it reads are set first)."""
+        observer = self.on_agent_state
+        if observer is None:
+            return
+        state = agent.state
+        entry = agent.call
+        if entry is not None and (state is RINGING or state is BUSY or state is WRAP_UP):
+            observer(agent.agent_id, state, "", entry.call_id, agent.call_group or "")
+        else:
+            observer(agent.agent_id, state, agent.pause_reason or "", "", "")
 
     def _join_groups(self, agent: Agent, penalties: dict[str, int]) -> None:
         agent.penalties = penalties

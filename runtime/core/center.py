@@ -93,7 +93,8 @@ class ContactCenter:
                  acd: AcdEngine | None = None, history: CallHistory | None = None,
                  on_record: Callable[[CallRecord], None] | None = None,
                  ring_timeout: float = DEFAULT_RING_TIMEOUT, step_budget: int | None = None,
-                 fallback_group: str | None = None, coverage: dict | None = None):
+                 fallback_group: str | None = None, coverage: dict | None = None,
+                 statistics: Any = None):
         self.driver = driver
         self.programs = programs
         self.site = site
@@ -143,6 +144,13 @@ class ContactCenter:
         #: Agents to log out when their call is over (agent_logout_when_free),
         #: with what to call then.
         self._leaving: dict[str, Callable[[], None] | None] = {}
+        #: A runtime.core.statistics.FactsRecorder turning queue events and agent states
+        #: into statistics facts for the ``statistics`` sink. None: no statistics, and
+        #: each queue method below pays one test (the module is not even imported).
+        self.facts: Any = None
+        if statistics is not None:
+            from runtime.core.statistics import FactsRecorder
+            self.facts = FactsRecorder(statistics, driver.now, self.acd)
 
     # ------------------------------------------------------------ setup
 
@@ -201,6 +209,8 @@ class ContactCenter:
 
     def session_ended(self, session: CallSession) -> None:
         self._sessions.pop(session.call.call_id, None)
+        if self.facts is not None:
+            self.facts.call_ended(session)
         if self.on_record is not None:
             self.on_record(session.record)
 
@@ -230,6 +240,8 @@ class ContactCenter:
                 # The call vanished between the decision and now: free the agent.
                 self.withdraw_offer(offer.call_id, offer.agent_id, self.driver.now())
                 continue
+            if self.facts is not None:
+                self.facts.ringing(offer.call_id, offer.agent_id, offer.group, self.driver.now())
             session.offer(offer.agent_id, offer.group)
         if self.acd.preference_deadlines:
             self._arm_preference_timer()
@@ -264,6 +276,8 @@ class ContactCenter:
                                   preferred_agent=preferred_agent,
                                   preference_deadline=preference_deadline, arrival=arrival,
                                   service_level_threshold=service_level_threshold)
+        if self.facts is not None:
+            self.facts.joined(call_id, groups, now)
         self.dispatch(offers)
         return bool(offers)
 
@@ -274,12 +288,17 @@ class ContactCenter:
         offers = self.acd.add_group(call_id, group, now)
         if priority is not None or credit is not None:
             self.acd.set_priority(call_id, priority, credit, now)
+        if self.facts is not None:
+            self.facts.overflowed(call_id, group, now)
         self.dispatch(offers)
 
     def leave_group(self, call_id: str, group: str, now: float) -> None:
         """A waiting call stops waiting in ``group`` (a group nobody defined: nothing)."""
         if self.acd.has_group(group):
-            self.dispatch(self.acd.remove_group(call_id, group, now))
+            offers = self.acd.remove_group(call_id, group, now)
+            if self.facts is not None:
+                self.facts.removed(call_id, group, now)
+            self.dispatch(offers)
 
     def reprioritise(self, call_id: str, priority: int | None, credit: float | None,
                      now: float) -> None:
@@ -289,6 +308,8 @@ class ContactCenter:
         """The call leaves the queue for good (if it is in it); ``reason``
         "abandoned" counts as an abandon, any other as a flow-out."""
         if self.acd.has_call(call_id):
+            if self.facts is not None:
+                self.facts.left_queue(call_id, now, reason)  # (before: it reads the position)
             self.dispatch(self.acd.remove(call_id, now, reason=reason))
 
     def withdraw_offer(self, call_id: str, agent_id: str, now: float) -> None:
@@ -299,10 +320,38 @@ class ContactCenter:
     def call_answered(self, call_id: str, agent_id: str, now: float) -> None:
         """The agent took the call: it is out of the queue, the agent busy."""
         self.acd.answered(call_id, agent_id, now)
+        if self.facts is not None:
+            self.facts.answered(call_id, agent_id, now)
 
-    def keep_place_for_callback(self, call_id: str) -> None:
-        """The caller accepted a callback: the call keeps its place as a callback request."""
+    def keep_place_for_callback(self, call_id: str, key: str = "") -> None:
+        """The caller accepted a callback (with ``key``): the call keeps its place as a
+        callback request."""
         self.acd.convert_to_callback(call_id)
+        if self.facts is not None:
+            self.facts.callback_taken(call_id, key, self.driver.now())
+
+    # What a session does that the statistics see but the ACD does not.
+
+    def callback_offered(self, call_id: str) -> None:
+        if self.facts is not None:
+            self.facts.callback_offered(call_id, self.driver.now())
+
+    def announced(self, call_id: str, what: str, value: float) -> None:
+        if self.facts is not None:
+            self.facts.announced(call_id, what, value, self.driver.now())
+
+    def transferred(self, call_id: str, number: str) -> None:
+        if self.facts is not None:
+            self.facts.transferred(call_id, number, self.driver.now())
+
+    def voicemail_left(self, call_id: str, address: str) -> None:
+        if self.facts is not None:
+            self.facts.voicemail_left(call_id, address, self.driver.now())
+
+    def survey_answer(self, call_id: str, question: str, answer: object) -> None:
+        """A `save` in the `after call:` phase."""
+        if self.facts is not None:
+            self.facts.survey_answer(call_id, question, answer, self.driver.now())
 
     def is_queued(self, call_id: str) -> bool:
         """Is the call in the queue (waiting, or ringing an agent)?"""
@@ -387,9 +436,12 @@ class ContactCenter:
     def agent_pause(self, agent_id: str, reason: str) -> None:
         self.acd.pause(agent_id, reason, self.driver.now())
 
-    def agent_call_ended(self, agent_id: str) -> None:
-        """An agent's call is over: wrap-up (timed), then ready for the next call."""
+    def agent_call_ended(self, agent_id: str, call_id: str = "", by: str = "") -> None:
+        """An agent's call is over (``call_id``, hung up ``by`` "agent" or "caller", when
+        known): wrap-up (timed), then ready for the next call."""
         now = self.driver.now()
+        if self.facts is not None and call_id:
+            self.facts.completed(call_id, agent_id, by, now)
         offers = self.acd.call_ended(agent_id, now)
         if self._leaving and self._left(agent_id):
             return  # (a leaving agent is offered nothing: their pause was pending)
@@ -408,6 +460,8 @@ class ContactCenter:
         many seconds (the simulator's model sets it; live, by default, the
         agent makes themselves ready, as in most ACDs).
         """
+        if self.facts is not None:
+            self.facts.ring_missed(call_id, agent_id, self.driver.now())
         self.dispatch(self.acd.offer_failed(call_id, agent_id, self.driver.now(),
                                             make_agent_unready=True))
         left = bool(self._leaving) and self._left(agent_id)

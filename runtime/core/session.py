@@ -115,6 +115,10 @@ class CallSession:
         self.menu_key = ""
         self.agent: str | None = None
         self.callback_accepted = False
+        #: The key the caller accepted a callback with (statistics).
+        self.callback_key = ""
+        #: The key the last customer lookup was made with (statistics: ContactFacts.lookup_key).
+        self.lookup_key = ""
         self.when_empty_pc = -1
         #: The caller's leg is gone (hung up, or released for a callback).
         self.caller_gone = False
@@ -411,6 +415,7 @@ class CallSession:
         done = self._done()
         if effect.what == "position":
             position = center.announced_position(self.call.call_id)
+            center.announced(self.call.call_id, "position", float(position))
             intro = self._media("queue-position")
             def say_position(_: Any = None) -> None:
                 self.driver.say(self.call, "number", position, "", self.language, done)
@@ -418,6 +423,8 @@ class CallSession:
             return _PENDING
         wait = center.announced_wait(self.call.call_id, now)
         self.record.add_announced_wait(wait)
+        # (an unknown wait is -1 in the statistics: JSON has no infinity)
+        center.announced(self.call.call_id, "wait", -1.0 if wait == math.inf else round(wait, 3))
         if wait == math.inf:
             self.driver.play(self.call, self._media("queue-wait-unknown"), done)
         else:
@@ -432,9 +439,12 @@ class CallSession:
         if not self._in_queue():
             return False
         done = self._done()
+        self.center.callback_offered(self.call.call_id)
 
         def got_key(key):
             accepted = bool(key) and key == effect.key and self._in_queue()
+            if accepted:
+                self.callback_key = str(key)
             done(accepted)
         self.driver.get_key(self.call, effect.prompt, self._media(effect.prompt),
                             float(effect.timeout), got_key, accept_key=effect.key)
@@ -449,6 +459,7 @@ class CallSession:
 
         def recorded(recording: Recording | None):
             if recording is not None:
+                self.center.voicemail_left(self.call.call_id, effect.address)
                 self.driver.send_voicemail(effect.address, recording, self.call)
             done(None)
         self.driver.record(self.call, self._media(effect.prompt), float(effect.max_seconds),
@@ -459,6 +470,7 @@ class CallSession:
         self._leave_queue("transferred")
         self.record.outcome = TRANSFERRED
         self.record.transferred_to = effect.number
+        self.center.transferred(self.call.call_id, effect.number)
         self.driver.transfer(self.call, effect.number)
         return None
 
@@ -471,6 +483,7 @@ class CallSession:
         if lookup is None:
             return None
         key = str(effect.key)
+        self.lookup_key = key
         if self.driver.runs_blocking_inline:
             try:
                 return lookup.find(key)
@@ -537,6 +550,8 @@ class CallSession:
 
     def _on_save(self, effect: fx.Save):
         self.record.save(str(effect.key), effect.value)
+        if self.state is _AFTER:
+            self.center.survey_answer(self.call.call_id, str(effect.key), effect.value)
         return None
 
     # ------------------------------------------------------------ queue and agents
@@ -620,7 +635,7 @@ class CallSession:
         if self.state is not _CONNECTED or self.agent is None:
             return
         self.record.agent_ended_at = self.driver.now()
-        self.center.agent_call_ended(self.agent)
+        self.center.agent_call_ended(self.agent, self.call.call_id, "agent")
         if self.machine.has_phase("after") and not self.caller_gone:
             self.state = _AFTER
             self._run_phase("after")
@@ -638,7 +653,7 @@ class CallSession:
             self._end(ABANDONED)
         elif self.state is _CONNECTED and self.agent is not None:
             self.record.agent_ended_at = self.driver.now()
-            self.center.agent_call_ended(self.agent)
+            self.center.agent_call_ended(self.agent, self.call.call_id, "caller")
             self._end(self.record.outcome)  # answered, or failed (see _agent_answered)
         else:
             self._end(self.record.outcome)
@@ -663,7 +678,7 @@ class CallSession:
         self.record.outcome = CALLBACK
         if self.center.tracer is not None:
             self.center.tracer(self, ("callback", "accepted"))
-        self.center.keep_place_for_callback(self.call.call_id)
+        self.center.keep_place_for_callback(self.call.call_id, self.callback_key)
         self.state = _CALLBACK
         self.driver.hangup(self.call)
 

@@ -38,9 +38,10 @@ from runtime.core.factory import build_center
 from runtime.core.latency import LatencyRecorder
 from runtime.live.mailer import Mailer
 from runtime.store.outbox import REJECTED, SAVED, SPOOLED, Outbox
-from runtime.core.records import CallRecord
-from runtime.store.database import (Store, StoreUnavailable, agent_state_op, call_op, describe_error,
+from runtime.store.database import (Store, StoreUnavailable, agent_state_op, describe_error,
                     hot_prompt_op, is_transient)
+from runtime.store.facts import WallClock
+from runtime.live.statistics import OutboxStatistics
 
 log = logging.getLogger("qscript.live")
 
@@ -103,13 +104,17 @@ class LiveRuntime:
                                 or "Local/{number}@default")
         self.programs = ProgramTable()
         self.history = CallHistory()
+        self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
+        #: The statistics go through the outbox as calls end and agents change state;
+        #: each finished call is one ``contact`` write (its call-log row included).
+        self.statistics = OutboxStatistics(self.outbox, WallClock(*self._epoch),
+                                           getattr(site, "groups", None), self.loop)
         self.center = build_center(self.driver, self.programs, site, history=self.history,
-                                   on_record=self._record)
+                                   statistics=self.statistics)
         port.wanted_events = handled_events()  # Asterisk sends nothing we would skip
         self.center.on_agent_changed = self._save_agent
         self.versions: dict[str, int] = {}           # script name -> active version
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
-        self._epoch = (dt.datetime.now(dt.timezone.utc), self.loop.time())
         self.started_at = time.monotonic()
         self._cpu_started = time.process_time()
         self.loop_lag = LatencyRecorder()
@@ -165,6 +170,10 @@ class LiveRuntime:
         for task in list(self.driver.tasks):
             task.cancel()
         self.driver.close()
+        # The agents' states so far, then what is gathered, before the outbox closes.
+        if self.center.facts is not None:
+            self.center.facts.close()
+        self.statistics.flush()
         await asyncio.to_thread(self.outbox.close)
 
     # ------------------------------------------------------------ pauses (for /metrics)
@@ -288,6 +297,8 @@ class LiveRuntime:
         for number in self._script_names().get(name, []):
             self.programs.set(number, program)
         self.versions[name] = version
+        if self.center.facts is not None:
+            self.center.facts.script_versions[program.hash_hex] = version
         log.info("script %s version %d active (%s)", name, version, program.hash_hex[:12])
 
     async def deploy_source(self, name: str, source_text: str, source_name: str | None = None,
@@ -353,10 +364,6 @@ class LiveRuntime:
         return await self._in_store(lambda: self.store.versions(name))
 
     # ------------------------------------------------------------ records and agents
-
-    def _record(self, record: CallRecord) -> None:
-        epoch, mono = self._epoch
-        self.outbox.submit(call_op(record, epoch, mono))
 
     def agent_action(self, agent_id: str, action: str, groups=None,
                      reason: str = "") -> concurrent.futures.Future[str]:

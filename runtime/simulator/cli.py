@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
-from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, load_program_or_exit
+from qscript.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, load_program_or_exit
 from qscript.console import make_console
 
 from runtime.core.center import ProgramTable
@@ -67,6 +67,59 @@ def quiet_call_logs():
         runtime_log.setLevel(level)
 
 
+def _check_records(records: str, replications: int, console: Console) -> None:
+    """--records writes one day: refuse what would mix days or overwrite one."""
+    if replications > 1:
+        # Replications are the same day drawn again: written together, a report
+        # would count every call of that day several times.
+        console.print(f"[red]error[/]: --records {escape(records)}: a statistics database holds "
+                      "one simulated day; use --replications 1 (run again with another --seed "
+                      "and another file for more)")
+        sys.exit(EXIT_USAGE)
+    if "://" not in records:
+        path = Path(records)
+        if path.exists():
+            console.print(f"[red]error[/]: --records {escape(records)}: the file exists; a "
+                          "simulated day goes into a new file (remove it or choose another name)")
+            sys.exit(EXIT_USAGE)
+        if not path.parent.resolve().is_dir():
+            console.print(f"[red]error[/]: --records {escape(records)}: the folder "
+                          f"{escape(str(path.parent))} does not exist")
+            sys.exit(EXIT_USAGE)
+
+
+class _ModelGroup:
+    """A group the site does not define: the model's service-level threshold."""
+
+    def __init__(self, threshold: float) -> None:
+        self.service_level_threshold = threshold
+        from runtime.store.facts import DEFAULT_SHORT_ABANDON_THRESHOLD
+        self.short_abandon_threshold = DEFAULT_SHORT_ABANDON_THRESHOLD
+
+
+def _write_records(records: str, sink, model, site, console: Console) -> None:
+    """The simulated day into the statistics database: its clock starts at the model's
+    start, read in the site's time zone (without a site, the computer's)."""
+    from runtime.store.facts import WallClock
+    from runtime.store.writer import StatisticsWriter
+    zone = getattr(site, "timezone", None)
+    start = model.start.replace(tzinfo=zone) if zone is not None else model.start.astimezone()
+    groups: dict = {name: _ModelGroup(model.service_level_threshold)
+                    for team in model.agents for name in team.groups}
+    groups.update(getattr(site, "groups", {}) or {})
+    try:
+        writer = StatisticsWriter(records)
+        try:
+            writer.write(sink.contacts, sink.intervals, sink.events, clock=WallClock(start),
+                         groups=groups)
+        finally:
+            writer.close()
+    except Exception as error:  # noqa: BLE001 - a database that refuses: a message, not a traceback
+        console.print(f"[red]error[/]: --records {escape(records)}: cannot write the statistics: "
+                      f"{escape(str(error).splitlines()[0] if str(error) else type(error).__name__)}")
+        sys.exit(EXIT_FINDINGS)
+
+
 @click.command()
 @click.argument("script", type=click.Path())
 @click.option("--site", "site_path", type=click.Path(),
@@ -79,10 +132,15 @@ def quiet_call_logs():
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--estimator", type=click.Choice(["erlang", "asterisk"]), default=None,
               help="Override the model's wait estimator.")
+@click.option("--records", "records", metavar="FILE.db",
+              help="Write the simulated day to a statistics database (a new SQLite file, or a "
+                   "URL) for `qscript report`; one replication only.")
 def simulate(script: str, site_path: str | None, model_path: str, seed: int, replications: int,
-             as_json: bool, estimator: str | None) -> None:
+             as_json: bool, estimator: str | None, records: str | None) -> None:
     """Simulate calls through SCRIPT with a traffic model; report service level, ASA, ..."""
     console = make_console(stderr=True)
+    if records is not None:
+        _check_records(records, replications, console)
     site = load_site_or_exit(site_path, console)
     symbols = site.symbols() if site is not None else None
     program = load_program_or_exit(script, symbols)
@@ -96,6 +154,10 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
         from dataclasses import replace
         model = replace(model, estimator=estimator)
     programs = ProgramTable({"default": program})
+    sink = None
+    if records is not None:
+        from runtime.core.statistics import CollectingSink
+        sink = CollectingSink()
     results = []
     started = time.perf_counter()
     show_progress = not as_json and console.is_terminal
@@ -109,7 +171,8 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
                 progress.update(task, completed=index + fraction)
             try:
                 results.append(run_replication(programs, model, site, seed + index,
-                                               on_progress if show_progress else None))
+                                               on_progress if show_progress else None,
+                                               statistics=sink))
             except SystemExit as error:
                 # A sys.exit deep inside would end the run with its code (0: as if
                 # it had succeeded), and no report.
@@ -120,6 +183,8 @@ def simulate(script: str, site_path: str | None, model_path: str, seed: int, rep
             progress.update(task, completed=index + 1)
     targets = {name: group.service_level_target for name, group in site.groups.items()} \
         if site is not None else None
+    if sink is not None and records is not None:
+        _write_records(records, sink, model, site, console)
     report = build_report(model, results, program, time.perf_counter() - started, targets)
     report["warnings"] = warnings + report["warnings"]
     report["script"] = str(Path(script))

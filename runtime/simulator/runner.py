@@ -13,7 +13,7 @@ import gc
 import random
 from functools import partial
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from ..acd import AcdEngine, AnswerGroup
 from ..acd.estimators import AsteriskEstimator, ErlangMedianEstimator
@@ -103,9 +103,12 @@ class _Roster:
 def run_replication(programs: ProgramTable, model: Model, site=None, seed: int = 0,
                     on_progress: Callable[[float], None] | None = None,
                     estimator=None,
-                    on_record: Callable[[CallRecord], None] | None = None) -> Replication:
+                    on_record: Callable[[CallRecord], None] | None = None,
+                    statistics: Any = None) -> Replication:
     """One independent run; ``estimator`` overrides the model's wait estimator;
-    ``on_record`` sees every call's record too (tests, tools)."""
+    ``on_record`` sees every call's record too (tests, tools); ``statistics`` (a
+    runtime.core.statistics.StatisticsSink) receives the statistics facts of the day (``--records``), the agents'
+    intervals still open when the run stops ended then."""
     rng = random.Random(seed)
     loop = EventLoop()
     driver = SimDriver(loop, model, rng)
@@ -126,7 +129,7 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
             stats.add(call)
             also(call)
     center = build_center(driver, programs, site, acd=acd, on_record=record, coverage=coverage,
-                          hot_prompts=model.hot_prompts)
+                          hot_prompts=model.hot_prompts, statistics=statistics)
     center.history.enabled = any(reads_caller_history(p) for _, p in programs.items())
     center.no_answer_pause = model.no_answer_pause
     roster = _Roster(center, loop, model)
@@ -144,6 +147,8 @@ def run_replication(programs: ProgramTable, model: Model, site=None, seed: int =
         if collecting:
             gc.enable()
     _count_unfinished(center, stats)
+    if center.facts is not None:
+        center.facts.close()
     return Replication(seed, stats, coverage, calls.count, loop.events_run, driver.mails_sent,
                        roster.staffed_seconds())
 

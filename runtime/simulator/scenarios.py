@@ -458,7 +458,8 @@ class ScenarioResult:
 
 
 def run_scenario(scenario: Scenario, program: Program, site=None,
-                 start: dt.datetime | None = None) -> ScenarioResult:
+                 start: dt.datetime | None = None, statistics=None) -> ScenarioResult:
+    """Run one scenario; ``statistics`` (a runtime.core.statistics sink) receives its facts."""
     start = scenario.start or start or dt.datetime(2026, 12, 7, 10, 0)
     model = Model(start=start, duration=0.0, warmup=0.0, arrival_rate=0.0, profile=(),
                   weekday_factors={}, handle_time=Distribution("constant", 60.0),
@@ -469,7 +470,8 @@ def run_scenario(scenario: Scenario, program: Program, site=None,
     coverage: dict[str, dict[int, int]] = {}
     center = build_center(driver, ProgramTable({"default": program}), site,
                           on_record=lambda r: records.setdefault(r.call_id, r),
-                          coverage=coverage, hot_prompts=scenario.hot_prompts)
+                          coverage=coverage, hot_prompts=scenario.hot_prompts,
+                          statistics=statistics)
     tracer = Tracer()
     center.tracer = tracer
     for agent in scenario.agents:

@@ -87,7 +87,8 @@ class Live:
         self.runtime = LiveRuntime(self.site, self.port, self.store,
                                    loop=asyncio.get_running_loop())
         previous = self.runtime.center.on_record
-        self.runtime.center.on_record = lambda r: (self.records.append(r), previous(r))
+        self.runtime.center.on_record = lambda r: (self.records.append(r),
+                                                   previous(r) if previous is not None else None)
         from runtime.core.trace import Tracer
         self.tracer = Tracer()
         self.runtime.center.tracer = self.tracer

@@ -103,5 +103,28 @@ def test_postgres_down_under_live_calls_no_record_lost_no_caller_stranded(tmp_pa
         assert sorted((row.caller, row.agent) for row in rows) == \
             sorted((r.caller, r.agent) for r in records.values())
         assert agents == {"alice": True, "bob": True}
+        # No statistics row is lost either: every call's segments and events, and
+        # the agents' states through the outage, exactly once.
+        import sqlalchemy as sa
+        from runtime.store.writer import AGENT_EVENTS, EVENTS, INTERVALS, SEGMENTS
+        engine = sa.create_engine(postgres.url)
+        try:
+            with engine.connect() as connection:
+                segments = connection.execute(sa.select(SEGMENTS.c.contact_id, SEGMENTS.c.how)).all()
+                events = connection.execute(sa.select(EVENTS.c.call_id, EVENTS.c.kind)).all()
+                intervals = connection.execute(sa.select(INTERVALS.c.agent, INTERVALS.c.state,
+                                                         INTERVALS.c.call_id)).all()
+                logins = connection.execute(sa.select(AGENT_EVENTS.c.agent).where(
+                    AGENT_EVENTS.c.kind == "login")).all()
+        finally:
+            engine.dispose()
+        assert len(segments) == len(records) and {how for _, how in segments} == {"answered"}
+        per_call = collections.Counter((call_id, kind) for call_id, kind in events)
+        for record in records.values():
+            for kind in ("entered", "ring", "answered", "completed"):
+                assert per_call[(record.call_id, kind)] == 1, (record.caller, kind, per_call)
+        busy = sorted(call_id for _, state, call_id in intervals if state == "busy")
+        assert busy == sorted(r.call_id for r in records.values())
+        assert sorted(agent for agent, in logins) == ["alice", "bob"]
 
     run(scenario())

@@ -136,7 +136,8 @@ class Running:
         self.runtime = LiveRuntime(self.site, self.fake, self.store,
                                    loop=asyncio.get_running_loop())
         previous = self.runtime.center.on_record
-        self.runtime.center.on_record = lambda r: (self.records.append(r), previous(r))
+        self.runtime.center.on_record = lambda r: (self.records.append(r),
+                                                   previous(r) if previous is not None else None)
         await self.runtime.start()
         return self
 
