@@ -12,11 +12,13 @@ thread, and keeps it through a database outage (docs/design.md, "The outbox").
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runtime.store import facts as F
+from runtime.store.database import call_op
 from runtime.store.outbox import Outbox
 from runtime.store.writer import agent_activity_op, contact_op
 
@@ -41,7 +43,18 @@ class OutboxStatistics:
         try:
             self.outbox.submit(contact_op(facts, self.clock, self.groups))
         except Exception:  # noqa: BLE001 - a fact that cannot be written must not end the call
-            log.exception("statistics of call %s could not be queued", facts.record.call_id)
+            log.exception("statistics of call %s could not be queued; its call record is "
+                          "written alone", facts.record.call_id)
+            self._record_alone(facts.record)
+
+    def _record_alone(self, record: Any) -> None:
+        """The call's plain record (the call log row), when its statistics cannot be made:
+        a bug in the facts must not lose the call from the call log."""
+        epoch = dt.datetime.fromtimestamp(self.clock.offset, dt.timezone.utc)
+        try:
+            self.outbox.submit(call_op(record, epoch, 0.0))
+        except Exception:  # noqa: BLE001
+            log.exception("the record of call %s could not be queued", record.call_id)
 
     def agent_activity(self, intervals: Sequence[F.AgentInterval],
                        events: Sequence[F.Event]) -> None:

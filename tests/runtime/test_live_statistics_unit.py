@@ -95,3 +95,28 @@ def test_a_call_answered_and_one_abandoned_leave_their_statistics(tmp_path):
     site = json.loads(daily.stdout)["tables"][0]["total"]
     assert (site["offered"], site["answered"], site["abandoned"]) == (2, 1, 1)
     assert site["average_talk"] == pytest.approx(calls["c1"].talk, abs=1e-6)
+
+
+def test_a_call_whose_statistics_cannot_be_made_is_still_in_the_call_log(tmp_path, monkeypatch):
+    """A bug turning a call's facts into a write must not lose the call's record."""
+    from runtime.live import statistics as live_statistics
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the facts")
+    monkeypatch.setattr(live_statistics, "contact_op", broken)
+
+    async def scenario():
+        fake = FakeAri()
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        fake.new_call("c1")
+        await settle(0.05)
+        fake.caller_hangs_up("c1")
+        await settle(0.3)
+        await runtime.close()
+        return runtime.store.url
+
+    url = asyncio.run(scenario())
+    calls = rows(url, CALLS, [CALLS.c.id])
+    assert [row.call_id for row in calls] == ["c1"]
+    assert calls[0].outcome == "hung_up" and calls[0].arrived_at is not None
