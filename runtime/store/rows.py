@@ -329,6 +329,8 @@ class ContactRows:
         self.survey: list[tuple[Any, ...]] = []
         #: (slot, group) -> figures; group "" is the site
         self.figures: dict[tuple[int, str], dict[str, float]] = {}
+        #: (slot, agent, state, reason, group) -> AGENT_FIGURES: the unanswered rings
+        self.agent_figures: dict[tuple[int, str, str, str, str], list[float]] = {}
 
 
 def call_rows(contacts: Sequence[Mapping[str, Any]],
@@ -351,6 +353,7 @@ def contact_rows(contacts: Sequence[Mapping[str, Any]], ids: Sequence[int]) -> C
     result = ContactRows()
     segments, events, survey, figures = result.segments, result.events, result.survey, \
         result.figures
+    agent_figures = result.agent_figures
     for contact_id, data in zip(ids, contacts):
         contact: list[Any] = data["contact"]
         call_id: str = contact[_CALL_ID]
@@ -375,6 +378,51 @@ def contact_rows(contacts: Sequence[Mapping[str, Any]], ids: Sequence[int]) -> C
                                 segment[_S_THRESHOLD], segment[_S_SHORT])
         for event in data["events"]:
             events.append((contact_id, call_id, *event))
+            if event[1] == F.RING_NO_ANSWER:
+                add_ring_unanswered(agent_figures, event[0], event[3], event[2])
         for answer in data["survey"]:
             survey.append((contact_id, call_id, *answer))
     return result
+
+
+# ------------------------------------------------------------------ agent figures
+
+#: The figures kept per (slot, agent, state, reason, group) in ``agent_stats``.
+AGENT_FIGURES: Final = ("seconds", "started", "rings_unanswered")
+
+
+def add_interval_figures(figures: dict[tuple[int, str, str, str, str], list[float]],
+                         interval: Sequence[Any]) -> None:
+    """What one agent interval (a row of :func:`activity_data`) adds to the agent figures:
+    its seconds in each 15-minute slot it covers, and one start in the slot it began."""
+    agent: str = interval[0]
+    state: str = interval[1]
+    reason: str = interval[2]
+    started: float = interval[3]
+    ended: float = interval[4]
+    grp: str = interval[6]
+    slot = int(started // SLOT_SECONDS)
+    values = figures.get((slot, agent, state, reason, grp))
+    if values is None:
+        values = figures[(slot, agent, state, reason, grp)] = [0.0, 0.0, 0.0]
+    values[1] += 1
+    start = started
+    slot_end = float((slot + 1) * SLOT_SECONDS)
+    while ended > slot_end:
+        values[0] += slot_end - start
+        start, slot = slot_end, slot + 1
+        slot_end = float((slot + 1) * SLOT_SECONDS)
+        values = figures.get((slot, agent, state, reason, grp))
+        if values is None:
+            values = figures[(slot, agent, state, reason, grp)] = [0.0, 0.0, 0.0]
+    values[0] += ended - start
+
+
+def add_ring_unanswered(figures: dict[tuple[int, str, str, str, str], list[float]], ts: float,
+                        agent: str, grp: str) -> None:
+    """A ring_no_answer event: counted on the agent's ringing figures of its slot."""
+    key = (int(ts // SLOT_SECONDS), agent, F.RINGING, "", grp)
+    values = figures.get(key)
+    if values is None:
+        values = figures[key] = [0.0, 0.0, 0.0]
+    values[2] += 1

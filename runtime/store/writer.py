@@ -53,8 +53,9 @@ from .schema import (COUNTERS, MAXIMA, SUMS, AgentEventRow, AgentIntervalRow,
 from .rows import (_ARRIVED, _CALL_ID, CONTACT_COLUMNS, CONTACT_FIELDS, EVENT_FIELDS,  # noqa: F401
                    INTERVAL_FIELDS, LAYOUT, SEGMENT_FIELDS, SURVEY_FIELDS, GroupSettings,
                    SqliteTime, _check_layout, _empty_figures, activity_data,
-                   add_contact_figures, add_segment_figures, call_rows, contact_data,
-                   contact_rows)
+                   add_contact_figures, add_interval_figures, add_segment_figures, call_rows,
+                   contact_data, contact_rows)
+from .rows import AGENT_FIGURES
 
 CALLS = CallRow.__table__                 # type: ignore[attr-defined]
 SEGMENTS = QueueSegmentRow.__table__      # type: ignore[attr-defined]
@@ -215,17 +216,62 @@ def write_contacts(connection: Connection, contacts: Sequence[Mapping[str, Any]]
     _BulkInsert(connection, EVENTS, ("contact_id", "call_id") + EVENT_FIELDS).run(events)
     _BulkInsert(connection, SURVEY, ("contact_id", "call_id") + SURVEY_FIELDS).run(survey)
     _upsert_figures(connection, figures)
+    _upsert_agent_figures(connection, rows.agent_figures)
     return len(fresh)
 
 
 def write_activity(connection: Connection, activity: Mapping[str, Any]) -> None:
-    """Insert agent intervals and agent events (data from :func:`activity_data`);
-    rows already written are skipped. Runs in the caller's transaction."""
+    """Insert agent intervals and agent events (data from :func:`activity_data`) and add
+    the intervals' figures to ``agent_stats``; rows already written are skipped (and add
+    nothing). Runs in the caller's transaction."""
     _check_layout(activity)
-    _BulkInsert(connection, INTERVALS, INTERVAL_FIELDS, ignore_duplicates=True).run(
-        [tuple(interval) for interval in activity.get("intervals", ())])
+    intervals = _new_intervals(connection, activity.get("intervals", ()))
+    # ON CONFLICT DO NOTHING as well: the key is also the database's unique index.
+    _BulkInsert(connection, INTERVALS, INTERVAL_FIELDS, ignore_duplicates=True).run(intervals)
+    figures: dict[tuple[int, str, str, str, str], list[float]] = {}
+    for interval in intervals:
+        add_interval_figures(figures, interval)
+    _upsert_agent_figures(connection, figures)
     _BulkInsert(connection, AGENT_EVENTS, EVENT_FIELDS, ignore_duplicates=True).run(
         [tuple(event) for event in activity.get("events", ())])
+
+
+def _new_intervals(connection: Connection, intervals: Sequence[Sequence[Any]]) -> list[tuple]:
+    """The intervals not in the database yet (key: agent, start, state), each once."""
+    if not intervals:
+        return []
+    i = INTERVALS.c
+    low = min(interval[3] for interval in intervals)
+    high = max(interval[3] for interval in intervals)
+    query = sa.select(i.agent, i.started_ts, i.state).where(i.started_ts >= low,
+                                                            i.started_ts <= high)
+    seen = {(agent, started, state) for agent, started, state in connection.execute(query)}
+    fresh = []
+    for interval in intervals:
+        key = (interval[0], interval[3], interval[1])
+        if key not in seen:
+            seen.add(key)
+            fresh.append(tuple(interval))
+    return fresh
+
+
+_AGENT_KEY = ("slot", "agent", "state", "reason", "grp")
+_INTERVALS_KEY = "ix_agent_intervals_agent_started"     # the unique (agent, start, state)
+
+
+def _upsert_agent_figures(connection: Connection,
+                          figures: Mapping[tuple[int, str, str, str, str], list[float]]) -> None:
+    """Add figures to ``agent_stats`` (an upsert that adds; both databases spell it alike)."""
+    if not figures:
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    key = ", ".join(_AGENT_KEY)
+    sql = (f"INSERT INTO agent_stats ({key}, {', '.join(AGENT_FIGURES)}) "
+           f"VALUES ({', '.join([marker] * (len(_AGENT_KEY) + len(AGENT_FIGURES)))}) "
+           f"ON CONFLICT ({key}) DO UPDATE SET "
+           + ", ".join(f"{name} = agent_stats.{name} + excluded.{name}" for name in AGENT_FIGURES))
+    connection.exec_driver_sql(sql, [(*key_values, values[0], int(values[1]), int(values[2]))
+                                     for key_values, values in figures.items()])
 
 
 def _write_contact_op(session: Session, data: dict[str, Any]) -> None:
@@ -394,15 +440,17 @@ class StatisticsWriter:
             self._drop_secondary_indexes()
 
     def _drop_secondary_indexes(self) -> None:
-        """Bulk load: drop the indexes no write needs (not the unique keys); the first
-        write builds them again (:meth:`_build_indexes`)."""
+        """Bulk load: drop the indexes no write needs; the first write builds them again
+        (:meth:`_build_indexes`). The unique keys stay, but for the agent intervals':
+        the writer skips the intervals already there itself (:func:`_new_intervals`)."""
         with self.engine.begin() as connection:
             empty = connection.exec_driver_sql("SELECT count(*) FROM calls").scalar() == 0
             if not empty:
                 return
             indexes = connection.exec_driver_sql(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                "AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name").all()
+                "AND (sql NOT LIKE 'CREATE UNIQUE%' OR name = ?) ORDER BY name",
+                (_INTERVALS_KEY,)).all()
             for name, sql in indexes:
                 connection.exec_driver_sql(f'DROP INDEX "{name}"')
                 self._deferred_indexes.append(sql)
