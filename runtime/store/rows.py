@@ -146,10 +146,25 @@ def _data_text(data: Mapping[str, object] | None) -> str:
     return text
 
 
+_LIST_TEXTS: dict[tuple[object, ...], str] = {}   # a site has a few group lists
+
+
 def _list_text(names: Sequence[object]) -> str:
-    if all(isinstance(name, str) and _PLAIN_TEXT.fullmatch(name) for name in names):
-        return "[" + ",".join(f'"{name}"' for name in names) + "]"
-    return json.dumps(list(names))
+    key = tuple(names)
+    try:
+        text = _LIST_TEXTS.get(key)
+    except TypeError:                   # an unhashable name
+        return json.dumps(list(names), default=str)
+    if text is not None:
+        return text
+    if all(type(name) is str and _PLAIN_TEXT.fullmatch(cast(str, name)) for name in names):
+        text = "[" + ",".join(f'"{name}"' for name in names) + "]"
+    else:
+        text = json.dumps(list(names), default=str)
+    if len(_LIST_TEXTS) >= 10_000:
+        _LIST_TEXTS.clear()
+    _LIST_TEXTS[key] = text
+    return text
 
 
 def _duration(start: float | None, end: float | None) -> float | None:
@@ -192,7 +207,7 @@ def contact_data(facts: F.ContactFacts, clock: F.WallClock,
     events = [[event.at + offset, event.kind, event.group, event.agent,
                data_text(event.data) if event.data else ""] for event in facts.events]
     arrived = record.arrived_at + offset
-    ended = ts(ended_at)
+    ended = None if ended_at is None else ended_at + offset
     survey = [[answer.question, str(answer.answer), _number(answer.answer),
                answer.agent if answer.agent is not None else agent,
                answer.group if answer.group is not None else answered_group,
@@ -203,7 +218,8 @@ def contact_data(facts: F.ContactFacts, clock: F.WallClock,
         facts.script_version, facts.channel, facts.lookup_key, record.language, record.digits,
         record.priority, outcome, _list_text(record.groups), first, answered_group, agent,
         _data_text(record.saved) or "{}", record.error or "", arrived, ts(record.agent_ended_at),
-        wait, talk, callback_answered, threshold, short, ts(record.queued_at), ts(answered_at),
+        wait, talk, callback_answered, threshold, short, ts(record.queued_at),
+        None if answered_at is None else answered_at + offset,
         ended], "segments": segments, "events": events, "survey": survey}
 
 
@@ -378,7 +394,7 @@ def contact_rows(contacts: Sequence[Mapping[str, Any]], ids: Sequence[int]) -> C
                                 segment[_S_THRESHOLD], segment[_S_SHORT])
         for event in data["events"]:
             events.append((contact_id, call_id, *event))
-            if event[1] == F.RING_NO_ANSWER:
+            if event[1] == "ring_no_answer":     # F.RING_NO_ANSWER
                 add_ring_unanswered(agent_figures, event[0], event[3], event[2])
         for answer in data["survey"]:
             survey.append((contact_id, call_id, *answer))
@@ -402,9 +418,10 @@ def add_interval_figures(figures: dict[tuple[int, str, str, str, str], list[floa
     ended: float = interval[4]
     grp: str = interval[6]
     slot = int(started // SLOT_SECONDS)
-    values = figures.get((slot, agent, state, reason, grp))
+    key = (slot, agent, state, reason, grp)
+    values = figures.get(key)
     if values is None:
-        values = figures[(slot, agent, state, reason, grp)] = [0.0, 0.0, 0.0]
+        values = figures[key] = [0.0, 0.0, 0.0]
     values[1] += 1
     start = started
     slot_end = float((slot + 1) * SLOT_SECONDS)

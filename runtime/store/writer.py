@@ -46,7 +46,7 @@ from sqlmodel import Session
 
 from . import facts as F
 from .database import WRITERS, CallRow, WriteOp, _engine_options, _sqlite_pragmas
-from .schema import (COUNTERS, MAXIMA, SUMS, AgentEventRow, AgentIntervalRow,
+from .schema import (COUNTERS, MAXIMA, SUMS, AgentEventRow, AgentStatsRow, AgentIntervalRow,
                      EventRow, IntervalStatsRow, QueueSegmentRow, SurveyAnswerRow)
 # The layout of the data and the per-row work live in runtime/store/rows.py (compiled);
 # their names are part of this module's API too.
@@ -64,6 +64,7 @@ AGENT_EVENTS = AgentEventRow.__table__    # type: ignore[attr-defined]
 INTERVALS = AgentIntervalRow.__table__    # type: ignore[attr-defined]
 SURVEY = SurveyAnswerRow.__table__        # type: ignore[attr-defined]
 STATS = IntervalStatsRow.__table__        # type: ignore[attr-defined]
+AGENT_STATS = AgentStatsRow.__table__     # type: ignore[attr-defined]
 
 
 
