@@ -140,7 +140,7 @@ class _BulkInsert:
                     f"VALUES ({', '.join([marker or '?'] * len(columns))})"
                     + (" ON CONFLICT DO NOTHING" if ignore_duplicates else ""))
 
-    def run(self, rows: list[tuple]) -> None:
+    def run(self, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self.raw:
@@ -237,7 +237,8 @@ def write_activity(connection: Connection, activity: Mapping[str, Any]) -> None:
         [tuple(event) for event in activity.get("events", ())])
 
 
-def _new_intervals(connection: Connection, intervals: Sequence[Sequence[Any]]) -> list[tuple]:
+def _new_intervals(connection: Connection,
+                   intervals: Sequence[Sequence[Any]]) -> list[tuple]:
     """The intervals not in the database yet (key: agent, start, state), each once."""
     if not intervals:
         return []
@@ -252,7 +253,7 @@ def _new_intervals(connection: Connection, intervals: Sequence[Sequence[Any]]) -
         key = (interval[0], interval[3], interval[1])
         if key not in seen:
             seen.add(key)
-            fresh.append(tuple(interval))
+            fresh.append(tuple(interval))     # SQLAlchemy's executemany takes tuples
     return fresh
 
 
