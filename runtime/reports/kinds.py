@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..store.schema import SLOT_SECONDS
-from ..store.writer import CALLS, EVENTS, INTERVALS, SURVEY
+from ..store.writer import AGENT_STATS, CALLS, EVENTS, INTERVALS, SURVEY
 from . import figures as FIG
 from .model import (COUNT, DATE, NUMBER, SECONDS, SHARE, TEXT, TIME, Chart, Column, Report,
                     ReportError, Table)
@@ -333,7 +333,25 @@ def _clipped(start_col, end_col, low: float, high: float):
     return end - start
 
 
+def _kept_agent_figures(selection: Selection) -> bool:
+    """Whether the agent figures come from ``agent_stats`` (whole quarter hours) rather
+    than from clipping every interval (call filters do not apply to agents)."""
+    return selection.slot_aligned
+
+
 def _agent_times(connection: Connection, selection: Selection):
+    """(agent, state, reason, group, seconds in the period, intervals started in it,
+    unanswered rings)."""
+    if _kept_agent_figures(selection):
+        a = AGENT_STATS.c
+        first, last = selection.slots
+        where = [a.slot >= first, a.slot <= last]
+        if selection.agent is not None:
+            where.append(a.agent == selection.agent)
+        return connection.execute(
+            sa.select(a.agent, a.state, a.reason, a.grp, sa.func.sum(a.seconds),
+                      sa.func.sum(a.started), sa.func.sum(a.rings_unanswered))
+            .where(*where).group_by(a.agent, a.state, a.reason, a.grp)).all()
     i = INTERVALS.c
     low, high = selection.start_ts, selection.end_ts
     where = [i.started_ts < high, i.ended_ts > low]
@@ -341,9 +359,18 @@ def _agent_times(connection: Connection, selection: Selection):
         where.append(i.agent == selection.agent)
     query = sa.select(i.agent, i.state, i.reason, i.grp,
                       _sum(_clipped(i.started_ts, i.ended_ts, low, high)).label("seconds"),
-                      _sum(FIG._when((i.started_ts >= low) & (i.started_ts < high))).label("started")) \
+                      _sum(FIG._when((i.started_ts >= low) & (i.started_ts < high))).label("started"),
+                      sa.literal(0)) \
         .where(*where).group_by(i.agent, i.state, i.reason, i.grp)
-    return connection.execute(query).all()
+    times = connection.execute(query).all()
+    e = EVENTS.c
+    where = [e.ts >= low, e.ts < high, e.kind == "ring_no_answer"]
+    if selection.agent is not None:
+        where.append(e.agent == selection.agent)
+    rings = connection.execute(sa.select(e.agent, sa.literal("ringing"), sa.literal(""), e.grp,
+                                         sa.literal(0.0), sa.literal(0), sa.func.count())
+                               .where(*where).group_by(e.agent, e.grp)).all()
+    return times + rings
 
 
 def agent_statistics(connection: Connection, source: Source, selection: Selection,
@@ -353,9 +380,11 @@ def agent_statistics(connection: Connection, source: Source, selection: Selectio
     groups = set(selection.groups)
     per_agent: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     pauses: dict[tuple[str, str], float] = defaultdict(float)
-    for agent, state, reason, grp, seconds, started in _agent_times(connection, selection):
+    for agent, state, reason, grp, seconds, started, rings in _agent_times(connection, selection):
         figures = per_agent[agent]
         call_state = state in ("ringing", "busy", "wrap_up")
+        if rings and (not groups or grp in groups):
+            figures["ring_no_answer"] += rings
         if groups and call_state and grp not in groups:
             figures["other_calls"] += seconds       # a call of another group: still not ready
             continue
@@ -364,16 +393,6 @@ def agent_statistics(connection: Connection, source: Source, selection: Selectio
             figures["answered"] += started
         if state == "paused":
             pauses[(agent, reason or "(no reason)")] += seconds
-    progress.step("counting unanswered rings")
-    e = EVENTS.c
-    where = [e.ts >= selection.start_ts, e.ts < selection.end_ts, e.kind == "ring_no_answer"]
-    if groups:
-        where.append(e.grp.in_(sorted(groups)))
-    if selection.agent is not None:
-        where.append(e.agent == selection.agent)
-    for agent, count in connection.execute(sa.select(e.agent, sa.func.count()).where(*where)
-                                           .group_by(e.agent)):
-        per_agent[agent]["ring_no_answer"] += count
     columns = [Column("agent", "agent"), Column("answered", "answered", COUNT),
                Column("talk", "talk", SECONDS), Column("average_talk", "avg talk", SECONDS),
                Column("wrap_up", "wrap-up", SECONDS), Column("handle", "handle", SECONDS),
@@ -429,25 +448,43 @@ def _agent_row(figures: dict[str, float]) -> dict[str, Any]:
             "occupancy": FIG.ratio(handle, working), "other_calls": other}
 
 
-def staffing(connection: Connection, source: Source, selection: Selection, options: Options,
-             progress: Progress) -> Report:
-    """Agents logged in, ready, busy ... on average over each interval."""
-    progress.step("reading the agents' states")
+def _state_seconds(connection: Connection, selection: Selection) -> dict[tuple[int, str], float]:
+    """(slot, state) -> seconds agents spent in the state within the slot and the period."""
+    seconds: dict[tuple[int, str], float] = defaultdict(float)
+    if _kept_agent_figures(selection):
+        a = AGENT_STATS.c
+        first, last = selection.slots
+        kept = [a.slot >= first, a.slot <= last]
+        if selection.agent is not None:
+            kept.append(a.agent == selection.agent)
+        for slot, state, total in connection.execute(
+                sa.select(a.slot, a.state, sa.func.sum(a.seconds)).where(*kept)
+                .group_by(a.slot, a.state)):
+            seconds[(slot, state)] += total
+        return seconds
     i = INTERVALS.c
     low, high = selection.start_ts, selection.end_ts
     where = [i.started_ts < high, i.ended_ts > low]
     if selection.agent is not None:
         where.append(i.agent == selection.agent)
-    states = ("ready", "ringing", "busy", "wrap_up", "paused")
-    seconds: dict[tuple[int, str], float] = defaultdict(float)
-    query = sa.select(i.state, i.started_ts, i.ended_ts).where(*where)
-    for state, started, ended in connection.execute(query):
+    for state, started, ended in connection.execute(
+            sa.select(i.state, i.started_ts, i.ended_ts).where(*where)):
         start, end = max(started, low), min(ended, high)
         slot = int(start // SLOT_SECONDS)
         while start < end:
             slot_end = min((slot + 1) * SLOT_SECONDS, end)
             seconds[(slot, state)] += slot_end - start
             start, slot = slot_end, slot + 1
+    return seconds
+
+
+def staffing(connection: Connection, source: Source, selection: Selection, options: Options,
+             progress: Progress) -> Report:
+    """Agents logged in, ready, busy ... on average over each interval."""
+    progress.step("reading the agents' states")
+    low, high = selection.start_ts, selection.end_ts
+    states = ("ready", "ringing", "busy", "wrap_up", "paused")
+    seconds = _state_seconds(connection, selection)
     progress.step("averaging per interval")
     interval = options.interval
     length: dict[dt.datetime, float] = defaultdict(float)

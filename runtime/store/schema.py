@@ -140,3 +140,26 @@ COUNTERS = ("offered", "queued", "answered", "answered_in_sl", "abandoned", "sho
 SUMS = ("wait_answered", "wait_abandoned", "talk")
 MAXIMA = ("max_wait",)
 FIGURES = COUNTERS + SUMS + MAXIMA
+
+
+class AgentStatsRow(SQLModel, table=True):
+    """Agent figures per 15-minute slot, kept up to date by the writer (migration 0003).
+
+    Each agent interval adds its seconds to every slot it covers and one start to
+    the slot it began in; each ``ring_no_answer`` event of a call adds one to the
+    ringing row of its agent, group and slot. The agent and staffing reports read
+    these for periods of whole quarter hours instead of clipping every interval.
+    """
+
+    __tablename__ = "agent_stats"
+    slot: int = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    state: str = Field(primary_key=True)       # runtime.store.facts.AGENT_STATES
+    reason: str = Field(primary_key=True)      # paused: the reason
+    grp: str = Field(primary_key=True)         # ringing, busy, wrap_up: the call's group
+    seconds: float = 0.0                       # time in the state within the slot
+    started: int = 0                           # intervals that began in the slot
+    rings_unanswered: int = 0                  # ring_no_answer events (state ringing)
+
+
+AGENT_FIGURES = ("seconds", "started", "rings_unanswered")

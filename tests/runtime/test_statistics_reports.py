@@ -317,3 +317,20 @@ def test_periods():
     # Across the change to summer time (29 March 2026 in Stockholm) a day is 23 hours.
     first, last = period("2026-03-29", None, TZ, now)
     assert last.timestamp() - first.timestamp() == 23 * 3600
+
+
+@pytest.mark.parametrize("kind,filters", [("agents", {}), ("agents", {"groups": ("sales",)}),
+                                          ("agents", {"agent": "alice"}), ("staffing", {})])
+def test_the_kept_agent_figures_and_the_intervals_agree(source, kind, filters):
+    from runtime.reports.kinds import _kept_agent_figures
+
+    whole_day = select(**filters)
+    # 1 ms later: not whole quarter hours, so the intervals are clipped one by one
+    # (nothing happens in that millisecond).
+    shifted = select(local_midnight(DAY, TZ) + dt.timedelta(milliseconds=1), **filters)
+    assert _kept_agent_figures(whole_day) and not _kept_agent_figures(shifted)
+    kept, clipped = build(source, kind, whole_day), build(source, kind, shifted)
+    for table, other in zip(kept.tables, clipped.tables):
+        assert len(table.rows) == len(other.rows) and table.rows, table.name
+        for row, other_row in zip(table.rows + [table.total], other.rows + [other.total]):
+            assert [pytest.approx(v) if isinstance(v, float) else v for v in row] == other_row

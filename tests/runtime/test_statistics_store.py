@@ -39,6 +39,14 @@ def stats(engine) -> dict[tuple[int, str], dict]:
             for row in rows}
 
 
+def agent_stats(engine) -> dict[tuple, tuple]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT slot, agent, state, reason, grp, seconds, started, rings_unanswered "
+            "FROM agent_stats")).all()
+    return {tuple(row[:5]): tuple(row[5:]) for row in rows}
+
+
 # ------------------------------------------------------------------ migrations
 
 
@@ -217,10 +225,11 @@ def test_replaying_every_write_changes_nothing(database_url):
     store = Store(database_url)
     try:
         store.apply(ops)
-        once = (counts(store.engine), stats(store.engine))
+        once = (counts(store.engine), stats(store.engine), agent_stats(store.engine))
         store.apply(spooled)            # the whole spool again, after an outage
         store.apply(spooled[2:5])       # and part of it a third time
-        assert (counts(store.engine), stats(store.engine)) == once
+        assert (counts(store.engine), stats(store.engine), agent_stats(store.engine)) == once
+        assert once[2]                  # there are agent figures to keep unchanged
         # events: c1 4 + c2 6 + c3 2 + c4 2 + c5 6 + c6 0 + c7 3 + c8 3 = 26
         assert once[0] == {"calls": 8, "queue_segments": 8, "events": 26, "agent_events": 6,
                            "agent_intervals": 20, "survey_answers": 3}
@@ -260,7 +269,7 @@ def test_the_bulk_writer_and_the_outbox_writes_make_the_same_rows(tmp_path):
             return {table: sorted(tuple(row) for row in connection.execute(sa.text(
                 f"SELECT * FROM {table}")).all()) for table in (
                 "calls", "queue_segments", "events", "agent_events", "agent_intervals",
-                "survey_answers", "interval_stats")}
+                "survey_answers", "interval_stats", "agent_stats")}
     try:
         assert dump(bulk.engine) == dump(store.engine)
         assert bulk.write(contacts, intervals, agent_events, clock=CLOCK, groups=GROUPS) == 0
@@ -286,3 +295,81 @@ def test_the_kept_figures_are_the_figures_of_the_rows(database_url):
         assert sum(figures["offered"] for figures in site) == 1500
     finally:
         writer.close()
+
+
+def test_the_kept_agent_figures_are_the_figures_of_the_intervals(database_url):
+    """agent_stats against the intervals and events themselves, slot by slot; and the
+    migration that made the table computes the same from rows already stored."""
+    from runtime.store.rows import add_interval_figures, add_ring_unanswered
+
+    day = synthetic_day(800, agents=9, seed=5)
+    writer = StatisticsWriter(database_url, batch=300)
+    try:
+        writer.write(day.contacts, day.intervals[:700], day.agent_events, clock=day.clock)
+        writer.write(day.contacts[:50], day.intervals, clock=day.clock)   # partly a replay
+        expected: dict = {}
+        with writer.engine.connect() as connection:
+            for row in connection.execute(sa.text(
+                    "SELECT agent, state, reason, started_ts, ended_ts, call_id, grp "
+                    "FROM agent_intervals")):
+                add_interval_figures(expected, tuple(row))
+            for ts, agent, grp in connection.execute(sa.text(
+                    "SELECT ts, agent, grp FROM events WHERE kind = 'ring_no_answer'")):
+                add_ring_unanswered(expected, ts, agent, grp)
+        kept = agent_stats(writer.engine)
+        assert kept.keys() == {key for key, values in expected.items()}
+        for key, values in expected.items():
+            assert kept[key] == pytest.approx((values[0], values[1], values[2])), key
+        assert sum(started for _, started, _ in kept.values()) == len(day.intervals)
+        # A long pause crosses quarter hours: its seconds are split between them.
+        assert any(seconds == pytest.approx(900) for seconds, _, _ in kept.values())
+
+        # Back to 0002 (the table goes) and up again: the backfill finds the same.
+        from runtime.store.migrate import _config
+        from alembic import command
+        with writer.engine.begin() as connection:
+            command.downgrade(_config(connection), "0002")
+            assert "agent_stats" not in sa.inspect(connection).get_table_names()
+            command.upgrade(_config(connection), "head")
+        rebuilt = agent_stats(writer.engine)
+        assert rebuilt.keys() == kept.keys()
+        for key in kept:
+            assert rebuilt[key] == pytest.approx(kept[key]), key
+    finally:
+        writer.close()
+
+
+def test_a_new_sqlite_file_is_bulk_loaded_and_ends_with_every_index(tmp_path):
+    day = synthetic_day(600, agents=8, seed=2)
+
+    def indexes(engine):
+        with engine.connect() as connection:
+            return sorted(connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index'").all())
+    bulk = StatisticsWriter(tmp_path / "new.db")
+    durable = StatisticsWriter(tmp_path / "old.db", bulk=False)
+    try:
+        assert bulk.bulk and not durable.bulk
+        with bulk.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0      # OFF
+        with durable.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        for writer in (bulk, durable):
+            assert writer.write(day.contacts, day.intervals, day.agent_events,
+                                clock=day.clock, groups=GROUPS) == 600
+        assert indexes(bulk.engine) == indexes(durable.engine)
+        assert counts(bulk.engine) == counts(durable.engine)
+        assert stats(bulk.engine) == stats(durable.engine)
+        assert agent_stats(bulk.engine) == agent_stats(durable.engine)
+        # A second write to the file (indexes built by now) skips what it holds.
+        assert bulk.write(day.contacts, day.intervals, day.agent_events, clock=day.clock) == 0
+        assert counts(bulk.engine) == counts(durable.engine)
+    finally:
+        bulk.close()
+        durable.close()
+    # An existing file is not bulk-loaded.
+    again = StatisticsWriter(tmp_path / "new.db")
+    try:
+        assert not again.bulk
+    finally:
+        again.close()
