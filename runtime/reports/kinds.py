@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -403,7 +404,7 @@ def agent_statistics(connection: Connection, source: Source, selection: Selectio
                Column("occupancy", "occupancy", SHARE)]
     table = Table("agents", "Agent statistics", columns)
     sums: dict[str, float] = defaultdict(float)
-    for agent in sorted(per_agent):
+    for agent in sorted(per_agent, key=natural_order):
         values = _agent_row(per_agent[agent])
         for key in ("answered", "talk", "wrap_up", "ring_no_answer", "ready", "ringing", "paused",
                     "logged_in", "handle", "other_calls"):
@@ -413,7 +414,8 @@ def agent_statistics(connection: Connection, source: Source, selection: Selectio
     pause_table = Table("pauses", "Pause time by reason",
                         [Column("agent", "agent"), Column("reason", "reason"),
                          Column("seconds", "paused", SECONDS)])
-    for (agent, reason), seconds in sorted(pauses.items()):
+    for (agent, reason), seconds in sorted(pauses.items(),
+                                           key=lambda item: (natural_order(item[0][0]), item[0][1])):
         pause_table.rows.append([agent, reason, seconds])
     by_reason: dict[str, float] = defaultdict(float)
     for (agent, reason), seconds in pauses.items():
@@ -564,6 +566,13 @@ def survey(connection: Connection, source: Source, selection: Selection, options
     chart = Chart("bar", "answers", "answer", ["count"], "Survey answers", "answers",
                   group_by="question")
     return Report("survey", "Survey results", selection.describe(), tables, notes, chart)
+
+
+def natural_order(name: str) -> tuple:
+    """Names in the order people read them: team1-2 before team1-10
+    (digits as numbers), anna before Bo."""
+    return tuple((0, int(part), "", "") if part.isdigit() else (1, 0, part.casefold(), part)
+                 for part in re.split(r"(\d+)", name) if part)
 
 
 def _answer_order(answer: str):

@@ -230,3 +230,10 @@ def test_report_errors_are_one_clear_line(database, tmp_path, args, code, messag
     assert "Traceback" not in out
     assert len([line for line in out.splitlines() if line.strip()]) == 1, out
     assert re.match(r"^error: ", out)
+
+
+def test_agents_are_listed_in_reading_order():
+    from runtime.reports.kinds import natural_order
+    names = ["team1-10", "team1-2", "team1-1", "anna", "team1-100", "Bo", "team2-1"]
+    assert sorted(names, key=natural_order) == [
+        "anna", "Bo", "team1-1", "team1-2", "team1-10", "team1-100", "team2-1"]
