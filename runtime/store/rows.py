@@ -3,9 +3,10 @@
 :func:`contact_data` and :func:`activity_data` turn facts into the positional
 JSON-able data the writer takes (see runtime/store/writer.py for the layout and
 the rules); :func:`contact_rows` turns a batch of such contacts into the rows of
-the tables and the figures they add. Nothing here touches a database: this
-module is compiled with mypyc (setup.py), as the simulator's modules are — a
-busy day is 1.3 million rows, and this was half of the time to write it.
+the tables and the figures they add. Nothing here touches a database. A busy
+day is 1.3 million rows and this was half of the time to write it; compiling
+it with mypyc was measured and gained nothing (docs/design.md, "Statistics"),
+so it stays plain Python — but type-clean, should that change.
 """
 
 from __future__ import annotations
