@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
 
-from runtime.acd import AcdEngine, AnswerGroup, Offer
+from runtime.acd import AcdEngine, AgentInfo, AnswerGroup, Offer
 from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
 from runtime.core.latency import LatencyRecorder
 from runtime.core.driver import CallInfo, Driver
@@ -435,6 +435,14 @@ class ContactCenter:
 
     def agent_pause(self, agent_id: str, reason: str) -> None:
         self.acd.pause(agent_id, reason, self.driver.now())
+
+    def agent_groups(self, agent_id: str, groups: dict[str, int]) -> None:
+        """The agent now answers these groups (group -> penalty); calls waiting there may ring."""
+        self.dispatch(self.acd.set_groups(agent_id, groups, self.driver.now()))
+
+    def agent_info(self, agent_id: str) -> AgentInfo:
+        """An agent's state, groups and call; LookupError for an agent never logged in."""
+        return self.acd.agent_info(agent_id)
 
     def agent_call_ended(self, agent_id: str, call_id: str = "", by: str = "") -> None:
         """An agent's call is over (``call_id``, hung up ``by`` "agent" or "caller", when

@@ -390,7 +390,7 @@ class LiveRuntime:
         elif action == "pause":
             center.agent_pause(agent_id, reason or "pause")
         elif action == "groups":
-            center.dispatch(center.acd.set_groups(agent_id, groups or {}, self.driver.now()))
+            center.agent_groups(agent_id, dict(groups or {}))
         else:
             raise ValueError(f"unknown agent action {action!r}")
         return self._save_agent(agent_id)
@@ -398,7 +398,7 @@ class LiveRuntime:
     def _save_agent(self, agent_id: str) -> concurrent.futures.Future[str]:
         """Store an agent's state: after every request, and when the ACD changes it
         itself (a missed ring pauses the agent), so a restart restores it."""
-        info = self.center.acd.agent_info(agent_id)
+        info = self.center.agent_info(agent_id)
         from runtime.acd import AgentState
         return self.outbox.submit(agent_state_op(
             agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,

@@ -486,7 +486,7 @@ class AriDriver(Driver):
         connected and went to the fallback): the agent must not stay busy for ever."""
         from runtime.acd import AgentState
         try:
-            info = self.center.acd.agent_info(agent_id)
+            info = self.center.agent_info(agent_id)
         except LookupError:
             return
         if info.state is AgentState.BUSY and info.call_id == call_id:
