@@ -50,26 +50,27 @@ def interval_name(seconds: int) -> str:
 
 # ------------------------------------------------------------------ call figures
 
-SITE_COLUMNS = [
+#: Every call figure's column, once: the site and group tables pick theirs by key.
+_CALL_FIGURE_COLUMNS = {column.key: column for column in [
     Column("offered", "offered", COUNT), Column("queued", "queued", COUNT),
     Column("answered", "answered", COUNT), Column("answered_in_sl", "in SL", COUNT),
-    Column("service_level", "SL", SHARE), Column("abandoned", "abandoned", COUNT),
-    Column("short_abandoned", "short ab.", COUNT), Column("abandon_rate", "abandoned %", SHARE),
+    Column("service_level", "SL", SHARE), Column("target", "target", SHARE),
+    Column("abandoned", "abandoned", COUNT), Column("short_abandoned", "short ab.", COUNT),
+    Column("abandon_rate", "abandoned %", SHARE), Column("removed", "overflowed", COUNT),
+    Column("answered_elsewhere", "answ. elsewhere", COUNT),
     Column("callback", "callbacks", COUNT), Column("callback_answered", "cb answered", COUNT),
     Column("voicemail", "voicemail", COUNT), Column("transferred", "transferred", COUNT),
     Column("hung_up", "hung up", COUNT), Column("failed", "failed", COUNT),
     Column("asa", "avg wait", SECONDS), Column("average_talk", "avg talk", SECONDS),
-    Column("max_wait", "max wait", SECONDS),
-]
-GROUP_COLUMNS = [
-    Column("offered", "offered", COUNT), Column("answered", "answered", COUNT),
-    Column("answered_in_sl", "in SL", COUNT), Column("service_level", "SL", SHARE),
-    Column("target", "target", SHARE), Column("abandoned", "abandoned", COUNT),
-    Column("short_abandoned", "short ab.", COUNT), Column("abandon_rate", "abandoned %", SHARE),
-    Column("removed", "overflowed", COUNT), Column("answered_elsewhere", "answ. elsewhere", COUNT),
-    Column("callback", "callbacks", COUNT), Column("asa", "avg wait", SECONDS),
-    Column("average_talk", "avg talk", SECONDS), Column("max_wait", "max wait", SECONDS),
-]
+    Column("max_wait", "max wait", SECONDS)]}
+SITE_COLUMNS = [_CALL_FIGURE_COLUMNS[key] for key in (
+    "offered", "queued", "answered", "answered_in_sl", "service_level", "abandoned",
+    "short_abandoned", "abandon_rate", "callback", "callback_answered", "voicemail",
+    "transferred", "hung_up", "failed", "asa", "average_talk", "max_wait")]
+GROUP_COLUMNS = [_CALL_FIGURE_COLUMNS[key] for key in (
+    "offered", "answered", "answered_in_sl", "service_level", "target", "abandoned",
+    "short_abandoned", "abandon_rate", "removed", "answered_elsewhere", "callback", "asa",
+    "average_talk", "max_wait")]
 FIGURE_NOTES = [FIG.SERVICE_LEVEL_FORMULA, FIG.ABANDON_FORMULA, FIG.ASA_FORMULA,
                 "a short abandon hung up sooner than the group's short_abandon_threshold; "
                 "the thresholds are those in force when each call was taken"]
