@@ -414,3 +414,5 @@ def iter_json(rows: Iterable[SQLModel]) -> list[dict]:
 
 # The statistics writers register their kinds in WRITERS (they need the names above).
 from . import writer as _statistics_writer  # noqa: E402,F401
+# Uploaded prompt recordings (the console's prompt administration) register theirs too.
+from . import prompt_recordings as _prompt_recordings  # noqa: E402,F401
