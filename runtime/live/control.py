@@ -49,7 +49,9 @@ from runtime.acd import AcdError
 from runtime.live.control_bodies import check_body, parse_body
 from runtime.live.script_check import check_payload
 from runtime.site.values import NAME_RULE, is_valid_name
+from runtime.site.web import WebConfig
 from runtime.store.database import StoreUnavailable
+from runtime.web.console import PREFIX as CONSOLE_PREFIX, address_filter, mount as mount_console
 
 log = logging.getLogger("qscript.control")
 
@@ -99,9 +101,12 @@ def resolve_token(site) -> str:
     return token or secrets.token_urlsafe(24)
 
 
-def build_app(runtime, token: str) -> web.Application:
+def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
+    """The control API (bearer token) and, under /console/, the web console (logins)."""
     @web.middleware
     async def authenticate(request: web.Request, handler):
+        if request.path == "/" or request.path.startswith(CONSOLE_PREFIX + "/"):
+            return await handler(request)  # the console has its own logins (runtime.web)
         supplied = request.headers.get("Authorization", "")
         expected = f"Bearer {token}"
         if not hmac.compare_digest(supplied.encode(), expected.encode()):
@@ -122,7 +127,9 @@ def build_app(runtime, token: str) -> web.Application:
             log.exception("control API %s %s failed", request.method, request.path)
             return web.json_response({"error": f"internal error: {error}"}, status=500)
 
-    app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY)
+    site_web = getattr(getattr(runtime, "site", None), "web", None) or WebConfig()
+    app = web.Application(middlewares=[address_filter(lambda: site_web), authenticate],
+                          client_max_size=MAX_BODY)
 
     async def body(request, route: str) -> dict:
         """The route's body fields, checked (control_bodies); ValueError -> 400."""
@@ -194,6 +201,8 @@ def build_app(runtime, token: str) -> web.Application:
     app.router.add_post("/scripts/{name}/rollback", rollback)
     app.router.add_post("/scripts/{name}/check", check)
     app.router.add_post("/hot-prompts/{name}", hot_prompt)
+    if console:
+        mount_console(app, runtime)
     return app
 
 
