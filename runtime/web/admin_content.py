@@ -31,7 +31,7 @@ from runtime.reports.request import (OUTCOMES, ReportForm, build_report, csv_tex
                                      download_name, has_chart, png_bytes, site_source,
                                      xlsx_bytes)
 from runtime.site.values import NAME_RULE, is_valid_name
-from runtime.web.console import Console, Role
+from runtime.web.console import PREFIX, Console, Role, current_user, json_body
 
 PROMPTS = "/admin/prompts"
 HOT_PROMPTS = "/hot-prompts"
@@ -40,6 +40,10 @@ REPORTS = "/reports"
 
 
 def add_routes(console: Console) -> None:
+    console.menu(PROMPTS, "Prompts", Role.ADMIN)
+    console.menu(HOT_PROMPTS, "Hot prompts", Role.SUPERVISOR)
+    console.menu(SCRIPTS, "Scripts", Role.ADMIN)
+    console.menu(REPORTS, "Reports", Role.SUPERVISOR)
     console.get(PROMPTS, prompts_page, role=Role.ADMIN)
     console.post(PROMPTS + "/upload", upload_prompt, role=Role.ADMIN)
     console.post(PROMPTS + "/active", set_prompt_active, role=Role.ADMIN)
@@ -71,8 +75,8 @@ def _prompt_rows(runtime) -> list[dict[str, Any]]:
             rows.append({"name": name, "language": language,
                          "site_media": uploads.site_media(name, language) or "",
                          "recording": recording,
-                         "audio_url": (f"{PROMPTS}/audio/{name}/{language}"
-                                       f"?v={recording.sha256[:12]}") if recording else None})
+                         "audio_url": _url(f"{PROMPTS}/audio/{name}/{language}"
+                                           f"?v={recording.sha256[:12]}") if recording else None})
     return rows
 
 
@@ -80,15 +84,13 @@ async def prompts_page(request: web.Request, error: str | None = None,
                        status: int = 200) -> web.Response:
     console = Console.of(request)
     runtime = console.runtime
-    response = console.render(
-        request, "admin/prompts.html", rows=_prompt_rows(runtime),
+    return console.render(
+        request, "admin/prompts.html", status=status, rows=_prompt_rows(runtime),
         languages=runtime.prompt_uploads.languages(),
         names=sorted(runtime.prompt_uploads.catalogue.names())
         if runtime.prompt_uploads.catalogue is not None else [],
         error=error, notice=request.query.get("notice"),
         max_megabytes=MAX_RECORDING_BYTES // (1024 * 1024))
-    response.set_status(status)
-    return response
 
 
 async def upload_prompt(request: web.Request) -> web.StreamResponse:
@@ -101,7 +103,7 @@ async def upload_prompt(request: web.Request) -> web.StreamResponse:
     try:
         recording, saving = await asyncio.to_thread(
             console.runtime.prompt_uploads.upload, name, language, audio, filename,
-            request["user"].name)
+            current_user(request).user)
     except (ValueError, LookupError) as refused:
         return await prompts_page(request, f"{filename or 'the file'}: {refused}", 400)
     console.audit(request, "prompt.upload", f"{name}/{language}", sha256=recording.sha256[:12],
@@ -109,35 +111,20 @@ async def upload_prompt(request: web.Request) -> web.StreamResponse:
     _, answer = await console.runtime.saved(saving)
     notice = (f"{name} ({language}): recording uploaded, {recording.duration:g} s, playing from "
               "the next call" + ("" if answer.get("saved") else f"; {answer['message']}"))
-    raise web.HTTPSeeOther(console.url(PROMPTS) + "?" + urlencode({"notice": notice}))
+    raise web.HTTPSeeOther(_url(PROMPTS) + "?" + urlencode({"notice": notice}))
 
 
 async def _read_upload(request: web.Request) -> tuple[dict[str, str], bytes | None, str]:
-    """The form's text fields and the file, read as a stream with the recording's own
-    size limit (the console's body limit is for ordinary forms)."""
-    fields: dict[str, str] = {}
-    audio: bytes | None = None
-    filename = ""
-    reader = await request.multipart()
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        if getattr(part, "filename", None):
-            filename = part.filename or ""
-            chunks, size = [], 0
-            while True:
-                chunk = await part.read_chunk(64 * 1024)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > MAX_RECORDING_BYTES + 1:  # one byte over: check_wav says so
-                    break
-                chunks.append(chunk)
-            audio = b"".join(chunks) if size else None
-        else:
-            fields[part.name or ""] = (await part.text())[:200]
-    return fields, audio, filename
+    """The form's text fields and the file (the CSRF check has read the form already:
+    aiohttp keeps it; the control server's body limit is above the recording's)."""
+    form = await request.post()
+    fields = {key: str(value)[:200] for key, value in form.items()
+              if isinstance(value, str)}
+    upload = form.get("recording")
+    if not isinstance(upload, web.FileField):
+        return fields, None, ""
+    audio = upload.file.read(MAX_RECORDING_BYTES + 1)  # one byte over: check_wav says so
+    return fields, audio or None, upload.filename or ""
 
 
 async def set_prompt_active(request: web.Request) -> web.StreamResponse:
@@ -155,7 +142,7 @@ async def set_prompt_active(request: web.Request) -> web.StreamResponse:
     notice = (f"{name} ({language}): " + ("the uploaded recording plays" if active else
                                          "the site file's media plays")
               + ("" if answer.get("saved") else f"; {answer['message']}"))
-    raise web.HTTPSeeOther(console.url(PROMPTS) + "?" + urlencode({"notice": notice}))
+    raise web.HTTPSeeOther(_url(PROMPTS) + "?" + urlencode({"notice": notice}))
 
 
 async def prompt_audio(request: web.Request) -> web.StreamResponse:
@@ -195,7 +182,7 @@ async def set_hot_prompt(request: web.Request) -> web.StreamResponse:
     _, answer = await console.runtime.saved(saving)
     notice = (f"{name} is {'on' if active else 'off'}"
               + ("" if answer.get("saved") else f"; {answer['message']}"))
-    raise web.HTTPSeeOther(console.url(HOT_PROMPTS) + "?" + urlencode({"notice": notice}))
+    raise web.HTTPSeeOther(_url(HOT_PROMPTS) + "?" + urlencode({"notice": notice}))
 
 
 # ------------------------------------------------------------------ scripts
@@ -234,12 +221,12 @@ async def script_page(request: web.Request) -> web.Response:
         active_version=active.version if active else None,
         versions=list(reversed(versions)), notice=request.query.get("notice"),
         error=request.query.get("error"),
-        check_url=console.url(f"{SCRIPTS}/{name}/check"),
-        deploy_url=console.url(f"{SCRIPTS}/{name}/deploy"))
+        check_url=_url(f"{SCRIPTS}/{name}/check"),
+        deploy_url=_url(f"{SCRIPTS}/{name}/deploy"))
 
 
 async def _source_of(request: web.Request) -> str:
-    data = await request.json()
+    data = await json_body(request)
     source = data.get("source") if isinstance(data, dict) else None
     if not isinstance(source, str):
         raise ValueError('the body must be a JSON object with "source": the script text')
@@ -261,9 +248,9 @@ async def deploy_script(request: web.Request) -> web.Response:
     console = Console.of(request)
     name = _checked_name(request, "script name")
     source = await _source_of(request)
-    data = await request.json()
+    data = await json_body(request)
     comment = str(data.get("comment") or "")[:1000].replace("\n", " ")
-    user = request["user"].name
+    user = current_user(request).user
     result = await console.runtime.deploy_source(
         name, source, f"{name}.qs", comment=comment or f"deployed in the console by {user}")
     if result.ok:
@@ -279,7 +266,7 @@ async def rollback_script(request: web.Request) -> web.StreamResponse:
     if not text.isdigit():
         raise ValueError(f'version: "{text}" is not a version number')
     result = await console.runtime.rollback(name, int(text))
-    target = console.url(f"{SCRIPTS}/{name}") + "?"
+    target = _url(f"{SCRIPTS}/{name}") + "?"
     if not result.ok:
         message = "; ".join(d.get("message", "") for d in result.diagnostics or [])
         raise web.HTTPSeeOther(target + urlencode({"error": f"not rolled back: {message}"}))
@@ -315,18 +302,15 @@ async def reports_page(request: web.Request) -> web.Response:
     form, report, error = await _report(request) if request.query else (ReportForm(), None, None)
     query = request.query_string
     tables = [] if report is None else [_table_view(table) for table in report.tables]
-    response = console.render(
-        request, "reports/report.html", form=form, report=report, error=error, tables=tables,
+    return console.render(
+        request, "reports/report.html", status=400 if error else 200, form=form, report=report, error=error, tables=tables,
         kinds=[(kind, description) for kind, (_, description) in KINDS.items()],
         groups=sorted(getattr(site, "groups", {})), outcomes=OUTCOMES,
         agents=[a.id for a in getattr(site, "agents", ())],
-        chart_url=console.url(f"{REPORTS}/chart.png?{query}")
+        chart_url=_url(f"{REPORTS}/chart.png?{query}")
         if report is not None and has_chart(report) else None,
-        xlsx_url=console.url(f"{REPORTS}/download.xlsx?{query}"),
-        csv_url=console.url(f"{REPORTS}/download.csv?{query}"))
-    if error:
-        response.set_status(400)
-    return response
+        xlsx_url=_url(f"{REPORTS}/download.xlsx?{query}"),
+        csv_url=_url(f"{REPORTS}/download.csv?{query}"))
 
 
 def _table_view(table) -> dict[str, Any]:
@@ -369,6 +353,11 @@ async def report_csv(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(refused)) from None
     return _download(text.encode("utf-8"), download_name(report, form, "csv"),
                      "text/csv; charset=utf-8")
+
+
+def _url(path: str) -> str:
+    """A console path as the browser addresses it (the console is mounted at /console)."""
+    return PREFIX + path
 
 
 def _download(body: bytes, filename: str, content_type: str) -> web.Response:

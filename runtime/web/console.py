@@ -37,7 +37,7 @@ log = logging.getLogger("qscript.console")
 
 PREFIX = "/console"
 #: The page modules, each with ``add_routes(console)``; the start page and login first.
-PAGE_MODULES = ("runtime.web.auth_pages",)
+PAGE_MODULES = ("runtime.web.auth_pages", "runtime.web.admin_content")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StreamHandler = Callable[[web.Request, EventStream], Awaitable[None]]

@@ -18,8 +18,15 @@
   var marked = {};      // line -> severity, for the gutter
 
   function post(url, data) {
-    // qs.post (console.js) sends the CSRF header and JSON and gives the parsed answer.
-    return window.qs.post(url, data);
+    // qs.post (console.js) sends the CSRF header and JSON; it resolves to
+    // {ok, status, data} and never rejects: errors come back as data.error.
+    return qs.post(url, data).then(function (answer) {
+      if (answer.status === 0 || (!answer.ok && answer.data && answer.data.error &&
+                                  !answer.data.diagnostics)) {
+        return Promise.reject(answer.data.error || ("HTTP " + answer.status));
+      }
+      return answer.data;
+    });
   }
 
   function lineCount() { return editor.value.split("\n").length; }
