@@ -181,6 +181,7 @@ def test_the_editor_shows_a_diagnostic_within_a_second_and_deploys_the_fix(serve
     assert 'did you mean "support"' in diagnostic
     assert page.is_disabled("#script-deploy")
     assert "ln-error" in page.get_attribute("#script-lines .ln:nth-child(4)", "class")
+    screenshot(page, "console-scripts.png")
 
     editor.fill(SCRIPT.replace('"support"', '"sales"'))
     page.wait_for_selector("#script-summary:has-text('no problems')", timeout=1000)
@@ -189,7 +190,6 @@ def test_the_editor_shows_a_diagnostic_within_a_second_and_deploys_the_fix(serve
     page.wait_for_selector("#version-table tr[data-version='2'] .badge")
     assert server.call(lambda: server.runtime.versions["main"]) == 2
     assert "sales takes the calls" in page.text_content("#version-table")
-    screenshot(page, "console-scripts.png")
 
     page.click("#version-table tr[data-version='1'] button")
     page.wait_for_selector("#version-table tr[data-version='1'] .badge")
@@ -208,7 +208,8 @@ def test_a_report_shows_its_table_chart_and_excel_download(server, browser_page,
     page.goto(server.url + "/console/reports")
     page.select_option("#report-kind", "calls")
     page.fill("#report-from", "2026-06-01")
-    page.select_option("#report-group", ["support"])
+    page.select_option("#report-group", ["support", "sales"])
+    page.select_option("select[name=interval]", "15m")
     page.click("#report-show")
     page.wait_for_selector("#report-title")
     table = page.locator(".report-table").first
