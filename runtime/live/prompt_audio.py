@@ -55,8 +55,9 @@ def check_wav(data: bytes) -> WavInfo:
     if not data:
         raise BadRecording("the file is empty")
     if len(data) > MAX_RECORDING_BYTES:
-        raise BadRecording(f"the file is {len(data):,} bytes; at most {MAX_RECORDING_BYTES:,} "
-                           "bytes (about 5 minutes at 16 kHz) are accepted")
+        # (The console reads one byte past the limit, so the size itself is not shown.)
+        raise BadRecording(f"the file is too large: at most {MAX_RECORDING_BYTES:,} bytes "
+                           "(about 5 minutes at 16 kHz) are accepted")
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise BadRecording(f"this is not a WAV file ({_what_it_looks_like(data)}); upload a "
                            f"WAV recording: {_CONVERT_HINT}")

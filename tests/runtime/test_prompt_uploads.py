@@ -353,3 +353,19 @@ def test_a_call_after_an_upload_plays_the_recording_and_a_restart_keeps_it(site,
         await again.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_start_with_an_unwritable_prompt_directory_serves_the_site_files_media(site, tmp_path,
+                                                                                caplog):
+    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    uploads, outbox = make_uploads(site, store, tmp_path / "spool.jsonl")
+    uploads.upload("welcome", "sv", tone_wav())
+    outbox.close()
+    site.prompts.uploaded.clear()
+    import shutil
+    shutil.rmtree(tmp_path / "prompts")
+    (tmp_path / "prompts").write_text("not a directory")    # e.g. a wrong ari.prompt_dir
+    PromptUploads.for_site(site, outbox=None).restore(prompt_recordings(store))  # type: ignore[arg-type]
+    assert site.prompt_media("welcome", "sv") == "sv/welcome"
+    assert "not played: cannot write the recording to the prompt directory" in caplog.text
+    store.close()
