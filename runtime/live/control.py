@@ -50,6 +50,7 @@ from runtime.live.control_bodies import check_body, parse_body
 from runtime.live.script_check import check_payload
 from runtime.site.values import NAME_RULE, is_valid_name
 from runtime.site.web import WebConfig
+from runtime.store.console import audit_op
 from runtime.store.database import StoreUnavailable
 from runtime.web.console import PREFIX as CONSOLE_PREFIX, address_filter, mount as mount_console
 
@@ -59,6 +60,8 @@ log = logging.getLogger("qscript.control")
 #: character may be written as a \uXXXX escape.
 MAX_BODY = 6 * MAX_SOURCE_BYTES + 100_000
 AGENT_ACTIONS = ("login", "logout", "ready", "pause", "groups")
+#: Who the audit log names for a change made with the control token.
+CONTROL_API_USER = "control-api"
 
 
 def state_file(site_path: str | Path) -> Path:
@@ -142,6 +145,11 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
                 content_type="application/json") from None
         return check_body(route, parse_body(raw))
 
+    def audit(request, action: str, target: str, **detail) -> None:
+        """Log a change made through the API (the audit log, through the outbox)."""
+        runtime.outbox.submit(audit_op(CONTROL_API_USER, "token", request.remote or "", action,
+                                       target, detail))
+
     async def status(request):
         return web.json_response(runtime.status())
 
@@ -157,6 +165,7 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
         fields = await body(request, f"agent {action}")
         saving = runtime.agent_action(agent_id, action, fields.get("groups"),
                                       fields.get("reason") or "")
+        audit(request, f"agent.{action}", agent_id, **{k: v for k, v in fields.items() if v})
         status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
         return web.json_response(answer, status=status)
 
@@ -165,6 +174,9 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
         fields = await body(request, "deploy")
         result = await runtime.deploy_source(name, fields["source"], fields["source_name"],
                                              fields["comment"] or "")
+        if result.ok:
+            audit(request, "script.deploy", name, version=result.version,
+                  source_hash=result.source_hash, comment=fields["comment"] or "")
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
@@ -178,6 +190,8 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
         name = _path_name(request, "name", "script name")
         fields = await body(request, "rollback")
         result = await runtime.rollback(name, fields["version"])
+        if result.ok:
+            audit(request, "script.rollback", name, version=result.version)
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def check(request):
@@ -190,6 +204,7 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
         name = _path_name(request, "name", "hot prompt name")
         fields = await body(request, "hot prompt")
         saving = runtime.set_hot_prompt(name, fields["active"])
+        audit(request, "hot_prompt.on" if fields["active"] else "hot_prompt.off", name)
         status, answer = await runtime.saved(saving)
         return web.json_response(answer, status=status)
 

@@ -37,7 +37,11 @@ log = logging.getLogger("qscript.console")
 
 PREFIX = "/console"
 #: The page modules, each with ``add_routes(console)``; the start page and login first.
-PAGE_MODULES = ("runtime.web.auth_pages", "runtime.web.admin_content")
+PAGE_MODULES = (
+    "runtime.web.auth_pages",
+    "runtime.web.admin_users",
+    "runtime.web.admin_content",
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StreamHandler = Callable[[web.Request, EventStream], Awaitable[None]]
@@ -198,7 +202,10 @@ class Console:
             return self.refuse(request, 500, "internal error (logged on the server)")
 
     async def _load_users(self, _app: web.Application) -> None:
-        await self.users.load()
+        if await self.users.load() and not self.users.known_names():
+            site = getattr(getattr(self.runtime, "site", None), "path", None) or "SITE"
+            log.warning("the web console has no users yet: add the first admin with "
+                        "`qscript user add NAME --role admin --site %s`", site)
 
     async def _end_streams(self, _app: web.Application) -> None:
         for task in list(self.streams):
