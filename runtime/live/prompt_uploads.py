@@ -228,10 +228,22 @@ class PromptUploads:
                 os.fsync(handle.fileno())
             os.chmod(temporary, 0o644)
             os.replace(temporary, path)
+            self._remove_other_formats(path)
         except OSError as error:
             raise ValueError(f"cannot write the recording to the prompt directory "
                              f"{self.directory} ({error.strerror or error}); check ari.prompt_dir "
                              "in the site file and that the runtime may write there") from None
+
+    @staticmethod
+    def _remove_other_formats(path: Path) -> None:
+        """Asterisk plays ``sound:<stem>`` from whichever of ``<stem>.wav``/``.wav16`` it
+        likes best: a file of the same stem in another format (left by an older qscript,
+        or by hand) must not be the one it picks."""
+        for extension in set(ASTERISK_WAV_EXTENSIONS.values()) - {path.suffix[1:]}:
+            try:
+                path.with_suffix("." + extension).unlink()
+            except FileNotFoundError:
+                pass
 
     def _remove_file(self, recording: Recording) -> None:
         try:

@@ -369,3 +369,19 @@ def test_a_start_with_an_unwritable_prompt_directory_serves_the_site_files_media
     assert site.prompt_media("welcome", "sv") == "sv/welcome"
     assert "not played: cannot write the recording to the prompt directory" in caplog.text
     store.close()
+
+
+def test_a_file_of_the_same_recording_in_the_other_format_is_removed(site, tmp_path):
+    """Asterisk would pick the .wav of a stem over its .wav16 (and refuse a 16 kHz .wav)."""
+    uploads = PromptUploads.for_site(site, Outbox(Store("sqlite://"), tmp_path / "s.jsonl"))
+    uploads.outbox.start()
+    try:
+        audio = tone_wav(16000)
+        import hashlib
+        stale = tmp_path / "prompts" / "welcome" / f"sv-{hashlib.sha256(audio).hexdigest()[:16]}.wav"
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(audio)
+        recording, _ = uploads.upload("welcome", "sv", audio)
+        assert uploads.path_of(recording).suffix == ".wav16" and not stale.exists()
+    finally:
+        uploads.outbox.close()
