@@ -36,7 +36,7 @@ import datetime as dt
 import gc
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,11 @@ from .schema import (COUNTERS, MAXIMA, SUMS, AgentEventRow, AgentStatsRow, Agent
 # The layout of the data and the per-row work live in runtime/store/rows.py (compiled);
 # their names are part of this module's API too.
 from .rows import (_ARRIVED, _CALL_ID, CONTACT_COLUMNS, CONTACT_FIELDS, EVENT_FIELDS,  # noqa: F401
-                   INTERVAL_FIELDS, LAYOUT, SEGMENT_FIELDS, SURVEY_FIELDS, GroupSettings,
-                   SqliteTime, _check_layout, _empty_figures, activity_data,
+                   INTERVAL_FIELDS, LAYOUT, SEGMENT_FIELDS, SURVEY_FIELDS, ContactRows,
+                   GroupSettings, SqliteTime, _check_layout, _empty_figures, activity_data,
                    add_contact_figures, add_interval_figures, add_segment_figures, call_rows,
-                   contact_data, contact_rows)
+                   contact_data, contact_rows, facts_call_rows, facts_contact_rows,
+                   facts_interval_rows, interval_figures)
 from .rows import AGENT_FIGURES
 
 CALLS = CallRow.__table__                 # type: ignore[attr-defined]
@@ -188,37 +189,76 @@ def write_contacts(connection: Connection, contacts: Sequence[Mapping[str, Any]]
         return 0
     for data in contacts:
         _check_layout(data)
-    low = min(data["contact"][_ARRIVED] for data in contacts)
-    high = max(data["contact"][_ARRIVED] for data in contacts)
-    present = _contacts_between(connection, low, high)
-    fresh = []
-    for data in contacts:
-        key = (data["contact"][_CALL_ID], round(data["contact"][_ARRIVED], 3))
-        if key not in present:
-            present[key] = 0           # a call given twice in one batch goes in once
-            fresh.append(data)
+    fresh = _fresh(connection, contacts, [(data["contact"][_CALL_ID], data["contact"][_ARRIVED])
+                                          for data in contacts])
     if not fresh:
         return 0
-    # The contacts first, then their ids read back by their key (in this transaction,
-    # which holds the write lock): children need the ids, and reading them back is
-    # much faster than INSERT ... RETURNING.
-    as_time = SqliteTime().text if connection.dialect.name == "sqlite" else _utc
-    _BulkInsert(connection, CALLS, CONTACT_FIELDS[:CONTACT_COLUMNS] + (
-        "arrived_at", "queued_at", "answered_at", "ended_at", "slot")).run(
-        call_rows(fresh, as_time))
-    ids = _new_ids(connection, len(fresh))
-    if ids is None:
-        by_key = _contacts_between(connection, low, high)
-        ids = [by_key[(data["contact"][_CALL_ID], round(data["contact"][_ARRIVED], 3))]
-               for data in fresh]
-    rows = contact_rows(fresh, ids)
-    segments, events, survey, figures = rows.segments, rows.events, rows.survey, rows.figures
-    _BulkInsert(connection, SEGMENTS, ("contact_id", "seq", "slot") + SEGMENT_FIELDS).run(segments)
-    _BulkInsert(connection, EVENTS, ("contact_id", "call_id") + EVENT_FIELDS).run(events)
-    _BulkInsert(connection, SURVEY, ("contact_id", "call_id") + SURVEY_FIELDS).run(survey)
-    _upsert_figures(connection, figures)
-    _upsert_agent_figures(connection, rows.agent_figures)
+    calls = call_rows(fresh, _time_text(connection))
+    ids = _insert_calls(connection, calls)
+    _insert_contact_rows(connection, contact_rows(fresh, ids))
     return len(fresh)
+
+
+def write_facts(connection: Connection, contacts: Sequence[F.ContactFacts], clock: F.WallClock,
+                groups: Mapping[str, GroupSettings] | None = None) -> int:
+    """:func:`write_contacts` of the facts' :func:`contact_data`, with the rows made straight
+    from the facts (the simulator's day: see runtime/store/rows.py). Returns how many
+    contacts were new. Runs in the caller's transaction."""
+    offset = clock.offset
+    fresh = _fresh(connection, contacts, [(facts.record.call_id, facts.record.arrived_at + offset)
+                                          for facts in contacts])
+    if not fresh:
+        return 0
+    calls = facts_call_rows(fresh, clock, groups, _time_text(connection))
+    ids = _insert_calls(connection, calls)
+    _insert_contact_rows(connection, facts_contact_rows(fresh, calls, ids, clock, groups))
+    return len(fresh)
+
+
+def _fresh(connection: Connection, contacts: Sequence[Any],
+           keys: Sequence[tuple[str, float]]) -> list[Any]:
+    """The contacts (keys: call id, arrival in epoch seconds) not in the database yet,
+    each once."""
+    if not contacts:
+        return []
+    arrivals = [arrived for _, arrived in keys]
+    present = _contacts_between(connection, min(arrivals), max(arrivals))
+    fresh = []
+    for contact, (call_id, arrived) in zip(contacts, keys):
+        key = (call_id, round(arrived, 3))
+        if key not in present:
+            present[key] = 0           # a call given twice in one batch goes in once
+            fresh.append(contact)
+    return fresh
+
+
+def _time_text(connection: Connection) -> Callable[[float | None], Any]:
+    """What a DateTime column of ``calls`` takes from epoch seconds on this database."""
+    return SqliteTime().text if connection.dialect.name == "sqlite" else _utc
+
+
+def _insert_calls(connection: Connection, calls: Sequence[Sequence[Any]]) -> Sequence[int]:
+    """Insert ``calls`` rows (:func:`~.rows.call_rows`); their ids, in the same order."""
+    # The contacts first, then their ids read back (in this transaction, which holds
+    # the write lock): children need the ids, and reading them back is much faster
+    # than INSERT ... RETURNING.
+    _BulkInsert(connection, CALLS, CONTACT_FIELDS[:CONTACT_COLUMNS] + (
+        "arrived_at", "queued_at", "answered_at", "ended_at", "slot")).run(calls)
+    ids = _new_ids(connection, len(calls))
+    if ids is not None:
+        return ids
+    arrivals = [call[_ARRIVED] for call in calls]
+    by_key = _contacts_between(connection, min(arrivals), max(arrivals))
+    return [by_key[(call[_CALL_ID], round(call[_ARRIVED], 3))] for call in calls]
+
+
+def _insert_contact_rows(connection: Connection, rows: ContactRows) -> None:
+    _BulkInsert(connection, SEGMENTS, ("contact_id", "seq", "slot") + SEGMENT_FIELDS).run(
+        rows.segments)
+    _BulkInsert(connection, EVENTS, ("contact_id", "call_id") + EVENT_FIELDS).run(rows.events)
+    _BulkInsert(connection, SURVEY, ("contact_id", "call_id") + SURVEY_FIELDS).run(rows.survey)
+    _upsert_figures(connection, rows.figures)
+    _upsert_agent_figures(connection, rows.agent_figures)
 
 
 def write_activity(connection: Connection, activity: Mapping[str, Any]) -> None:
@@ -229,10 +269,7 @@ def write_activity(connection: Connection, activity: Mapping[str, Any]) -> None:
     intervals = _new_intervals(connection, activity.get("intervals", ()))
     # ON CONFLICT DO NOTHING as well: the key is also the database's unique index.
     _BulkInsert(connection, INTERVALS, INTERVAL_FIELDS, ignore_duplicates=True).run(intervals)
-    figures: dict[tuple[int, str, str, str, str], list[float]] = {}
-    for interval in intervals:
-        add_interval_figures(figures, interval)
-    _upsert_agent_figures(connection, figures)
+    _upsert_agent_figures(connection, interval_figures(intervals))
     _BulkInsert(connection, AGENT_EVENTS, EVENT_FIELDS, ignore_duplicates=True).run(
         [tuple(event) for event in activity.get("events", ())])
 
@@ -243,14 +280,17 @@ def _new_intervals(connection: Connection,
     if not intervals:
         return []
     i = INTERVALS.c
-    low = min(interval[3] for interval in intervals)
-    high = max(interval[3] for interval in intervals)
+    keys = [(interval[0], interval[3], interval[1]) for interval in intervals]
+    low = min(key[1] for key in keys)
+    high = max(key[1] for key in keys)
     query = sa.select(i.agent, i.started_ts, i.state).where(i.started_ts >= low,
                                                             i.started_ts <= high)
     seen = {(agent, started, state) for agent, started, state in connection.execute(query)}
+    if not seen and len(set(keys)) == len(keys):      # all new (a simulated day): as they are
+        return [interval if type(interval) is tuple else tuple(interval)
+                for interval in intervals]
     fresh = []
-    for interval in intervals:
-        key = (interval[0], interval[3], interval[1])
+    for interval, key in zip(intervals, keys):
         if key not in seen:
             seen.add(key)
             fresh.append(tuple(interval))     # SQLAlchemy's executemany takes tuples
@@ -475,16 +515,17 @@ class StatisticsWriter:
         Python's lock row by row.)
         """
         written = 0
-        pending: list[dict[str, Any]] = []
         with _collector_paused():
+            pending: list[F.ContactFacts] = []
             for facts in contacts:
-                pending.append(contact_data(facts, clock, groups))
+                pending.append(facts)
                 if len(pending) >= self.batch:
-                    written += self._write_batch(pending)
+                    written += self._write_facts(pending, clock, groups)
                     pending = []
             if pending:
-                written += self._write_batch(pending)
-            activity = activity_data(intervals, events, clock)
+                written += self._write_facts(pending, clock, groups)
+            activity = {"v": LAYOUT, "intervals": facts_interval_rows(intervals, clock),
+                        "events": activity_data((), events, clock)["events"]}
             if activity["intervals"] or activity["events"]:
                 with self.engine.begin() as connection:
                     write_activity(connection, activity)
@@ -498,6 +539,11 @@ class StatisticsWriter:
             written = self._write_batch(contacts, activity)
             self._build_indexes()
         return written
+
+    def _write_facts(self, contacts: Sequence[F.ContactFacts], clock: F.WallClock,
+                     groups: Mapping[str, GroupSettings] | None) -> int:
+        with self.engine.begin() as connection:
+            return write_facts(connection, contacts, clock, groups)
 
     def _write_batch(self, contacts: Sequence[Mapping[str, Any]],
                      activity: Mapping[str, Any] | None = None) -> int:

@@ -279,6 +279,77 @@ def test_the_bulk_writer_and_the_outbox_writes_make_the_same_rows(tmp_path):
         store.close()
 
 
+def _odd_contacts() -> list[F.ContactFacts]:
+    """Calls that take the less common branches of the rows: a call's own target, an
+    accepted callback that was answered, a group without settings, survey answers with
+    no time, agent or group of their own, event data that is not plain text, a call
+    never queued, a fractional time that rounds half to even (1/128 s)."""
+    def record(call_id, **fields):
+        return CallRecord(call_id, "0701", "5000", script="support", script_hash="h1",
+                          language="sv", **fields)
+    return [
+        F.ContactFacts(record("o1", arrived_at=at(8, 0, 0.0078125), queued_at=at(8, 0, 1),
+                              answered_at=at(8, 0, 16), ended_at=at(8, 1), outcome="answered",
+                              groups=["support", "nightly"], answered_group="nightly",
+                              agent="alice", target=10.0, saved={"note": 'says "hi"'}),
+                       segments=[F.Segment("support", at(8, 0, 1), at(8, 0, 6), F.REMOVED),
+                                 F.Segment("nightly", at(8, 0, 6), at(8, 0, 16), F.ANSWERED,
+                                           "alice")],
+                       events=[F.Event(at(8, 0, 1), F.ENTERED, "support",
+                                       data={"position": 1.5, "names": ["a", "b"]}),
+                               F.Event(at(8, 0, 6), F.OVERFLOWED, "support", data={}),
+                               F.Event(at(8, 0, 10), F.RING_NO_ANSWER, "nightly", "bob",
+                                       {"ring": 4}),
+                               F.Event(at(8, 0, 16), F.ANSWER, "nightly", "alice", None)],
+                       survey=[F.SurveyAnswer("satisfaction", "5"),
+                               F.SurveyAnswer("resolved", True, at(8, 0, 59), agent="bob",
+                                              group="support"),
+                               F.SurveyAnswer("score", float("nan"))],
+                       lookup_key="customer-7", script_version=None),
+        F.ContactFacts(record("o2", arrived_at=at(8, 3), queued_at=at(8, 3, 2),
+                              answered_at=at(8, 9), agent_ended_at=at(8, 12), ended_at=at(8, 13),
+                              outcome="answered", groups=["sales"], answered_group="sales",
+                              agent="bob", error="boom"),
+                       segments=[F.Segment("sales", at(8, 3, 2), at(8, 3, 40), F.CALLBACK)],
+                       callback_accepted=True),
+        F.ContactFacts(record("o3", arrived_at=at(8, 4), ended_at=None, outcome="failed")),
+    ]
+
+
+def test_the_simulators_rows_from_facts_are_the_rows_of_the_outbox_data(tmp_path):
+    """StatisticsWriter.write makes the rows straight from the facts; write_data (and the
+    outbox) from contact_data: the same rows, value for value, on a busy synthetic day
+    and on calls that take every branch."""
+    day = synthetic_day(3000, agents=20, seed=7)
+    contacts = day.contacts + _odd_contacts()
+    from_facts = StatisticsWriter(tmp_path / "facts.db", batch=700)
+    from_data = StatisticsWriter(tmp_path / "data.db", batch=700)
+
+    def dump(engine):
+        with engine.connect() as connection:
+            return {table: [tuple(row) for row in connection.execute(sa.text(
+                f"SELECT * FROM {table} ORDER BY 1, 2, 3"))] for table in (
+                "calls", "queue_segments", "events", "agent_events", "agent_intervals",
+                "survey_answers", "interval_stats", "agent_stats")}
+    try:
+        assert from_facts.write(contacts, day.intervals, day.agent_events, clock=day.clock,
+                                groups=GROUPS) == len(contacts)
+        from runtime.store.writer import activity_data
+        data = [contact_data(facts, day.clock, GROUPS) for facts in contacts]
+        # In the same transactions (the kept sums are added in the order of the writes).
+        assert sum(from_data.write_data(data[first:first + 700])
+                   for first in range(0, len(data), 700)) == len(contacts)
+        from_data.write_data([], activity_data(day.intervals, day.agent_events, day.clock))
+        facts_rows, data_rows = dump(from_facts.engine), dump(from_data.engine)
+        for table in facts_rows:
+            assert len(facts_rows[table]) == len(data_rows[table]), table
+            assert facts_rows[table] == data_rows[table], table
+        assert len(facts_rows["survey_answers"]) > 3 and len(facts_rows["agent_stats"]) > 100
+    finally:
+        from_facts.close()
+        from_data.close()
+
+
 def test_the_kept_figures_are_the_figures_of_the_rows(database_url):
     day = synthetic_day(1500, agents=12, seed=3)
     writer = StatisticsWriter(database_url, batch=400)   # several transactions
