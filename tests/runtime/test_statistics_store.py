@@ -423,8 +423,10 @@ def test_a_new_sqlite_file_is_bulk_loaded_and_ends_with_every_index(tmp_path):
         assert bulk.bulk and not durable.bulk
         with bulk.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0      # OFF
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 16384
         with durable.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 4096
         for writer in (bulk, durable):
             assert writer.write(day.contacts, day.intervals, day.agent_events,
                                 clock=day.clock, groups=GROUPS) == 600
