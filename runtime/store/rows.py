@@ -324,17 +324,17 @@ class SqliteTime:
         # Rounded as datetime.fromtimestamp rounds (the fraction, half to even);
         # ts - int(ts) is exact, as math.modf's fraction.
         seconds = int(ts)
-        micro = int(round((ts - seconds) * 1e6))
+        micro = round((ts - seconds) * 1e6)      # an int (round of a float, no digits)
         if micro >= 1_000_000:
             seconds, micro = seconds + 1, micro - 1_000_000
         elif micro < 0:
             seconds, micro = seconds - 1, micro + 1_000_000
-        minute, second = divmod(seconds, 60)
+        minute = seconds // 60                   # not divmod: a call and a tuple fewer
         prefix = self.minutes.get(minute)
         if prefix is None:
             moment = dt.datetime(1970, 1, 1) + dt.timedelta(minutes=minute)
             prefix = self.minutes[minute] = moment.isoformat(" ")[:17]
-        return f"{prefix}{second:02d}.{micro:06d}"
+        return f"{prefix}{seconds - minute * 60:02d}.{micro:06d}"
 
 
 class ContactRows:

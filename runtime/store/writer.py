@@ -193,7 +193,7 @@ def write_contacts(connection: Connection, contacts: Sequence[Mapping[str, Any]]
                    [data["contact"][_ARRIVED] for data in contacts])
     if not fresh:
         return 0
-    calls = call_rows(fresh, _time_text(connection))
+    calls = call_rows(fresh, _time_value(connection))
     ids = _insert_calls(connection, calls)
     _insert_contact_rows(connection, contact_rows(fresh, ids))
     return len(fresh)
@@ -210,7 +210,7 @@ def write_facts(connection: Connection, contacts: Sequence[F.ContactFacts], cloc
                    [record.arrived_at + offset for record in records])
     if not fresh:
         return 0
-    calls = facts_call_rows(fresh, clock, groups, _time_text(connection))
+    calls = facts_call_rows(fresh, clock, groups, _time_value(connection))
     ids = _insert_calls(connection, calls)
     _insert_contact_rows(connection, facts_contact_rows(fresh, calls, ids, clock, groups))
     return len(fresh)
@@ -234,7 +234,7 @@ def _fresh(connection: Connection, contacts: Sequence[Any], call_ids: Sequence[s
     return fresh
 
 
-def _time_text(connection: Connection) -> Callable[[float | None], Any]:
+def _time_value(connection: Connection) -> Callable[[float | None], Any]:
     """What a DateTime column of ``calls`` takes from epoch seconds on this database."""
     return SqliteTime().text if connection.dialect.name == "sqlite" else _utc
 

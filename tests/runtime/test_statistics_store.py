@@ -279,6 +279,31 @@ def test_the_bulk_writer_and_the_outbox_writes_make_the_same_rows(tmp_path):
         store.close()
 
 
+def test_the_datetime_text_of_the_writer_is_what_sqlalchemy_stores():
+    """SqliteTime builds the text of a DateTime column itself (several times faster than
+    the column type): the same text as SQLAlchemy's SQLite DateTime makes of the datetime,
+    rounded as datetime.fromtimestamp rounds (half to even), on every kind of fraction."""
+    import random
+
+    from runtime.store.rows import SqliteTime
+
+    from runtime.store.database import CallRow
+
+    dialect = sa.create_engine("sqlite://").dialect
+    column = CallRow.__table__.c.arrived_at.type           # type: ignore[attr-defined]
+    stored = column.dialect_impl(dialect).bind_processor(dialect)
+    rng = random.Random(9)
+    base = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc).timestamp()
+    moments = [base + rng.uniform(0, 86_400) for _ in range(20_000)]
+    moments += [base + k / 128 for k in range(2_000)]          # halves of a microsecond
+    moments += [base + 59.9999996, base + 3599.9999995, base - 0.0000004, 0.0, 1.5, -3.25]
+    text = SqliteTime().text
+    for ts in moments:
+        moment = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+        assert text(ts) == stored(moment), ts
+    assert text(None) is None
+
+
 def _odd_contacts() -> list[F.ContactFacts]:
     """Calls that take the less common branches of the rows: a call's own target, an
     accepted callback that was answered, a group without settings, survey answers with
