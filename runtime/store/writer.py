@@ -53,7 +53,8 @@ from .schema import (COUNTERS, MAXIMA, SUMS, AgentEventRow, AgentStatsRow, Agent
 from .rows import (_ARRIVED, _CALL_ID, CONTACT_COLUMNS, CONTACT_FIELDS, EVENT_FIELDS,  # noqa: F401
                    INTERVAL_FIELDS, LAYOUT, SEGMENT_FIELDS, SURVEY_FIELDS, ContactRows,
                    GroupSettings, SqliteTime, _check_layout, _empty_figures, activity_data,
-                   add_contact_figures, add_interval_figures, add_segment_figures, call_rows,
+                   add_contact_figures, add_interval_figures, add_ring_unanswered,
+                   add_segment_figures, call_rows,
                    contact_data, contact_rows, facts_call_rows, facts_contact_rows,
                    facts_interval_rows, interval_figures)
 from .rows import AGENT_FIGURES
@@ -371,6 +372,9 @@ def rebuild_interval_stats(connection: Connection, slots: tuple[int, int] | None
     where_calls = sa.true() if slots is None else CALLS.c.slot.between(*slots)
     where_stats = sa.true() if slots is None else STATS.c.slot.between(*slots)
     where_segments = sa.true() if slots is None else SEGMENTS.c.slot.between(*slots)
+    # The old figures go first: the writers wait from here (see _lock_for_rebuild).
+    _lock_for_rebuild(connection, "interval_stats")
+    connection.execute(STATS.delete().where(where_stats))
     figures: dict[tuple[int, str], dict[str, float]] = {}
     default_threshold, default_short = (F.DEFAULT_SERVICE_LEVEL_THRESHOLD,
                                         F.DEFAULT_SHORT_ABANDON_THRESHOLD)
@@ -391,9 +395,43 @@ def rebuild_interval_stats(connection: Connection, slots: tuple[int, int] | None
         key = (slot, grp)
         add_segment_figures(figures.get(key) or figures.setdefault(key, _empty_figures()),
                             how, wait, talk, threshold, short)
-    connection.execute(STATS.delete().where(where_stats))
     _upsert_figures(connection, figures)
     return len(figures)
+
+
+def rebuild_agent_stats(connection: Connection) -> int:
+    """Recompute all of ``agent_stats`` from the agent intervals and the ring_no_answer
+    events; returns the number of rows written."""
+    _lock_for_rebuild(connection, "agent_stats")
+    connection.execute(AGENT_STATS.delete())
+    figures: dict[tuple[int, str, str, str, str], list[float]] = {}
+    i = INTERVALS.c
+    for interval in connection.execute(sa.select(i.agent, i.state, i.reason, i.started_ts,
+                                                 i.ended_ts, i.call_id, i.grp)
+                                       .order_by(i.started_ts, i.id)):
+        add_interval_figures(figures, tuple(interval))
+    e = EVENTS.c
+    for ts, agent, grp in connection.execute(sa.select(e.ts, e.agent, e.grp).where(
+            e.kind == F.RING_NO_ANSWER).order_by(e.ts, e.id)):
+        add_ring_unanswered(figures, ts, agent, grp)
+    _upsert_agent_figures(connection, figures)
+    return len(figures)
+
+
+def rebuild_statistics(connection: Connection) -> tuple[int, int]:
+    """Recompute the kept 15-minute figures, ``interval_stats`` and ``agent_stats``, from
+    the rows they sum (after a repair by hand, or to check them); returns the rows
+    written to each. Runs in the caller's transaction: call it in one of its own."""
+    return rebuild_interval_stats(connection), rebuild_agent_stats(connection)
+
+
+def _lock_for_rebuild(connection: Connection, table: str) -> None:
+    """Hold off the writers before the rows are read: a call written meanwhile must be
+    either in the rows read or added after the rebuilt figures, never lost between.
+    PostgreSQL: lock the figures' table (a writer waits at its upsert, after its rows
+    went in unseen); SQLite: the DELETE that follows takes the database's write lock."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
 
 
 def _cache_pragma(connection, _record) -> None:
