@@ -563,8 +563,8 @@ class StatisticsWriter:
         One transaction per ``batch`` contacts. (Making the next batch's rows in a second
         thread while this one writes was measured and is slower: the two fight over
         Python's lock row by row. In a second, forked process it costs a third more CPU
-        (pickling the rows, the child's copies of the facts' pages) and was slower on the
-        shared 2-core machine: twice as slow under load.)
+        (pickling the rows, the child's copies of the facts' pages): no faster on the
+        shared 2-core machine when it was quiet, half again as slow under load.)
         """
         written = 0
         with _collector_paused():
