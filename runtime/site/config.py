@@ -240,6 +240,10 @@ TOP_LEVEL_KEYS = ("version", "site", "timezone", "languages", "groups", "agents"
                   "prompts", "hot_prompts", "lookups", "commands", "mail", "numbers", "fallback",
                   "ari", "control", "database", "announcements")
 
+#: The sections runtime.site.changes layers the console's changes over (fallback is read
+#: again with them: it names a group).
+CHANGEABLE_SECTIONS = ("groups", "agents", "calendars", "fallback")
+
 
 def load_site(path: str | Path, *, check_scripts: bool = True) -> Site:
     """Load and check a site file; raises :class:`SiteError` listing every problem.
@@ -323,6 +327,7 @@ def read_site(reader: Reader, root: Node, base_dir: Path, site_path: Path | None
         database=read_database(reader, fields.get("database"), absolute_dir),
         announcements=read_announcements(reader, fields.get("announcements")),
         source_name=reader.file,
+        sections=MappingProxyType({key: fields.get(key) for key in CHANGEABLE_SECTIONS}),
     )
 
 
