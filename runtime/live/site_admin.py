@@ -26,9 +26,12 @@ import datetime as dt
 import logging
 from typing import Any
 
+from qscript.api import check_source
+from qscript.source import Source
+
 from runtime.acd import AgentState, AnswerGroup
 from runtime.site.changes import KINDS, SiteChange, apply_changes, entry_data, file_entries
-from runtime.site.yamlmarks import SiteError
+from runtime.site.yamlmarks import Location, Problem, SiteError
 from runtime.store.site_changes import site_change_op, stored_site_changes
 
 log = logging.getLogger("qscript.site")
@@ -148,11 +151,33 @@ class SiteAdmin:
             candidate[(change.kind, change.name)] = change
             # Off the event loop: reading calendars asks the holidays library.
             site = await asyncio.to_thread(apply_changes, self.file_site, candidate.values())
+            if change.entry is None:  # a group or calendar removed: do the scripts need it?
+                await asyncio.to_thread(self._check_scripts, site, change)
             self.changes = candidate
             self._use(site)
         log.info("site change by %s: %s %s %s", change.changed_by, change.kind, change.name,
                  "removed" if change.entry is None else "set")
         return self.runtime.outbox.submit(site_change_op(change))
+
+    def _check_scripts(self, site, change: SiteChange) -> None:
+        """Refuse removing a group or calendar an active script names: the checker's
+        errors for each script against the changed site, located in the script."""
+        symbols = site.symbols()
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        for _number, program in self.runtime.programs.items():
+            if program.hash_hex in seen or not program.source_text:
+                continue
+            seen.add(program.hash_hex)
+            result = check_source(Source(program.source_text, program.source_name), symbols)
+            problems.extend(
+                Problem(Location(d.source_name, d.span.line, d.span.column),
+                        f"the active script uses the {change.kind} \"{change.name}\": {d.message}",
+                        f"change the script first (deploy a version without it), then remove "
+                        f"the {change.kind}")
+                for d in result.diagnostics if d.is_error)
+        if problems:
+            raise SiteError(problems)
 
     # ------------------------------------------------------------ applying
 

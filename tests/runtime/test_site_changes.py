@@ -280,6 +280,23 @@ def test_a_refused_change_changes_nothing(tmp_path):
     asyncio.run(scenario())
 
 
+def test_a_calendar_or_group_an_active_script_uses_cannot_be_removed(tmp_path):
+    async def scenario():
+        runtime = runtime_on(tmp_path, FakeAri())
+        await runtime.start()
+        with pytest.raises(SiteError) as refused:
+            await runtime.site_admin.remove("calendar", "office")
+        (problem,) = refused.value.problems
+        assert problem.location.file.endswith("main.qs") and problem.location.line == 3
+        assert 'the active script uses the calendar "office"' in problem.message
+        assert "office" in runtime.site.calendars
+        await runtime.site_admin.put("group", "vip", {})
+        await runtime.site_admin.remove("group", "vip")       # no script names it
+        assert "vip" not in runtime.site.groups
+        await runtime.close()
+    asyncio.run(scenario())
+
+
 def test_a_restart_restores_the_changes_even_those_made_while_the_database_was_down(tmp_path):
     class Down(Store):
         def apply(self, ops):
