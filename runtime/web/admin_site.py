@@ -25,7 +25,8 @@ from runtime.site.values import NAME_RULE, is_valid_name
 from runtime.site.yamlmarks import SiteError
 from runtime.web.admin_site_forms import (GROUP_DEFAULTS, GROUP_FIELDS, agent_entry, agent_form,
                                           calendar_entry, calendar_form, group_entry, group_form)
-from runtime.web.console import Console, Role
+from runtime.web.console import Console, current_user
+from runtime.web.security import Role
 
 #: kind -> (the URL's plural, the audit's and the templates' word)
 PLURAL = {"agent": "agents", "group": "groups", "calendar": "calendars"}
@@ -38,6 +39,9 @@ def add_routes(console: Console) -> None:
         console.get(f"/admin/{plural}/{{name}}", _edit_page(kind), role=Role.ADMIN)
         console.post(f"/admin/{plural}/{{name}}", _save(kind), role=Role.ADMIN)
         console.post(f"/admin/{plural}/{{name}}/remove", _remove(kind), role=Role.ADMIN)
+    console.menu("/admin/agents", "Agents", Role.ADMIN)
+    console.menu("/admin/groups", "Groups", Role.ADMIN)
+    console.menu("/admin/calendars", "Calendars", Role.ADMIN)
 
 
 # ------------------------------------------------------------------ the pages
@@ -105,9 +109,9 @@ def _remove(kind: str):
         current = console.runtime.site_admin.entry(kind, name)
         if current is None:
             raise web.HTTPNotFound(text=f"no {kind} {name!r} in the site")
-        user = request["user"]
         try:
-            saving = await console.runtime.site_admin.remove(kind, name, by=user.name)
+            saving = await console.runtime.site_admin.remove(kind, name,
+                                                             by=current_user(request).user)
         except SiteError as error:
             return _render_form(request, kind, name, _values(kind, current), problems_of(error),
                                 status=422)
@@ -122,7 +126,7 @@ async def _store(request: web.Request, kind: str, name: str, form, current, acti
     runtime = console.runtime
     entry = _entry(kind, form, runtime, current)
     try:
-        saving = await runtime.site_admin.put(kind, name, entry, by=request["user"].name)
+        saving = await runtime.site_admin.put(kind, name, entry, by=current_user(request).user)
     except SiteError as error:  # shown again as sent, with the readers' problems
         return _render_form(request, kind, name if current is not None else None,
                             _values(kind, entry), problems_of(error), status=422,
@@ -147,11 +151,9 @@ def _render_form(request, kind: str, name: str | None, values: dict, problems: l
                  status: int = 200, new_name: str = "") -> web.StreamResponse:
     """The edit form (``name``), or the add form (``name`` None) after a refusal."""
     console = Console.of(request)
-    response = console.render(request, f"admin/{kind}_form.html", name=name, values=values,
-                              problems=problems, new_name=new_name,
-                              **_form_context(console, kind, name))
-    response.set_status(status)
-    return response
+    return console.render(request, f"admin/{kind}_form.html", status=status, name=name,
+                          values=values, problems=problems, new_name=new_name,
+                          **_form_context(console, kind, name))
 
 
 def _form_context(console: Console, kind: str, name: str | None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 over the site file (runtime/store/site_changes.py).
 
 Revision ID: 0006
-Revises: 0003 (the integrator puts it after the other console migrations)
+Revises: 0005 (the console's users and audit log; the integrator orders it among the other console migrations)
 Create Date: 2026-12-03
 """
 from typing import Sequence, Union
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0003"
+down_revision: Union[str, Sequence[str], None] = "0005"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
