@@ -65,7 +65,7 @@ def _edit_page(kind: str):
         name = _name(request)
         entry = console.runtime.site_admin.entry(kind, name)
         if entry is None:
-            raise web.HTTPNotFound(text=f"no {kind} {name!r} in the site")
+            return _missing(request, kind, name)
         return _render_form(request, kind, name, _values(kind, entry), [])
     return page
 
@@ -96,7 +96,7 @@ def _save(kind: str):
         name = _name(request)
         current = Console.of(request).runtime.site_admin.entry(kind, name)
         if current is None:
-            raise web.HTTPNotFound(text=f"no {kind} {name!r} in the site")
+            return _missing(request, kind, name)
         return await _store(request, kind, name, await request.post(), current, f"{kind}.change")
     return save
 
@@ -108,7 +108,7 @@ def _remove(kind: str):
         name = _name(request)
         current = console.runtime.site_admin.entry(kind, name)
         if current is None:
-            raise web.HTTPNotFound(text=f"no {kind} {name!r} in the site")
+            return _missing(request, kind, name)
         try:
             saving = await console.runtime.site_admin.remove(kind, name,
                                                              by=current_user(request).user)
@@ -193,10 +193,15 @@ def _int(text, default: int) -> int:
         return default
 
 
+def _missing(request: web.Request, kind: str, name: str) -> web.StreamResponse:
+    return Console.of(request).refuse(request, 404, f'there is no {kind} "{name}" in the site '
+                                      f"(the list shows them: /console/admin/{PLURAL[kind]})")
+
+
 def _name(request: web.Request) -> str:
     name = request.match_info["name"]
     if not is_valid_name(name):
-        raise web.HTTPNotFound(text=f"not a valid name: {NAME_RULE}")
+        raise ValueError(f'"{name}" is not a valid name: {NAME_RULE}')  # a 400 page
     return name
 
 

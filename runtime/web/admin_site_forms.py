@@ -117,10 +117,11 @@ def calendar_form(entry: Mapping[str, Any] | None) -> dict[str, Any]:
     no_holidays = isinstance(holidays, str) and holidays.strip().lower() in (
         "none", "false", "no", "off")
     rules = holidays if isinstance(holidays, dict) else {}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for deviation in entry.get("deviations") or []:
         if isinstance(deviation, dict):
-            row = {key: _shown(deviation.get(key)) for key in DEVIATION_TEXT_FIELDS}
+            row: dict[str, Any] = {key: _shown(deviation.get(key))
+                                   for key in DEVIATION_TEXT_FIELDS}
             row["closed"] = _is_true(deviation.get("closed"))
             rows.append(row)
     rows.extend({**{key: "" for key in DEVIATION_TEXT_FIELDS}, "closed": False}

@@ -252,3 +252,11 @@ def test_a_change_is_kept_over_a_restart(tmp_path, browser_page):
         page.goto(again.url + "/console/admin/agents")
         assert "added in the console by admin" in \
             row(page, "agents", "dave").locator(".origin").text_content()
+
+
+def test_an_unknown_entry_is_a_clear_404_page(console_server, browser_page):
+    server, page = console_server, browser_page
+    login(page, server, "admin")
+    response = page.goto(server.url + "/console/admin/calendars/nosuch")
+    assert response.status == 404
+    assert 'there is no calendar "nosuch" in the site' in page.text_content("main")
