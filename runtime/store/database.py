@@ -414,5 +414,7 @@ def iter_json(rows: Iterable[SQLModel]) -> list[dict]:
 
 # The statistics writers register their kinds in WRITERS (they need the names above).
 from . import writer as _statistics_writer  # noqa: E402,F401
+# The web console's tables (users, audit log) and their writers, likewise.
+from . import console as _console_tables  # noqa: E402,F401
 # The console's site changes (migration 0006) register theirs.
 from . import site_changes as _site_changes  # noqa: E402,F401
