@@ -82,12 +82,27 @@ def test_an_admin_adds_an_agent_who_can_log_in_and_take_a_call(console_server, b
     assert carol.locator(".state").text_content() == "logged out"
     assert "saved, in effect now" in page.text_content(".notice")
 
+    # The users page offers the new agent at once: carol gets a console login of her own.
+    page.goto(server.url + "/console/admin/users")
+    adding = page.locator("[data-testid=add-user]")
+    adding.locator("input[name=name]").fill("carol")
+    adding.locator("select[name=role]").select_option("agent")
+    adding.locator("select[name=agent_id]").select_option("carol")
+    adding.locator("input[name=password]").fill(PASSWORD)
+    adding.locator("button[type=submit]").click()
+    page.wait_for_selector("text=added the agent \"carol\"")
+    page.click("text=Log out")
+    login(page, server, "carol")
+    assert page.text_content("[data-testid=who]") == "carol (agent)"
+
     server.call(lambda: server.runtime.agent_action("carol", "login"))
     server.call(lambda: server.fake.new_call("c1"))
     wait_for(lambda: state(server, "carol") is AgentState.BUSY, what="carol to take the call")
     rung = [r[1] for r in server.fake.requests if r[0] == "originate"]
     assert rung == ["PJSIP/carol"]
-    page.reload()
+    page.click("text=Log out")
+    login(page, server, "admin")
+    page.goto(server.url + "/console/admin/agents")
     assert row(page, "agents", "carol").locator(".state").text_content() == "busy"
     screenshot(page, "agents")
     entry = wait_for(lambda: audited(server, "agent.add"), what="the audit entry")[0]
