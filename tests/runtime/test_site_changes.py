@@ -336,6 +336,31 @@ def test_a_restart_restores_the_changes_even_those_made_while_the_database_was_d
     asyncio.run(after_restart())
 
 
+def test_an_agent_deactivated_during_a_call_is_not_logged_in_again_by_a_restart(tmp_path):
+    async def first_run():
+        fake = FakeAri()
+        runtime = runtime_on(tmp_path, fake)
+        await runtime.start()
+        await runtime.site_admin.put("calendar", "office", {"hours": {"daily": "00:00-24:00"}})
+        runtime.agent_action("alice", "login")
+        fake.new_call("c1")
+        await settle_until(lambda: state(runtime, "alice") is AgentState.BUSY)
+        await runtime.site_admin.remove("agent", "alice")
+        await runtime.close()          # stopped before her call was over
+
+    async def after_restart():
+        runtime = runtime_on(tmp_path, FakeAri())
+        await runtime.start()
+        stored = {row.agent_id: row.logged_in for row in runtime.store.agents()}
+        assert stored == {"alice": True}   # what was stored: logged in, leaving
+        with pytest.raises(LookupError):   # ... but not logged in again
+            runtime.center.agent_info("alice")
+        await runtime.close()
+
+    asyncio.run(first_run())
+    asyncio.run(after_restart())
+
+
 def test_a_stored_change_the_site_file_no_longer_accepts_is_skipped_at_start(tmp_path):
     async def scenario():
         store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
