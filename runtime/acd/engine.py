@@ -333,6 +333,13 @@ class AcdEngine(AcdMetrics):
         agent.call = None
         return self._make_ready(agent, now)
 
+    def set_wrap_up(self, agent_id: str, wrap_up: float | None) -> None:
+        """Change a known agent's own wrap-up (None: each call's group's), from their next
+        call on (an administrator changed it while they are logged in)."""
+        if wrap_up is not None and not wrap_up >= 0:
+            raise ValueError(f"wrap_up must be >= 0 seconds, got {wrap_up!r}")
+        self._agent(agent_id).wrap_up = None if wrap_up is None else float(wrap_up)
+
     def wrap_up_seconds(self, agent_id: str) -> float:
         """Wrap-up time owed for the agent's current or last call: the agent's own
         (:meth:`login`), else that of the call's group."""

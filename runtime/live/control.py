@@ -20,6 +20,11 @@ Routes:
 * ``POST /scripts/{name}/check`` — body ``{"source": "..."}``: the diagnostics
   (line, col, code, hint) without deploying (runtime/live/script_check.py)
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
+* ``GET /site/{agents|groups|calendars}`` — the entries, with the console's changes
+* ``GET|PUT|DELETE /site/{agents|groups|calendars}/{name}`` — one entry; PUT body
+  ``{"entry": {...}}`` as the site file writes it, checked by the site file's readers
+  (422 with ``problems`` when it does not fit); DELETE removes a group or calendar and
+  deactivates an agent (runtime/live/site_admin.py)
 
 Names in paths follow the site's name rule and bodies their route's schema
 (:mod:`runtime.live.control_bodies`); both are checked before the runtime is
@@ -48,8 +53,10 @@ from qscript.source import MAX_SOURCE_BYTES
 from runtime.acd import AcdError
 from runtime.live.control_bodies import check_body, parse_body
 from runtime.live.script_check import check_payload
+from runtime.site.changes import problems_of
 from runtime.site.values import NAME_RULE, is_valid_name
 from runtime.site.web import WebConfig
+from runtime.site.yamlmarks import SiteError
 from runtime.store.console import audit_op
 from runtime.store.database import StoreUnavailable
 from runtime.web.console import PREFIX as CONSOLE_PREFIX, address_filter, mount as mount_console
@@ -120,6 +127,9 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
             raise
         except StoreUnavailable as error:  # nothing changed (a deploy), or try again later
             return web.json_response({"error": str(error)}, status=503)
+        except SiteError as error:  # a site change the site file's readers refuse
+            return web.json_response({"error": str(error), "problems": problems_of(error)},
+                                     status=422)
         except (ValueError, LookupError) as error:
             # KeyError's str() adds quotes around its message; show the message itself.
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
@@ -208,7 +218,40 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
         status, answer = await runtime.saved(saving)
         return web.json_response(answer, status=status)
 
+    async def site_list(request):
+        kind = _site_kind(request)
+        return web.json_response(runtime.site_admin.entries(kind))
+
+    async def site_entry(request):
+        kind = _site_kind(request)
+        name = _path_name(request, "name", f"{kind} name")
+        entry = runtime.site_admin.entry(kind, name)
+        if entry is None:
+            raise LookupError(f'no {kind} "{name}" in the site')
+        return web.json_response({"name": name, "entry": entry})
+
+    async def site_put(request):
+        kind = _site_kind(request)
+        name = _path_name(request, "name", f"{kind} name")
+        fields = await body(request, "site entry")
+        saving = await runtime.site_admin.put(kind, name, fields["entry"])
+        audit(request, f"{kind}.change", name, fields=",".join(sorted(fields["entry"])))
+        status, answer = await runtime.saved(saving)
+        return web.json_response(answer, status=status)
+
+    async def site_delete(request):
+        kind = _site_kind(request)
+        name = _path_name(request, "name", f"{kind} name")
+        saving = await runtime.site_admin.remove(kind, name)
+        audit(request, "agent.deactivate" if kind == "agent" else f"{kind}.remove", name)
+        status, answer = await runtime.saved(saving)
+        return web.json_response(answer, status=status)
+
     app.router.add_get("/status", status)
+    app.router.add_get("/site/{kinds}", site_list)
+    app.router.add_get("/site/{kinds}/{name}", site_entry)
+    app.router.add_put("/site/{kinds}/{name}", site_put)
+    app.router.add_delete("/site/{kinds}/{name}", site_delete)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/agents/{agent}/{action}", agent)
     app.router.add_post("/scripts/{name}", deploy)
@@ -219,6 +262,19 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
     if console:
         mount_console(app, runtime)
     return app
+
+
+SITE_KINDS = {"agents": "agent", "groups": "group", "calendars": "calendar"}
+
+
+def _site_kind(request: web.Request) -> str:
+    """agent | group | calendar from /site/{agents|groups|calendars}/...; 404 otherwise."""
+    kind = SITE_KINDS.get(request.match_info["kinds"])
+    if kind is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "the site's entries are /site/agents, "
+                                                         "/site/groups and /site/calendars"}),
+                               content_type="application/json")
+    return kind
 
 
 def _path_name(request: web.Request, key: str, kind: str) -> str:

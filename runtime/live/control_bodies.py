@@ -109,6 +109,47 @@ def _groups(value: Any) -> dict[str, int]:
     return groups
 
 
+#: A site entry (agent, group, calendar) as JSON: its size and depth are bounded here, its
+#: content is checked by the site file's readers (runtime.site.changes).
+MAX_ENTRY_DEPTH = 6
+MAX_ENTRY_VALUES = 2000
+MAX_ENTRY_TEXT = 1000
+
+
+def _entry(value: Any) -> dict[str, Any]:
+    """A JSON object of objects, lists, texts, numbers, booleans and nulls, not too big."""
+    if not isinstance(value, dict):
+        _fail()
+    count = 0
+
+    def walk(item: Any, depth: int) -> None:
+        nonlocal count
+        count += 1
+        if depth > MAX_ENTRY_DEPTH or count > MAX_ENTRY_VALUES:
+            _fail()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                _text(MAX_ENTRY_TEXT)(key)
+                walk(inner, depth + 1)
+        elif isinstance(item, list):
+            for inner in item:
+                walk(inner, depth + 1)
+        elif isinstance(item, str):
+            _text(MAX_ENTRY_TEXT)(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            _fail()
+        elif item is not None and not isinstance(item, (bool, int, float)):
+            _fail()
+    walk(value, 1)
+    return value
+
+
+ENTRY = Field("entry", "an object written as the site file writes the entry (e.g. "
+                       '{"name": "Bob", "groups": ["support"], "wrap_up": "10s"}), '
+                       f"at most {MAX_ENTRY_DEPTH} levels deep and {MAX_ENTRY_VALUES} values, "
+                       f"texts of at most {MAX_ENTRY_TEXT} characters on one line",
+              _entry, required=True)
+
 GROUPS_EXPECTED = ("a list of answer group names, or an object of names and penalties "
                    f"(whole numbers, 0 to {MAX_WHOLE}); names {NAME_RULE}")
 GROUPS = Field("groups", GROUPS_EXPECTED, _groups)
@@ -137,6 +178,7 @@ BODIES: Mapping[str, tuple[Field, ...]] = {
     ),
     "rollback": (Field("version", f"a whole number from 1 to {MAX_WHOLE}", _whole(1)),),
     "hot prompt": (Field("active", "true or false (a JSON boolean)", _boolean, required=True),),
+    "site entry": (ENTRY,),
 }
 
 

@@ -37,6 +37,7 @@ from runtime.core.center import CallHistory, ProgramTable
 from runtime.core.factory import build_center
 from runtime.core.latency import LatencyRecorder
 from runtime.live.mailer import Mailer
+from runtime.live.site_admin import SiteAdmin
 from runtime.store.outbox import REJECTED, SAVED, SPOOLED, Outbox
 from runtime.store.database import (Store, StoreUnavailable, agent_state_op, describe_error,
                     hot_prompt_op, is_transient)
@@ -127,6 +128,8 @@ class LiveRuntime:
         #: Prompt recordings uploaded in the console: written where Asterisk reads them,
         #: played from the next play, saved through the outbox (restored at start).
         self.prompt_uploads = PromptUploads.for_site(site, self.outbox)
+        #: Agents, groups and calendars changed in the console: a layer over the site file.
+        self.site_admin = SiteAdmin(self)
 
     # ------------------------------------------------------------ start and stop
 
@@ -138,6 +141,7 @@ class LiveRuntime:
         so (the spool stays on disk for the next start).
         """
         await asyncio.to_thread(self.outbox.start)
+        await self.site_admin.load()  # before the scripts: they may use its groups, calendars
         await self._load_scripts()
         hot, calls, agents = await self._in_store(
             lambda: (self.store.hot_prompts(), self.store.calls(limit=5000), self.store.agents()))
@@ -228,11 +232,16 @@ class LiveRuntime:
                     seconds_ago = (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()
                     self.history.remember(row.caller, row.agent, self.loop.time() - seconds_ago)
         for row in agents:
-            if row.logged_in:
+            if row.logged_in and self._may_log_in(row.agent_id):
                 groups = json.loads(row.groups or "{}")
                 self.center.agent_login(row.agent_id, groups, ready=row.ready)
                 if not row.ready and row.pause_reason:
                     self.center.agent_pause(row.agent_id, row.pause_reason)
+
+    def _may_log_in(self, agent_id: str) -> bool:
+        """Not an agent deactivated (in the console) while logged in, before the restart."""
+        agent = self.site.agent(agent_id) if self.site is not None else None
+        return agent is None or agent.active
 
     # ------------------------------------------------------------ scripts
 
@@ -382,9 +391,11 @@ class LiveRuntime:
         center = self.center
         agent = self.site.agent(agent_id) if self.site is not None else None
         if self.site is not None and agent is None:
-            raise LookupError(f'unknown agent "{agent_id}"; agents are defined in the site file')
+            raise LookupError(f'unknown agent "{agent_id}"; agents are defined in the site file '
+                              "or added in the console")
         if agent is not None and not agent.active and action == "login":
-            raise ValueError(f'agent "{agent_id}" is deactivated in the site file')
+            raise ValueError(f'agent "{agent_id}" is deactivated (in the site file or the '
+                             "console)")
         for group in (groups or {}):
             if self.site is not None and group not in self.site.groups:
                 raise LookupError(f'unknown answer group "{group}"')

@@ -275,6 +275,10 @@ TOP_LEVEL_KEYS = ("version", "site", "timezone", "languages", "groups", "agents"
                   "prompts", "hot_prompts", "lookups", "commands", "mail", "numbers", "fallback",
                   "ari", "control", "database", "announcements", "web")
 
+#: The sections runtime.site.changes layers the console's changes over (fallback is read
+#: again with them: it names a group).
+CHANGEABLE_SECTIONS = ("groups", "agents", "calendars", "fallback")
+
 
 def load_site(path: str | Path, *, check_scripts: bool = True) -> Site:
     """Load and check a site file; raises :class:`SiteError` listing every problem.
@@ -359,6 +363,7 @@ def read_site(reader: Reader, root: Node, base_dir: Path, site_path: Path | None
         announcements=read_announcements(reader, fields.get("announcements")),
         web=read_web(reader, fields.get("web")),
         source_name=reader.file,
+        sections=MappingProxyType({key: fields.get(key) for key in CHANGEABLE_SECTIONS}),
     )
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from yaml.nodes import Node
+
 from qscript.extensions import CommandError, RegisteredCommand, load_modules
 from qscript.symbols import SiteSymbols
 
@@ -186,6 +188,10 @@ class Site:
     announcements: AnnouncementDefaults = AnnouncementDefaults()
     web: WebConfig = WebConfig()
     source_name: str = "<site>"       # the name problems are reported under
+    #: The YAML nodes of the sections the console can change (groups, agents,
+    #: calendars) and of fallback, as the file wrote them: the base layer that
+    #: runtime.site.changes reads again, with the stored changes, by the same readers.
+    sections: Mapping[str, Node | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def default_language(self) -> str:

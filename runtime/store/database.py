@@ -418,3 +418,5 @@ from . import writer as _statistics_writer  # noqa: E402,F401
 from . import console as _console_tables  # noqa: E402,F401
 # Uploaded prompt recordings (the console's prompt administration) register theirs too.
 from . import prompt_recordings as _prompt_recordings  # noqa: E402,F401
+# The console's site changes (migration 0006) register theirs.
+from . import site_changes as _site_changes  # noqa: E402,F401

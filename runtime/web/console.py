@@ -41,6 +41,7 @@ PAGE_MODULES = (
     "runtime.web.auth_pages",
     "runtime.web.admin_users",
     "runtime.web.admin_content",
+    "runtime.web.admin_site",
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

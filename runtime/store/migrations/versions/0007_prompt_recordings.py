@@ -3,7 +3,7 @@ the WAV audio itself, so that every server on the database can play it
 (runtime/store/prompt_recordings.py).
 
 Revision ID: 0007
-Revises: 0005 (on main with the console foundation; the integrator sets the revision before it)
+Revises: 0006
 Create Date: 2026-12-03
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: Union[str, Sequence[str], None] = "0005"
+down_revision: Union[str, Sequence[str], None] = "0006"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
