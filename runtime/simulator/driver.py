@@ -23,7 +23,7 @@ from .model import Model
 class _Leg:
     """The simulator's view of one caller."""
 
-    __slots__ = ("call", "media", "waiting", "handle_time", "patience", "gone")
+    __slots__ = ("call", "media", "waiting", "handle_time", "patience", "gone", "released")
 
     def __init__(self, handle_time: float, patience: float | None, call: CallInfo):
         self.call = call
@@ -34,6 +34,10 @@ class _Leg:
         self.handle_time = handle_time
         self.patience = patience
         self.gone = False
+        #: Agents who left the call before their talk ended (transfer, requeue): the
+        #: hang-ups already posted for them are skipped. Each connection posts its
+        #: hang-up the leg's handle time after it began, so they fire in that order.
+        self.released = 0
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # `qscript test` subclasses it
@@ -202,8 +206,17 @@ class SimDriver(Driver):
         leg.waiting = False
         self.loop.post_later(leg.handle_time, self._hang_up_event, call)
 
+    def release_agent(self, call: CallInfo, agent_id: str) -> None:
+        leg = self.legs.get(call.call_id)
+        if leg is not None:
+            leg.released += 1
+
     def _agent_hangs_up(self, call: CallInfo) -> None:
         if self.center is None:
+            return
+        leg = self.legs.get(call.call_id)
+        if leg is not None and leg.released:
+            leg.released -= 1   # the hang-up of an agent who left the call already
             return
         session = self.center.session_for(call.call_id)
         if session is not None:

@@ -979,6 +979,32 @@ class AriDriver(Driver):
                 self._record_handoff(times)
         self._request(bridge_them(), call, "bridge")
 
+    def release_agent(self, call, agent_id) -> None:
+        """Hang up the agent's leg and take the caller out of the bridge (destroying
+        it puts them back in the application, where music on hold can play); an
+        empty bridge of the same name is made again at once, for the next agent.
+        Both go through the leg's media chain: the music the session starts next
+        must not reach Asterisk while the caller is still bridged."""
+        leg = self.legs.get(call.call_id)
+        if leg is None or leg.gone:
+            return
+        agent_channel, leg.agent_channel = leg.agent_channel, None
+        if agent_channel is not None:
+            # Forgotten first: its end is not the session's news (it released the agent).
+            self.agent_calls.pop(agent_channel, None)
+            self.agent_ids.pop(agent_channel, None)
+            self._request(self.port.hangup(agent_channel), None, "hang up the released agent")
+        if leg.bridge is None:
+            return
+        leg.bridge = None
+        bridge = _bridge_name(call)
+
+        async def empty_bridge():
+            await self.port.destroy_bridge(bridge)
+            await self.port.create_bridge(bridge)
+        self._media_request(leg, empty_bridge, call, "take the caller out of the bridge")
+        leg.bridge_ready = leg.media_task
+
     def _record_handoff(self, times: dict) -> None:
         for stage, start, end in HANDOFF_STAGES:
             if start in times and end in times:
