@@ -8,7 +8,8 @@ The screen pop is the call ringing the agent or connected to them: the number,
 the digits the caller keyed in, their menu choice, language, the wait before
 the answer, the groups, what the script's lookups found (``lookup "customers"
 by caller into customer`` gives ``lookups.customers``) and what it saved
-(``save``), and the CRM link filled from them (site ``web.crm_url``).
+(``save``), and the CRM link filled from them (site ``web.crm_url``, see
+runtime.site.crm_url).
 
 Not compiled with mypyc (a view per request, not per call event).
 """
@@ -20,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.acd import AgentState
 from runtime.core.session import State
-from runtime.site.crm_url import CrmUrl, call_values
+from runtime.site.crm_url import fill_crm_url
 
 if TYPE_CHECKING:
     from runtime.core.center import ContactCenter
     from runtime.core.session import CallSession
 
 
-def agent_view(center: "ContactCenter", agent_id: str, crm_url: CrmUrl | None = None) -> dict:
+def agent_view(center: "ContactCenter", agent_id: str, crm_url: str = "") -> dict:
     """The agent's state, their call's screen pop and their callback list."""
     try:
         info = center.agent_info(agent_id)
@@ -65,7 +66,7 @@ def _session_of(center: "ContactCenter", info) -> "CallSession | None":
 
 
 def screen_pop(center: "ContactCenter", session: "CallSession", agent_id: str,
-               crm_url: CrmUrl | None = None) -> dict:
+               crm_url: str = "") -> dict:
     """What the agent sees of the call ringing them or connected to them."""
     call, record = session.call, session.record
     connected = session.state is State.CONNECTED and session.agent == agent_id
@@ -82,7 +83,7 @@ def screen_pop(center: "ContactCenter", session: "CallSession", agent_id: str,
         "callback": session.callback_accepted,
         "lookups": {name: _plain(found) for name, found in (session.lookups or {}).items()},
         "saved": _plain(dict(record.saved))}
-    pop["crm_url"] = crm_url.fill(call_values(pop)) if crm_url is not None else None
+    pop["crm_url"] = fill_crm_url(crm_url, pop) if crm_url else None
     return pop
 
 
@@ -102,7 +103,7 @@ def pending_callbacks(center: "ContactCenter", groups: list[str]) -> list[dict]:
         return []
     now = center.driver.now()
     acd = center.acd
-    found = []
+    found: list[dict[str, Any]] = []
     for session in center.sessions_in_progress():
         call_id = session.call.call_id
         if session.state is not State.CALLBACK or not acd.has_call(call_id):

@@ -450,17 +450,9 @@ class LiveRuntime:
             raise LookupError(f'unknown answer group "{group}"')
         return group
 
-    def _crm_url(self):
-        """The site's ``web.crm_url`` template, checked (None: the site has none)."""
-        from runtime.site.crm_url import CrmUrl, parse_crm_url
-        template = getattr(getattr(self.site, "web", None), "crm_url", None)
-        if template is None or isinstance(template, CrmUrl):
-            return template
-        cached = getattr(self, "_crm_url_parsed", None)
-        if cached is None or cached.template != template:
-            cached = self._crm_url_parsed = parse_crm_url(template,
-                                                          getattr(self.site, "lookups", None))
-        return cached
+    def _crm_url(self) -> str:
+        """The site's ``web.crm_url`` template (checked when the site loaded; "" for none)."""
+        return getattr(getattr(self.site, "web", None), "crm_url", "") or ""
 
     def _site_groups(self, agent_id: str) -> dict[str, int]:
         agent = self.site.agent(agent_id) if self.site is not None else None
