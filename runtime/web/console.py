@@ -202,7 +202,10 @@ class Console:
             return self.refuse(request, 500, "internal error (logged on the server)")
 
     async def _load_users(self, _app: web.Application) -> None:
-        await self.users.load()
+        if await self.users.load() and not self.users.known_names():
+            site = getattr(getattr(self.runtime, "site", None), "path", None) or "SITE"
+            log.warning("the web console has no users yet: add the first admin with "
+                        "`qscript user add NAME --role admin --site %s`", site)
 
     async def _end_streams(self, _app: web.Application) -> None:
         for task in list(self.streams):

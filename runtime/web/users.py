@@ -52,19 +52,28 @@ class UserDirectory:
         self._known: dict[str, WebUser] = {}
         self._failures: dict[str, deque[float]] = {}
 
-    async def load(self) -> None:
-        """Read every user once at start (for logins during a later outage)."""
+    async def load(self) -> bool:
+        """Read every user once at start (for logins during a later outage); False when
+        the database could not be read."""
         try:
             rows = await self.runtime._in_store(lambda: tables.web_users(self.runtime.store))
         except StoreUnavailable:
-            return
+            return False
         self._known = {row.name: WebUser.from_row(row) for row in rows}
+        return True
+
+    def known_names(self) -> list[str]:
+        return sorted(self._known)
 
     async def find(self, name: str) -> WebUser | None:
+        """The user as the database has it; while it is down, the copy kept (StoreUnavailable
+        for a name not seen since the start: there is nothing to check a password against)."""
         try:
             row = await self.runtime._in_store(lambda: tables.web_user(self.runtime.store, name))
         except StoreUnavailable:
-            return self._known.get(name)
+            if name in self._known:
+                return self._known[name]
+            raise
         if row is None:
             self._known.pop(name, None)
             return None
@@ -83,7 +92,11 @@ class UserDirectory:
         for key in (f"user:{name}", f"address:{address}"):
             if self._too_many(key):
                 raise LoginRefused("too many failed logins; try again in a few minutes")
-        user = await self.find(name) if name else None
+        try:
+            user = await self.find(name) if name else None
+        except StoreUnavailable:
+            raise LoginRefused("the database is unavailable, and this user has not logged in "
+                               "since the console started; try again later") from None
         matches = verify_password(user.password_hash if user else None, password)
         if not matches or user is None:
             self._failed(f"user:{name}")

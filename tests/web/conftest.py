@@ -58,12 +58,13 @@ USERS = (("admin", "admin", ""), ("sup", "supervisor", ""), ("alice", "agent", "
 
 
 class ConsoleServer:
-    def __init__(self, tmp_path: Path, site_text: str = SITE, script: str = SCRIPT):
+    def __init__(self, tmp_path: Path, site_text: str = SITE, script: str = SCRIPT,
+                 database_url: str | None = None):
         (tmp_path / "main.qs").write_text(script)
         (tmp_path / "site.yaml").write_text(site_text)
         self.tmp_path = tmp_path
         self.site = load_site_text(site_text, str(tmp_path / "site.yaml"), tmp_path)
-        self.store = Store(f"sqlite:///{tmp_path / 'console.db'}")
+        self.store = Store(database_url or f"sqlite:///{tmp_path / 'console.db'}")
         self.store.apply([tables.web_user_op(name, hash_password(PASSWORD), role, agent, True)
                           for name, role, agent in USERS])
         with socket.socket() as probe:
