@@ -28,8 +28,12 @@ if TYPE_CHECKING:
     from runtime.core.session import CallSession
 
 
-def agent_view(center: "ContactCenter", agent_id: str, crm_url: str = "") -> dict:
-    """The agent's state, their call's screen pop and their callback list."""
+def agent_view(center: "ContactCenter", agent_id: str, crm_url: str = "",
+               callbacks: list[dict] | None = None) -> dict:
+    """The agent's state, their call's screen pop and their callback list.
+
+    ``callbacks``: :func:`all_pending_callbacks`, when the caller has it already (one
+    look through the calls serves every open agent page)."""
     try:
         info = center.agent_info(agent_id)
     except LookupError:  # never logged in since the start
@@ -52,7 +56,7 @@ def agent_view(center: "ContactCenter", agent_id: str, crm_url: str = "") -> dic
     if session is not None:
         view["call"] = screen_pop(center, session, agent_id, crm_url)
     if state is not AgentState.LOGGED_OUT:
-        view["callbacks"] = pending_callbacks(center, list(info.groups))
+        view["callbacks"] = pending_callbacks(center, list(info.groups), callbacks)
     return view
 
 
@@ -96,11 +100,24 @@ def _waited(center: "ContactCenter", session: "CallSession") -> float:
     return round(max(0.0, end - record.queued_at), 1)
 
 
-def pending_callbacks(center: "ContactCenter", groups: list[str]) -> list[dict]:
-    """The callbacks waiting in these groups (not ringing anyone), longest waiting first."""
+def pending_callbacks(center: "ContactCenter", groups: list[str],
+                      every: list[dict] | None = None) -> list[dict]:
+    """The callbacks waiting in these groups (not ringing anyone), longest waiting first;
+    each with the groups of these it waits in."""
     wanted = set(groups)
     if not wanted:
         return []
+    found = []
+    for item in all_pending_callbacks(center) if every is None else every:
+        shared = [g for g in item["groups"] if g in wanted]
+        if shared:
+            found.append({**item, "groups": shared})
+    return found
+
+
+def all_pending_callbacks(center: "ContactCenter") -> list[dict]:
+    """Every callback waiting (not ringing anyone), longest waiting first: one pass
+    over the calls in progress."""
     now = center.driver.now()
     acd = center.acd
     found: list[dict[str, Any]] = []
@@ -109,12 +126,11 @@ def pending_callbacks(center: "ContactCenter", groups: list[str]) -> list[dict]:
         if session.state is not State.CALLBACK or not acd.has_call(call_id):
             continue
         entry = acd.call_info(call_id)
-        shared = [g for g in entry.groups if g in wanted]
-        if entry.ringing_agent is not None or not shared:
+        if entry.ringing_agent is not None:
             continue
         queued = session.record.queued_at
         found.append({"call_id": call_id, "number": session.call.caller,
-                      "digits": session.digits, "groups": shared,
+                      "digits": session.digits, "groups": list(entry.groups),
                       "waited_s": round(now - queued, 1) if queued is not None else 0.0})
     found.sort(key=lambda item: -item["waited_s"])
     return found

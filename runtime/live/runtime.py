@@ -406,12 +406,13 @@ class LiveRuntime:
 
     # ------------------------------------------------------------ the agent's own call (agent client)
 
-    def agent_view(self, agent_id: str) -> dict:
+    def agent_view(self, agent_id: str, callbacks: list[dict] | None = None) -> dict:
         """An agent's state, their call's screen pop and their callback list
-        (runtime.core.agent_view); LookupError for an agent the site does not define."""
+        (runtime.core.agent_view; ``callbacks``: all_pending_callbacks, when known);
+        LookupError for an agent the site does not define."""
         from runtime.core.agent_view import agent_view
         agent = self._site_agent(agent_id)
-        view = agent_view(self.center, agent_id, self._crm_url())
+        view = agent_view(self.center, agent_id, self._crm_url(), callbacks)
         view["name"] = getattr(agent, "name", "") or agent_id
         return view
 

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
+import weakref
 
 from aiohttp import web
 
 from runtime.acd import AgentState
+from runtime.core.agent_view import all_pending_callbacks
 from runtime.live.control_bodies import check_body
 from runtime.web.console import Console, current_user, json_body
 from runtime.web.security import COOKIE, Role
@@ -75,25 +78,46 @@ def agent_of(request: web.Request) -> str:
     return chosen
 
 
+class _Shared:
+    """What every open agent page shows alike — the pending callbacks, the agents logged
+    in — looked up once for all of them every half poll, not once per page: a hundred
+    open pages must not each walk every call in progress five times a second."""
+
+    def __init__(self) -> None:
+        self.at = -math.inf
+        self.callbacks: list[dict] = []
+        self.agents: list[dict] = []
+
+    def fresh(self, runtime) -> "_Shared":
+        now = time.monotonic()
+        if now - self.at >= POLL_SECONDS / 2:
+            self.callbacks = all_pending_callbacks(runtime.center)
+            self.agents = _logged_in_agents(runtime)
+            self.at = now
+        return self
+
+
+_SHARED: "weakref.WeakKeyDictionary[Console, _Shared]" = weakref.WeakKeyDictionary()
+
+
 def page_view(console: Console, agent_id: str) -> dict:
     """What the page shows: the agent's view and what they may choose from."""
     runtime = console.runtime
-    view = runtime.agent_view(agent_id)
+    shared = _SHARED.setdefault(console, _Shared()).fresh(runtime)
+    view = runtime.agent_view(agent_id, shared.callbacks)
     site = runtime.site
     agent = site.agent(agent_id) if site is not None else None
     view["pause_reasons"] = list(console.settings.pause_reasons)
     view["site_groups"] = list(getattr(agent, "groups", {}) or {})
     view["transfer_groups"] = list(getattr(site, "groups", {}) or {})
-    view["transfer_agents"] = _other_agents(runtime, agent_id)
+    view["transfer_agents"] = [other for other in shared.agents if other["id"] != agent_id]
     return view
 
 
-def _other_agents(runtime, agent_id: str) -> list[dict]:
-    """The agents a call may be transferred to: those logged in, but not this one."""
+def _logged_in_agents(runtime) -> list[dict]:
+    """The agents a call may be transferred to: those logged in."""
     found = []
     for agent in getattr(runtime.site, "agents", ()):
-        if agent.id == agent_id:
-            continue
         try:
             state = runtime.center.agent_info(agent.id).state
         except LookupError:
