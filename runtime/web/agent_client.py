@@ -130,6 +130,11 @@ def _logged_in_agents(runtime) -> list[dict]:
 
 async def agent_page(request: web.Request) -> web.StreamResponse:
     console = Console.of(request)
+    user = current_user(request)
+    if user.role >= Role.SUPERVISOR and not request.query.get("agent") and not user.agent_id:
+        agents = [{"id": agent.id, "name": agent.name or agent.id}
+                  for agent in getattr(console.runtime.site, "agents", ())]
+        return console.render(request, "agent/choose.html", agents=agents)
     try:
         agent_id = agent_of(request)
         view = page_view(console, agent_id)
@@ -159,7 +164,11 @@ async def events(request: web.Request, stream: EventStream) -> None:
     session, cookie = current_user(request), request.cookies.get(COOKIE)
     last, last_sent, checked = "", time.monotonic(), time.monotonic()
     while True:
-        view = page_view(console, agent_id)
+        try:
+            view = page_view(console, agent_id)
+        except LookupError as gone:  # the agent left the site (a reload without them)
+            await stream.send(json.dumps({"error": str(gone.args[0] if gone.args else gone)}))
+            return
         key = json.dumps(_without_clocks(view), sort_keys=True)
         now = time.monotonic()
         if key != last:

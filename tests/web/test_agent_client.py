@@ -33,8 +33,10 @@ def test_an_agent_user_acts_only_on_their_own_agent(console_server):
     # a supervisor may open any agent's page
     sup = logged_in(console_server, "sup")
     assert sup.get("/console/agent/view?agent=bob").json()["agent"] == "bob"
-    without = sup.get("/console/agent", headers={"Accept": "application/json"})
+    without = sup.get("/console/agent/view", headers={"Accept": "application/json"})
     assert without.status_code == 403 and "?agent=ID" in without.json()["error"]
+    choice = sup.get("/console/agent")  # the page lets them choose one
+    assert choice.status_code == 200 and 'href="/console/agent?agent=bob"' in choice.text
 
 
 def test_pause_reasons_and_groups_are_the_sites(console_server):
