@@ -55,7 +55,7 @@ lookups:
 class Centre:
     """A centre on the simulator's clock with scripted callers and agents."""
 
-    def __init__(self, tmp_path, agents=(), script=SCRIPT):
+    def __init__(self, tmp_path, agents=(), script=SCRIPT, talk=None):
         with sqlite3.connect(tmp_path / "crm.db") as db:
             db.execute("CREATE TABLE customers (number TEXT, name TEXT, segment TEXT)")
             db.execute("INSERT INTO customers VALUES ('4711', 'Ada Lovelace', 'gold')")
@@ -68,7 +68,8 @@ class Centre:
                       profile=(), weekday_factors={}, handle_time=Distribution("constant", 30.0),
                       patience=None, agents=())
         scenario = Scenario("agent calls", Location("t"),
-                            agents=[AgentPlan(a, ["support"], talk=600.0) for a in agents])
+                            agents=[AgentPlan(a, ["support"], talk=(talk or {}).get(a, 600.0))
+                                    for a in agents])
         self.driver = _ScenarioDriver(self.loop, model, scenario, result.program)
         self.records = {}
         self.center = build_center(self.driver, ProgramTable({"default": result.program}),
@@ -103,8 +104,8 @@ class Centre:
 def centre(tmp_path):
     made = []
 
-    def make(*agents, script=SCRIPT):
-        made.append(Centre(tmp_path, agents, script))
+    def make(*agents, script=SCRIPT, talk=None):
+        made.append(Centre(tmp_path, agents, script, talk))
         return made[-1]
     yield make
     for one in made:
@@ -187,6 +188,23 @@ def test_a_requeued_call_keeps_its_place_and_another_agent_answers_it(centre):
     assert c.center.agent_info("bob").state.name == "BUSY"
     c.run(until=5000.0)
     assert c.records["first"].outcome == "answered" and c.records["first"].agent == "bob"
+
+
+def test_the_next_agent_talks_their_own_time_after_a_requeue(centre):
+    c = centre("alice", "bob", talk={"alice": 600.0, "bob": 30.0})
+    c.center.agent_pause("bob", "meeting")
+    c.call("first", 0.0)
+    c.run(until=60.0)
+    c.center.requeue_agent_call("alice")
+    c.center.agent_ready("bob")
+    c.run(until=70.0)
+    answered = c.center.session_for("first").record.answered_at
+    assert c.center.agent_info("bob").call_id == "first"
+    c.run(until=answered + 29.0)
+    assert c.center.session_for("first") is not None
+    c.run(until=answered + 31.0)   # bob hangs up after his 30 s, not alice's 600
+    assert c.records["first"].agent == "bob"
+    assert c.records["first"].agent_ended_at == pytest.approx(answered + 30.0)
 
 
 def test_a_transfer_to_an_agent_rings_only_them_and_to_a_group_joins_its_queue(centre):
