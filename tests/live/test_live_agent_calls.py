@@ -37,6 +37,17 @@ async def answered_by(live: Live, agent: str, caller: str):
     return session
 
 
+async def members_once_two(live: Live, call_id: str) -> list[str]:
+    """The bridge's channels once there are two (the bridge request may be under way)."""
+    members: list[str] = []
+    for _ in range(50):
+        members = await bridge_members(live, call_id)
+        if len(members) == 2:
+            break
+        await asyncio.sleep(0.1)
+    return members
+
+
 async def bridge_members(live: Live, call_id: str) -> list[str]:
     response = await live.callers.http.get(f"/bridges/qs-{call_id}")
     return response.json().get("channels", []) if response.status_code == 200 else []
@@ -54,7 +65,7 @@ def test_an_answered_call_transferred_by_the_agent_reaches_the_number(tmp_path):
             session = await answered_by(live, "alice", "0706060601")
             call_id = session.call.call_id
             agent_channel = live.runtime.driver.legs[call_id].agent_channel
-            assert len(await bridge_members(live, call_id)) == 2
+            assert len(await members_once_two(live, call_id)) == 2
             answer = live.runtime.transfer_agent_call("alice", number="7070")
             assert answer["call_id"] == call_id
             channel = await live.callers.in_dialplan(call_id, "qtest-fallback")
@@ -92,10 +103,5 @@ def test_a_requeued_call_hears_music_and_is_answered_by_another_agent(tmp_path):
                            15, what="bob to answer the requeued call")
             await wait_for(lambda: bridged(live, call_id), 10, what="bob bridged")
             bob_channel = live.runtime.driver.legs[call_id].agent_channel
-            for _ in range(50):  # (the bridge request is under way)
-                members = await bridge_members(live, call_id)
-                if len(members) == 2:
-                    break
-                await asyncio.sleep(0.1)
-            assert sorted(members) == sorted([call_id, bob_channel])
+            assert sorted(await members_once_two(live, call_id)) == sorted([call_id, bob_channel])
     run(scenario())

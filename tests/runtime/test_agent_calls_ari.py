@@ -106,6 +106,29 @@ def test_a_requeued_call_hears_music_then_another_agent_is_bridged_with_it(tmp_p
     asyncio.run(scenario())
 
 
+def test_an_agent_who_requeues_while_being_bridged_is_hung_up_only_after_it(tmp_path):
+    async def scenario():
+        fake = FakeAri()
+        fake.bridge_seconds = 0.3   # Asterisk is slow to bridge
+        runtime = make_runtime(tmp_path, fake)
+        await runtime.start()
+        runtime.agent_action("alice", "login")
+        fake.new_call("c1")
+        await asyncio.sleep(0.05)
+        fake.press("c1", "4711")
+        await until(lambda: runtime.center.agent_info("alice").state.name == "BUSY")
+        alice_channel = agent_channels(fake, "PJSIP/alice")[0]
+        mark = len(fake.requests)
+        runtime.requeue_agent_call("alice")   # while the bridge request is under way
+        await until(lambda: ("start_moh", "c1") in fake.requests[mark:])
+        kinds = [r[:2] for r in fake.requests]
+        assert kinds.index(("add_to_bridge", "qs-c1")) < kinds.index(("hangup", alice_channel))
+        session = runtime.center.session_for("c1")
+        assert session.state.value == "queued" and session.record.error is None
+        await runtime.close()
+    asyncio.run(scenario())
+
+
 def test_a_transfer_to_a_number_continues_the_caller_in_the_dialplan(tmp_path):
     async def scenario():
         fake = FakeAri()
