@@ -269,6 +269,31 @@ class AcdEngine(AcdMetrics):
         self._record_unanswered(entry, now, reason)
         return offers
 
+    def offer_call_to(self, call_id: str, agent_id: str, now: float) -> Offer:
+        """Ring ``agent_id`` with one waiting call they chose (a callback from their list),
+        whatever its rank, on behalf of their best group among the call's.
+
+        The agent must be READY or PAUSED; a paused agent goes back to their pause
+        after the call (it stays pending). If they do not answer, the call goes back
+        to its place (:meth:`offer_failed`).
+        """
+        entry = self._entry(call_id)
+        agent = self._agent(agent_id)
+        if not entry.queued:
+            raise AcdStateError(f"call {call_id!r} is not waiting (it is ringing an agent)")
+        if agent.state is not READY and agent.state is not PAUSED:
+            raise AcdStateError(f"agent {agent_id!r} is {agent.state.name}, not READY or PAUSED")
+        penalties = agent.penalties
+        shared = [name for name in entry.groups if name in penalties]
+        if not shared:
+            raise AcdStateError(f"call {call_id!r} waits in none of agent {agent_id!r}'s groups")
+        if self._reserved_for_other(entry, agent, now):
+            raise AcdStateError(f"call {call_id!r} is reserved for agent "
+                                f"{entry.preferred_agent!r}")
+        if agent.state is PAUSED:
+            agent.pending_pause = agent.pause_reason
+        return self._offer(entry, agent, min(shared, key=penalties.__getitem__), now)
+
     def convert_to_callback(self, call_id: str) -> None:
         """Mark a waiting call as a callback request; it keeps its place."""
         self._entry(call_id).kind = CALLBACK

@@ -130,6 +130,8 @@ class AgentInfo(NamedTuple):
     calls_answered: int
     last_call_end: float | None
     call_id: str | None  # the call ringing or connected, if any
+    #: A pause asked for during a call or wrap-up: it starts when that is over.
+    pending_pause: str | None = None
 
 
 class CallInfo(NamedTuple):
@@ -269,6 +271,7 @@ class Agent:
             self.calls_answered,
             self.last_call_end,
             self.call.call_id if self.call is not None else None,
+            self.pending_pause,
         )
 
 

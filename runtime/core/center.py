@@ -20,12 +20,12 @@ from typing import Any, Callable, Iterable
 from qscript.builtins import FUNCTIONS
 from qscript.bytecode import Program
 
-from runtime.acd import AcdEngine, AgentInfo, AnswerGroup, Offer
+from runtime.acd import AcdEngine, AcdStateError, AgentInfo, AnswerGroup, Offer, UnknownNameError
 from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
 from runtime.core.latency import LatencyRecorder
 from runtime.core.driver import CallInfo, Driver
 from runtime.core.records import CallRecord
-from runtime.core.session import CallSession
+from runtime.core.session import CallSession, State
 
 log = logging.getLogger("qscript.center")
 
@@ -509,6 +509,74 @@ class ContactCenter:
         """Calls waiting with `when empty goto` leave when their groups have nobody left."""
         for session in self.sessions_in_progress():
             session.check_queue_empty()
+
+    # ------------------------------------------------------------ an agent passes their call on
+    #
+    # The agent's own hand on calls (the agent client, the control API): the same
+    # for both drivers, as each carries out its part through Driver.release_agent.
+
+    def connected_session(self, agent_id: str) -> CallSession:
+        """The call the agent is talking to; AcdStateError when they are on none."""
+        from runtime.acd import AgentState
+        info = self.acd.agent_info(agent_id)
+        session = self._sessions.get(info.call_id or "") if info.state is AgentState.BUSY \
+            else None
+        if session is None or session.agent != agent_id or session.state is not State.CONNECTED:
+            raise AcdStateError(f'agent "{agent_id}" is not on a call (they are '
+                                f"{info.state.name.lower().replace('_', ' ')})")
+        return session
+
+    def transfer_agent_call(self, agent_id: str, *, number: str | None = None,
+                            agent: str | None = None, group: str | None = None) -> str:
+        """Pass the agent's call on to an external number, another agent or a group (one
+        of them); returns the call's id. To an agent: it rings them only (when free) for
+        ``prefer_wait`` seconds, then anyone in their groups; to a group: at the back of
+        its queue. The caller hears music on hold meanwhile."""
+        if sum(target is not None for target in (number, agent, group)) != 1:
+            raise ValueError("a transfer goes to one of: a number, an agent or a group")
+        session = self.connected_session(agent_id)
+        call_id = session.call.call_id
+        if number is not None:
+            session.agent_transfer(number)
+        elif agent is not None:
+            session.agent_requeue(self._groups_of_target(agent_id, agent), keep_place=True,
+                                  preferred_agent=agent)
+        else:
+            session.agent_requeue([self._known_group(group or "")], keep_place=False)
+        return call_id
+
+    def requeue_agent_call(self, agent_id: str, group: str | None = None) -> str:
+        """Put the agent's call back in the queue of ``group`` (default: the group it was
+        answered for), keeping its first arrival for its rank; returns its id."""
+        session = self.connected_session(agent_id)
+        record = session.record
+        target = group or record.answered_group or (record.groups[-1] if record.groups else "")
+        session.agent_requeue([self._known_group(target)], keep_place=True)
+        return session.call.call_id
+
+    def take_callback(self, agent_id: str, call_id: str) -> None:
+        """The agent takes a waiting callback from their list: it rings them now."""
+        session = self._sessions.get(call_id)
+        if session is None or session.state is not State.CALLBACK or not self.acd.has_call(call_id):
+            raise UnknownNameError(f'no pending callback "{call_id}"')
+        self.dispatch([self.acd.offer_call_to(call_id, agent_id, self.driver.now())])
+
+    def _known_group(self, group: str) -> str:
+        if not self.acd.has_group(group):
+            raise UnknownNameError(f'unknown answer group "{group}"')
+        return group
+
+    def _groups_of_target(self, agent_id: str, target: str) -> list[str]:
+        from runtime.acd import AgentState
+        if target == agent_id:
+            raise ValueError(f'agent "{agent_id}" cannot transfer a call to themselves')
+        try:
+            info = self.acd.agent_info(target)
+        except LookupError:
+            info = None
+        if info is None or info.state is AgentState.LOGGED_OUT or not info.groups:
+            raise AcdStateError(f'agent "{target}" is not logged in')
+        return list(info.groups)
 
     def nobody_logged_in(self, groups: Iterable[str]) -> bool:
         return all(self.acd.agents_logged_in(g) == 0 for g in groups

@@ -183,6 +183,16 @@ class Driver(ABC):
     def connect(self, call: CallInfo, agent_id: str) -> None:
         """Bridge the caller with the agent who answered."""
 
+    def release_agent(self, call: CallInfo, agent_id: str) -> None:
+        """The connected agent leaves the call (they transferred or requeued it): end
+        their leg, keep the caller's, out of the bridge, for the session to go on
+        with (music on hold, the queue, a transfer). The agent's leg ending is not
+        reported to the session (``agent_leg_ended``): it ended the agent's part itself.
+
+        Not abstract, so that test doubles need not implement it; both drivers do.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot release an agent's leg")
+
     @abstractmethod
     def call_back(self, call: CallInfo, number: str, answered: Callable[[], None],
                   failed: Callable[[str], None]) -> None:

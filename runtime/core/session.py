@@ -119,6 +119,9 @@ class CallSession:
         self.callback_key = ""
         #: The key the last customer lookup was made with (statistics: ContactFacts.lookup_key).
         self.lookup_key = ""
+        #: What each lookup the script made found, by lookup name: its fields, or None
+        #: (not found). For the agent's screen pop; None until the first lookup.
+        self.lookups: dict[str, Any] | None = None
         self.when_empty_pc = -1
         #: The caller's leg is gone (hung up, or released for a callback).
         self.caller_gone = False
@@ -486,10 +489,12 @@ class CallSession:
         self.lookup_key = key
         if self.driver.runs_blocking_inline:
             try:
-                return lookup.find(key)
+                found = lookup.find(key)
             except Exception as error:  # noqa: BLE001 - a lookup that fails finds nothing
                 self._lookup_failed(effect, error)
-                return None
+                found = None
+            self._keep_lookup(effect.lookup, found)
+            return found
         token = self._token
         self._media_busy = True   # the caller hanging up drops the lookup (stop_media)
 
@@ -499,10 +504,16 @@ class CallSession:
             if error is not None:
                 self._lookup_failed(effect, error)
                 result = None
+            self._keep_lookup(effect.lookup, result)
             self._resume(token, result)
         self.driver.run_blocking(self.call, "lookup", lambda: lookup.find(key),
                                  float(lookup.timeout), answered)
         return _PENDING
+
+    def _keep_lookup(self, name: str, found: Any) -> None:
+        if self.lookups is None:
+            self.lookups = {}
+        self.lookups[name] = dict(found) if isinstance(found, dict) else None
 
     def _lookup_failed(self, effect: fx.Lookup, error: BaseException) -> None:
         """A lookup that fails or does not answer in time is "not found": the call goes
@@ -641,6 +652,68 @@ class CallSession:
             self._run_phase("after")
         else:
             self._hang_up_caller()
+
+    # ------------------------------------------------------------ the agent passes the call on
+
+    def agent_transfer(self, number: str) -> None:
+        """The connected agent sends the caller to an external number: the agent's
+        part ends (wrap-up follows), the call ends transferred."""
+        agent = self._release_connected_agent()
+        record = self.record
+        record.outcome = TRANSFERRED
+        record.transferred_to = number
+        self.center.transferred(self.call.call_id, number)
+        self.driver.transfer(self.call, number)
+        self.center.agent_call_ended(agent, self.call.call_id, "agent")
+        self._end(TRANSFERRED)
+
+    def agent_requeue(self, groups: list[str], keep_place: bool,
+                      preferred_agent: str | None = None) -> None:
+        """The connected agent puts the caller back in the queue of ``groups``: the
+        agent's part ends and the caller hears music and the ``queue:`` section again.
+
+        With ``keep_place`` the call ranks by its first arrival in the queue (a
+        requeue); without, it joins at the back (a transfer to a group).
+        ``preferred_agent`` (a transfer to an agent) lets only that agent take it
+        until the centre's ``prefer_wait`` has passed; then anyone in ``groups``.
+        The call is queued before the releasing agent is free, so that another
+        agent who is ready takes it first.
+        """
+        agent = self._release_connected_agent()
+        center, record, call_id = self.center, self.record, self.call.call_id
+        now = self.driver.now()
+        arrival = record.queued_at if keep_place else None
+        record.answered_at = None   # call.waited and the next screen pop count on
+        for group in groups:
+            center.ensure_group(group)
+            if group not in record.groups:
+                record.groups.append(group)
+        if record.queued_at is None:
+            record.queued_at = now
+        self.state = _QUEUED
+        self.when_empty_pc = -1
+        self.driver.music_on_hold(self.call, "default")
+        center.join_queue(call_id, groups, now, priority=self.priority, arrival=arrival,
+                          preferred_agent=preferred_agent,
+                          preference_deadline=now + center.prefer_wait
+                          if preferred_agent is not None else None,
+                          service_level_threshold=record.target)
+        center.agent_call_ended(agent, call_id, "agent")
+        if (self.state is _QUEUED or self.state is _RINGING) and self.machine.has_phase("queue"):
+            self._run_phase("queue")
+
+    def _release_connected_agent(self) -> str:
+        """End the connected agent's leg (the caller stays on the line); their id."""
+        agent = self.agent
+        if self.state is not _CONNECTED or agent is None:
+            raise RuntimeError(f"call {self.call.call_id} is not connected to an agent")
+        self._interrupt()
+        self.driver.release_agent(self.call, agent)
+        self.record.agent_ended_at = self.driver.now()
+        self.agent = None
+        if self.center.tracer is not None:
+            self.center.tracer(self, ("released", agent))
+        return agent
 
     def caller_hung_up(self) -> None:
         """The caller's leg is gone."""

@@ -13,6 +13,10 @@ Routes:
 * ``GET  /metrics`` — event-to-command latency, CPU
 * ``POST /agents/{id}/{login|logout|ready|pause|groups}`` — body
   ``{"groups": {...}}`` or ``{"reason": "lunch"}``
+* ``GET  /agents/{id}`` — the agent's state, their call's screen pop, their callback list
+* ``POST /agents/{id}/transfer`` — body ``{"number": "..."}``, ``{"agent": "bob"}`` or
+  ``{"group": "sales"}``; ``/requeue`` — body ``{"group": ...}`` (optional);
+  ``/take-callback`` — body ``{"call_id": "..."}`` (409 when the agent's state does not allow it)
 * ``POST /scripts/{name}`` — body ``{"source": "..."}``: compile, store and
   activate; 422 with diagnostics when it does not compile
 * ``GET  /scripts/{name}`` — the stored versions
@@ -67,6 +71,8 @@ log = logging.getLogger("qscript.control")
 #: character may be written as a \uXXXX escape.
 MAX_BODY = 6 * MAX_SOURCE_BYTES + 100_000
 AGENT_ACTIONS = ("login", "logout", "ready", "pause", "groups")
+#: What an agent does with their call (answered with the call's id, nothing to save).
+CALL_ACTIONS = ("transfer", "requeue", "take-callback")
 #: Who the audit log names for a change made with the control token.
 CONTROL_API_USER = "control-api"
 
@@ -169,6 +175,11 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
     async def agent(request):
         agent_id = _path_name(request, "agent", "agent id")
         action = request.match_info["action"]
+        if action in CALL_ACTIONS:
+            fields = await body(request, f"agent {action}")
+            answer = call_action(agent_id, action, fields)
+            audit(request, f"agent.{action}", agent_id, **{k: v for k, v in fields.items() if v})
+            return web.json_response(answer)
         if action not in AGENT_ACTIONS:
             raise web.HTTPNotFound(text=json.dumps({"error": f"unknown action {action}"}),
                                    content_type="application/json")
@@ -178,6 +189,17 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
         audit(request, f"agent.{action}", agent_id, **{k: v for k, v in fields.items() if v})
         status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
         return web.json_response(answer, status=status)
+
+    def call_action(agent_id: str, action: str, fields: dict) -> dict:
+        if action == "transfer":
+            return runtime.transfer_agent_call(agent_id, number=fields["number"],
+                                               agent=fields["agent"], group=fields["group"])
+        if action == "requeue":
+            return runtime.requeue_agent_call(agent_id, fields["group"])
+        return runtime.take_callback(agent_id, fields["call_id"])
+
+    async def agent_view(request):
+        return web.json_response(runtime.agent_view(_path_name(request, "agent", "agent id")))
 
     async def deploy(request):
         name = _path_name(request, "name", "script name")
@@ -253,6 +275,7 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
     app.router.add_put("/site/{kinds}/{name}", site_put)
     app.router.add_delete("/site/{kinds}/{name}", site_delete)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/agents/{agent}", agent_view)
     app.router.add_post("/agents/{agent}/{action}", agent)
     app.router.add_post("/scripts/{name}", deploy)
     app.router.add_get("/scripts/{name}", versions)

@@ -150,6 +150,25 @@ ENTRY = Field("entry", "an object written as the site file writes the entry (e.g
                        f"texts of at most {MAX_ENTRY_TEXT} characters on one line",
               _entry, required=True)
 
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not is_valid_name(value):
+        _fail()
+    return value
+
+
+def _number(value: Any) -> str:
+    """A number to dial: digits, with a leading + and the keys * and # allowed."""
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NUMBER or \
+            not all(c.isdigit() and c.isascii() or c in "*#" for c in value.removeprefix("+")) \
+            or value == "+":
+        _fail()
+    return value
+
+
+#: The longest number an agent may transfer a call to.
+MAX_NUMBER = 40
+
 GROUPS_EXPECTED = ("a list of answer group names, or an object of names and penalties "
                    f"(whole numbers, 0 to {MAX_WHOLE}); names {NAME_RULE}")
 GROUPS = Field("groups", GROUPS_EXPECTED, _groups)
@@ -164,6 +183,18 @@ BODIES: Mapping[str, tuple[Field, ...]] = {
     "agent ready": (REASON,),
     "agent pause": (REASON,),
     "agent groups": (Field("groups", GROUPS_EXPECTED, _groups, required=True), REASON),
+    # The agent's hand on their call (one target for a transfer: checked by the centre).
+    "agent transfer": (
+        Field("number", f"a number to dial: up to {MAX_NUMBER} digits, a leading + and the "
+                        "keys * and # allowed", _number),
+        Field("agent", f"an agent id ({NAME_RULE})", _name),
+        Field("group", f"an answer group name ({NAME_RULE})", _name),
+    ),
+    "agent requeue": (Field("group", f"an answer group name ({NAME_RULE})", _name),),
+    "agent take-callback": (
+        Field("call_id", f"a call id, a text of at most {MAX_REASON} characters on one line",
+              _text(MAX_REASON), required=True),
+    ),
     "deploy": (
         Field("source", f"the script text, a string of at most {MAX_SOURCE_BYTES:,} bytes "
                         "in UTF-8", _source, required=True),

@@ -422,6 +422,57 @@ class LiveRuntime:
             agent_id, info.state is not AgentState.LOGGED_OUT, info.state is AgentState.READY,
             info.pause_reason or "", dict(info.groups)))
 
+    # ------------------------------------------------------------ the agent's own call (agent client)
+
+    def agent_view(self, agent_id: str, callbacks: list[dict] | None = None) -> dict:
+        """An agent's state, their call's screen pop and their callback list
+        (runtime.core.agent_view; ``callbacks``: all_pending_callbacks, when known);
+        LookupError for an agent the site does not define."""
+        from runtime.core.agent_view import agent_view
+        agent = self._site_agent(agent_id)
+        view = agent_view(self.center, agent_id, self._crm_url(), callbacks)
+        view["name"] = getattr(agent, "name", "") or agent_id
+        return view
+
+    def transfer_agent_call(self, agent_id: str, *, number: str | None = None,
+                            agent: str | None = None, group: str | None = None) -> dict:
+        """Pass the agent's call on (ContactCenter.transfer_agent_call)."""
+        self._site_agent(agent_id)
+        if agent is not None:
+            self._site_agent(agent)
+        call_id = self.center.transfer_agent_call(agent_id, number=number, agent=agent,
+                                                  group=self._site_group(group))
+        target = {"number": number} if number is not None else \
+            {"agent": agent} if agent is not None else {"group": group}
+        return {"ok": True, "call_id": call_id, "to": target}
+
+    def requeue_agent_call(self, agent_id: str, group: str | None = None) -> dict:
+        """Put the agent's call back in a queue, keeping its place (ContactCenter)."""
+        self._site_agent(agent_id)
+        call_id = self.center.requeue_agent_call(agent_id, self._site_group(group))
+        return {"ok": True, "call_id": call_id}
+
+    def take_callback(self, agent_id: str, call_id: str) -> dict:
+        """The agent takes a pending callback from their list: it rings them now."""
+        self._site_agent(agent_id)
+        self.center.take_callback(agent_id, call_id)
+        return {"ok": True, "call_id": call_id}
+
+    def _site_agent(self, agent_id: str):
+        agent = self.site.agent(agent_id) if self.site is not None else None
+        if self.site is not None and agent is None:
+            raise LookupError(f'unknown agent "{agent_id}"; agents are defined in the site file')
+        return agent
+
+    def _site_group(self, group: str | None) -> str | None:
+        if group is not None and self.site is not None and group not in self.site.groups:
+            raise LookupError(f'unknown answer group "{group}"')
+        return group
+
+    def _crm_url(self) -> str:
+        """The site's ``web.crm_url`` template (checked when the site loaded; "" for none)."""
+        return getattr(getattr(self.site, "web", None), "crm_url", "") or ""
+
     def _site_groups(self, agent_id: str) -> dict[str, int]:
         agent = self.site.agent(agent_id) if self.site is not None else None
         return dict(agent.groups) if agent is not None else {}

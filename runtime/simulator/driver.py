@@ -54,6 +54,10 @@ class SimDriver(Driver):
         self._ring_seconds = model.ring_seconds
         self._abandon_event = self._abandon
         self._hang_up_event = self._agent_hangs_up
+        #: Calls whose agent left before their talk ended (transfer, requeue), with when
+        #: the hang-ups already posted for those agents fire: they are skipped. (Rare: a
+        #: dict on the driver costs the usual hang-up one truth test.)
+        self._released: dict[str, list[float]] = {}
 
     # -- calls entering and leaving
     def new_leg(self, call: CallInfo) -> None:
@@ -202,12 +206,38 @@ class SimDriver(Driver):
         leg.waiting = False
         self.loop.post_later(leg.handle_time, self._hang_up_event, call)
 
+    def release_agent(self, call: CallInfo, agent_id: str) -> None:
+        leg = self.legs.get(call.call_id)
+        session = self.center.session_for(call.call_id) if self.center is not None else None
+        answered = session.record.answered_at if session is not None else None
+        if leg is None or answered is None:
+            return
+        # connect() posted the hang-up at the answer, ``handle_time`` later (the handle
+        # time of this agent: a scenario's agents each have their own).
+        self._released.setdefault(call.call_id, []).append(answered + leg.handle_time)
+
     def _agent_hangs_up(self, call: CallInfo) -> None:
         if self.center is None:
             return
+        if self._released and self._skip_released(call.call_id):
+            return   # the hang-up of an agent who left the call already
         session = self.center.session_for(call.call_id)
         if session is not None:
             session.agent_leg_ended()
+
+    def _skip_released(self, call_id: str) -> bool:
+        """Is this hang-up one of an agent who left the call already? (Then forget it.)"""
+        due = self._released.get(call_id)
+        if not due:
+            return False
+        now = self.loop.now
+        for index, when in enumerate(due):
+            if abs(when - now) < 1e-6:
+                del due[index]
+                if not due:
+                    del self._released[call_id]
+                return True
+        return False
 
     def call_back(self, call: CallInfo, number: str, answered: Callable[[], None],
                   failed: Callable[[str], None]) -> None:

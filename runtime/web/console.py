@@ -42,6 +42,7 @@ PAGE_MODULES = (
     "runtime.web.admin_users",
     "runtime.web.admin_content",
     "runtime.web.admin_site",
+    "runtime.web.agent_client",
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -28,6 +28,9 @@ class FakeAri(AriPort):
         self.playing: set[str] = set()          # playbacks that have not finished
         #: False: events are lost (the event connection is down); requests still work.
         self.delivering = True
+        #: Seconds Asterisk takes to add channels to a bridge (0: at once); then adding
+        #: a channel that is gone fails, as it does on Asterisk.
+        self.bridge_seconds = 0.0
 
     async def start(self, on_event) -> None:
         self.on_event = on_event
@@ -148,7 +151,12 @@ class FakeAri(AriPort):
         self.bridges.setdefault(bridge_id, [])
 
     async def add_to_bridge(self, bridge_id, channel_ids):
+        if self.bridge_seconds:
+            await asyncio.sleep(self.bridge_seconds)
         self._log("add_to_bridge", bridge_id, tuple(channel_ids))
+        gone = [c for c in channel_ids if c not in self.channels]
+        if gone and self.bridge_seconds:
+            raise AriError(f"channel {gone[0]} not found", 422)   # as Asterisk answers
         self.bridges[bridge_id].extend(channel_ids)
 
     async def destroy_bridge(self, bridge_id):

@@ -111,6 +111,9 @@ class _Leg:
     #: rings (a playback id), stopped when they are bridged.
     agent_ringback: str | None = None
     job: _Job | None = None
+    #: The request bridging the caller with their agent, while it is under way: an
+    #: agent who passes the call on at once must not be hung up before it is done.
+    bridging: asyncio.Task | None = None
 
 
 @dataclass
@@ -977,7 +980,48 @@ class AriDriver(Driver):
             if times is not None:
                 times["bridged"] = self.now()
                 self._record_handoff(times)
-        self._request(bridge_them(), call, "bridge")
+        leg.bridging = self._request(bridge_them(), call, "bridge")
+
+    def release_agent(self, call, agent_id) -> None:
+        """Hang up the agent's leg and take the caller out of the bridge (destroying
+        it puts them back in the application, where music on hold can play); an
+        empty bridge of the same name is made again at once, for the next agent.
+
+        All of it goes through the leg's media chain, after the bridging of this agent
+        if that is still under way (hanging up a channel that is being added would
+        fail the request, and the call with it): the music the session starts next
+        must not reach Asterisk while the caller is still bridged."""
+        leg = self.legs.get(call.call_id)
+        if leg is None or leg.gone:
+            return
+        agent_channel, leg.agent_channel = leg.agent_channel, None
+        if agent_channel is not None:
+            # Forgotten first: its end is not the session's news (it released the agent).
+            self.agent_calls.pop(agent_channel, None)
+            self.agent_ids.pop(agent_channel, None)
+        bridging, leg.bridging = leg.bridging, None
+        bridged, leg.bridge = leg.bridge is not None, None
+        bridge = _bridge_name(call)
+
+        async def leave():
+            if bridging is not None and not bridging.done():
+                await asyncio.wait([bridging])  # its failure is reported by its own task
+            if agent_channel is not None:
+                await self._hang_up_quietly(agent_channel)
+            if bridged:
+                await self.port.destroy_bridge(bridge)
+                await self.port.create_bridge(bridge)
+        self._media_request(leg, leave, call, "take the agent off the call")
+        if bridged:
+            leg.bridge_ready = leg.media_task
+
+    async def _hang_up_quietly(self, channel: str) -> None:
+        """Hang up a channel that may have ended already (404 is fine)."""
+        try:
+            await self.port.hangup(channel)
+        except AriError as error:
+            if not error.not_found:
+                raise
 
     def _record_handoff(self, times: dict) -> None:
         for stage, start, end in HANDOFF_STAGES:
