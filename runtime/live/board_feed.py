@@ -28,7 +28,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any, Callable, Protocol
+
+from runtime.core.latency import LatencyRecorder
 
 log = logging.getLogger("qscript.board")
 
@@ -63,6 +66,9 @@ class BoardFeed:
         self.sequence = 0                 # the id of the last update (SSE ``id:``)
         #: Updates built (one per tick, whatever the number of boards): for tests, metrics.
         self.builds = 0
+        #: Seconds the event loop spent on each update (build, serialise, hand to the
+        #: boards): the time the calls wait behind it (``/metrics`` "wallboard").
+        self.tick_time = LatencyRecorder()
 
     # ------------------------------------------------------------ changes
 
@@ -79,6 +85,7 @@ class BoardFeed:
         if not self._subscribers:
             return
         self._last_sent = self.clock.time()
+        started = time.perf_counter()
         try:
             self._message = self._serialise(self.build())
         except Exception:  # noqa: BLE001 - a broken view must not stop the runtime
@@ -89,11 +96,18 @@ class BoardFeed:
         for deliver in list(self._subscribers):
             deliver(self._message)
         self._arm_refresh()
+        self.tick_time.record(time.perf_counter() - started)
+
+    def summary(self) -> dict:
+        """For ``/metrics``: boards open, updates built, the loop's time per update."""
+        return {"boards": len(self._subscribers), "updates": self.builds,
+                "update_ms": self.tick_time.summary()}
 
     def _serialise(self, snapshot: dict) -> bytes:
         self.sequence += 1
         data = json.dumps(snapshot, separators=(",", ":"), allow_nan=False)
-        return f"id: {self.sequence}\nevent: snapshot\ndata: {data}\n\n".encode()
+        # No "event:" field: a board's EventSource gets it as a plain message.
+        return f"id: {self.sequence}\ndata: {data}\n\n".encode()
 
     def _arm_refresh(self) -> None:
         """Take the figures' own next change (a call leaving the 15 minutes) as a change."""

@@ -117,8 +117,7 @@ class LiveRuntime:
         self.center.on_agent_changed = self._save_agent
         #: The wallboards' feed: told of each change by the centre, it builds one
         #: snapshot per update for all open boards (nothing while none is open).
-        self.board = BoardFeed(lambda: build_snapshot(self.center, self.site), self.loop,
-                               refresh_at=self._board_refresh_at)
+        self.board = BoardFeed(self.snapshot, self.loop, refresh_at=self._board_refresh_at)
         self.center.watch(self.board.changed)
         self.versions: dict[str, int] = {}           # script name -> active version
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
@@ -458,11 +457,17 @@ class LiveRuntime:
     def status(self) -> dict:
         """What ``qscript status`` shows: the live view (runtime.live.snapshot, the one
         the wallboard shows too) and the runtime's own health."""
-        view = build_snapshot(self.center, self.site)
+        view = self.snapshot()
         view.update({"connected": self.port.connected, "scripts": self.versions,
                      "hot_prompts": dict(self.center.hot_prompts),
                      "database": self.outbox.health()})
         return view
+
+    def snapshot(self) -> dict:
+        """The live view of queues, calls, agents and figures (runtime.live.snapshot):
+        what the wallboards show, and the most of ``qscript status``."""
+        wall, loop_time = self._epoch   # one clock offset: a call's "since" never jitters
+        return build_snapshot(self.center, self.site, wall.timestamp() - loop_time)
 
     def _board_refresh_at(self) -> float | None:
         """When the wallboard's figures next change with no event: a call's outcome
@@ -477,6 +482,7 @@ class LiveRuntime:
                 "handoff_stages": {stage: recorder.summary() for stage, recorder
                                    in self.driver.handoff_stages.items()},
                 "loop_lag": self.loop_lag.summary(),
+                "wallboard": self.board.summary(),
                 "events": dict(sorted(self.driver.event_counts.items())),
                 "gc": {f"generation_{n}": recorder.summary()
                        for n, recorder in enumerate(self.gc_pauses)},

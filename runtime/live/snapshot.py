@@ -24,10 +24,16 @@ from runtime.core.center import ContactCenter
 from runtime.core.situation import SITE
 
 
-def build_snapshot(center: ContactCenter, site: Any = None) -> dict[str, Any]:
-    """The live view (see the module doc). Every key of ``qscript status`` is here."""
+def build_snapshot(center: ContactCenter, site: Any = None,
+                   to_wall: float | None = None) -> dict[str, Any]:
+    """The live view (see the module doc). Every key of ``qscript status`` is here.
+
+    ``to_wall``: seconds from the driver's clock to the Unix epoch's; give the same
+    every time (the live runtime's, taken at its start) and a call's ``since`` is the
+    same number in every snapshot (by default it is taken now)."""
     now = center.driver.now()
-    to_wall = time.time() - now    # driver clock -> epoch seconds
+    if to_wall is None:
+        to_wall = time.time() - now
     waiting_in = _waiting_calls(center, now, to_wall)
     groups = [_group(center, site, name, now, waiting_in.get(name, []))
               for name in center.group_names()]
@@ -52,9 +58,10 @@ def _waiting_calls(center: ContactCenter, now: float,
         position = positions.get(call_id)
         if position is None:
             continue  # not waiting in the ACD (in the script, or talking)
-        waited = session._waited()
+        queued_at = session.record.queued_at
+        since = now if queued_at is None else queued_at
         waiting = {"call_id": call_id, "caller": session.call.caller, "digits": session.digits,
-                   "waited_s": round(waited, 1), "since": round(now - waited + to_wall, 3),
+                   "waited_s": round(session._waited(), 1), "since": round(since + to_wall, 3),
                    "position": position, "language": session.language}
         for name in center.queue_groups(call_id):
             waiting_in.setdefault(name, []).append(waiting)

@@ -132,7 +132,7 @@ def test_the_snapshot_is_built_and_serialised_once_per_update_for_all_boards():
     clock.advance(1)
     assert feed.builds == 2 and len(messages) == 200
     first = messages[100].decode()
-    assert first.startswith("id: 2\nevent: snapshot\ndata: {") and first.endswith("\n\n")
+    assert first.startswith("id: 2\ndata: {") and first.endswith("\n\n")
 
 
 def test_no_board_open_nothing_is_built_and_an_idle_feed_sends_nothing():
@@ -218,7 +218,7 @@ def test_the_stream_writes_updates_and_keep_alives_and_ends_when_the_feed_closes
             written.append(data)
         task = asyncio.create_task(stream_updates(feed, write, keepalive=0.05))
         await asyncio.sleep(0.13)
-        assert written[0].startswith(b"id: 1\nevent: snapshot\ndata: {\"a\":1}")
+        assert written[0].startswith(b"id: 1\ndata: {\"a\":1}")
         assert written[1:] and all(w == b": keep-alive\n\n" for w in written[1:])
         feed.close()
         await asyncio.wait_for(task, 1)
