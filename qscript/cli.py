@@ -126,6 +126,7 @@ class LazyGroup(click.Group):
         "watch": "runtime.live.cli:watch",
         "hot": "runtime.live.cli:hot",
         "report": "runtime.reports.cli:report",
+        "user": "runtime.web.cli:user",
     }
 
     def list_commands(self, ctx):

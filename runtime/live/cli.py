@@ -110,7 +110,7 @@ def serve(site_path, ari_url, ari_user, app, control, allow_remote_control, data
                        "front and firewall the port.")
         _err.print(f"[green]serving[/] {escape(site.name)}: ARI {escape(mask_url_password(config.url))} "
                    f"app {escape(config.app)}; control API {escape(control_url)} "
-                   f"(token in {escape(str(state))})")
+                   f"(token in {escape(str(state))}); web console {escape(control_url)}/console/")
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)

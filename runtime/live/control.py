@@ -45,7 +45,10 @@ from qscript.source import MAX_SOURCE_BYTES
 from runtime.acd import AcdError
 from runtime.live.control_bodies import check_body, parse_body
 from runtime.site.values import NAME_RULE, is_valid_name
+from runtime.site.web import WebConfig
+from runtime.store.console import audit_op
 from runtime.store.database import StoreUnavailable
+from runtime.web.console import PREFIX as CONSOLE_PREFIX, address_filter, mount as mount_console
 
 log = logging.getLogger("qscript.control")
 
@@ -53,6 +56,8 @@ log = logging.getLogger("qscript.control")
 #: character may be written as a \uXXXX escape.
 MAX_BODY = 6 * MAX_SOURCE_BYTES + 100_000
 AGENT_ACTIONS = ("login", "logout", "ready", "pause", "groups")
+#: Who the audit log names for a change made with the control token.
+CONTROL_API_USER = "control-api"
 
 
 def state_file(site_path: str | Path) -> Path:
@@ -95,9 +100,12 @@ def resolve_token(site) -> str:
     return token or secrets.token_urlsafe(24)
 
 
-def build_app(runtime, token: str) -> web.Application:
+def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
+    """The control API (bearer token) and, under /console/, the web console (logins)."""
     @web.middleware
     async def authenticate(request: web.Request, handler):
+        if request.path == "/" or request.path.startswith(CONSOLE_PREFIX + "/"):
+            return await handler(request)  # the console has its own logins (runtime.web)
         supplied = request.headers.get("Authorization", "")
         expected = f"Bearer {token}"
         if not hmac.compare_digest(supplied.encode(), expected.encode()):
@@ -118,7 +126,9 @@ def build_app(runtime, token: str) -> web.Application:
             log.exception("control API %s %s failed", request.method, request.path)
             return web.json_response({"error": f"internal error: {error}"}, status=500)
 
-    app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY)
+    site_web = getattr(getattr(runtime, "site", None), "web", None) or WebConfig()
+    app = web.Application(middlewares=[address_filter(lambda: site_web), authenticate],
+                          client_max_size=MAX_BODY)
 
     async def body(request, route: str) -> dict:
         """The route's body fields, checked (control_bodies); ValueError -> 400."""
@@ -130,6 +140,11 @@ def build_app(runtime, token: str) -> web.Application:
                 text=json.dumps({"error": f"the body is too large: at most {MAX_BODY:,} bytes"}),
                 content_type="application/json") from None
         return check_body(route, parse_body(raw))
+
+    def audit(request, action: str, target: str, **detail) -> None:
+        """Log a change made through the API (the audit log, through the outbox)."""
+        runtime.outbox.submit(audit_op(CONTROL_API_USER, "token", request.remote or "", action,
+                                       target, detail))
 
     async def status(request):
         return web.json_response(runtime.status())
@@ -146,6 +161,7 @@ def build_app(runtime, token: str) -> web.Application:
         fields = await body(request, f"agent {action}")
         saving = runtime.agent_action(agent_id, action, fields.get("groups"),
                                       fields.get("reason") or "")
+        audit(request, f"agent.{action}", agent_id, **{k: v for k, v in fields.items() if v})
         status, answer = await runtime.saved(saving)  # 200 saved, 202 applied but not saved yet
         return web.json_response(answer, status=status)
 
@@ -154,6 +170,9 @@ def build_app(runtime, token: str) -> web.Application:
         fields = await body(request, "deploy")
         result = await runtime.deploy_source(name, fields["source"], fields["source_name"],
                                              fields["comment"] or "")
+        if result.ok:
+            audit(request, "script.deploy", name, version=result.version,
+                  source_hash=result.source_hash, comment=fields["comment"] or "")
         return web.json_response(result.__dict__, status=200 if result.ok else 422)
 
     async def versions(request):
@@ -167,12 +186,15 @@ def build_app(runtime, token: str) -> web.Application:
         name = _path_name(request, "name", "script name")
         fields = await body(request, "rollback")
         result = await runtime.rollback(name, fields["version"])
+        if result.ok:
+            audit(request, "script.rollback", name, version=result.version)
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
     async def hot_prompt(request):
         name = _path_name(request, "name", "hot prompt name")
         fields = await body(request, "hot prompt")
         saving = runtime.set_hot_prompt(name, fields["active"])
+        audit(request, "hot_prompt.on" if fields["active"] else "hot_prompt.off", name)
         status, answer = await runtime.saved(saving)
         return web.json_response(answer, status=status)
 
@@ -183,6 +205,8 @@ def build_app(runtime, token: str) -> web.Application:
     app.router.add_get("/scripts/{name}", versions)
     app.router.add_post("/scripts/{name}/rollback", rollback)
     app.router.add_post("/hot-prompts/{name}", hot_prompt)
+    if console:
+        mount_console(app, runtime)
     return app
 
 

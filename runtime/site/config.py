@@ -56,6 +56,7 @@ site.yaml:7:5: error: groups.support: unknown key "servce_level_threshold"
 | ``control`` | ``127.0.0.1:8089`` | the run-time control API (agents, hot prompts, deploy and rollback, status) |
 | ``database`` | ``sqlite:///qscript.db`` | SQLAlchemy URL; a relative SQLite path is relative to the site file |
 | ``announcements`` | see below | defaults for queue announcements |
+| ``web`` | see below | the browser console: IP lists, sessions, pause reasons, CRM link |
 
 ### groups
 
@@ -217,6 +218,33 @@ announcements: {position: true, wait: true, wait_style: approximate}
 
 ``calendars``, ``hot_prompts`` and ``lookups`` entries also take a free-text
 ``description``.
+
+### web
+
+```yaml
+web:
+  allow: [127.0.0.1, 10.20.0.0/16]
+  deny: [10.20.9.0/24]
+  session_timeout: 12h
+  secure_cookies: false
+  pause_reasons: [lunch, meeting, training]
+  crm_url: "https://crm.example.com/find?number={caller}&customer={digits}"
+```
+
+The browser console of ``qscript serve`` (docs: the web console).
+
+* ``allow`` and ``deny``: IP addresses or networks; they apply to the console
+  and the control API alike. ``deny`` is checked first; an empty ``allow``
+  (the default) admits every address not denied.
+* ``session_timeout``: a console login ends after this much inactivity
+  (default 12h); ``secure_cookies`` (false) marks the session cookie
+  ``Secure``: set it when the console is served over HTTPS.
+* ``pause_reasons``: the reasons an agent picks from when pausing (default
+  pause, lunch, meeting, training).
+* ``crm_url``: the link the agent client opens for the current caller; the
+  placeholders ``{caller}``, ``{dialled}``, ``{digits}``, ``{language}``,
+  ``{call_id}``, ``{agent}``, ``{group}`` and ``{saved.NAME}`` (a value the
+  script stored with ``save``) are filled URL-encoded; any other is an error.
 """
 
 from __future__ import annotations
@@ -230,6 +258,7 @@ from qscript.files import UnreadableFile, read_limited
 
 from .model import Site
 from .sections import read_calendars, read_hot_prompts, read_lookups, read_prompts
+from .web import read_web
 from .toplevel import (read_agents, read_ari, read_announcements, read_commands, read_control,
                        read_database, read_fallback, read_groups, read_languages, read_mail,
                        read_numbers, read_timezone, read_version)
@@ -238,7 +267,7 @@ from .yamlmarks import (MAX_SITE_BYTES, Location, Problem, Reader, SiteError, co
 
 TOP_LEVEL_KEYS = ("version", "site", "timezone", "languages", "groups", "agents", "calendars",
                   "prompts", "hot_prompts", "lookups", "commands", "mail", "numbers", "fallback",
-                  "ari", "control", "database", "announcements")
+                  "ari", "control", "database", "announcements", "web")
 
 
 def load_site(path: str | Path, *, check_scripts: bool = True) -> Site:
@@ -322,6 +351,7 @@ def read_site(reader: Reader, root: Node, base_dir: Path, site_path: Path | None
         control=read_control(reader, fields.get("control")),
         database=read_database(reader, fields.get("database"), absolute_dir),
         announcements=read_announcements(reader, fields.get("announcements")),
+        web=read_web(reader, fields.get("web")),
         source_name=reader.file,
     )
 

@@ -24,6 +24,7 @@ from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
 from .calendar import Calendar
 from .lookups import Lookup
 from .prompts import HotPrompt, HotPromptSwitches, PromptCatalogue, UnknownPrompt
+from .web import WebConfig
 from .yamlmarks import Location, Problem, SiteError, did_you_mean
 
 DEFAULT_ARI_URL = "http://127.0.0.1:8088"
@@ -173,6 +174,7 @@ class Site:
     control: ControlConfig = ControlConfig()
     database: str = "sqlite:///qscript.db"
     announcements: AnnouncementDefaults = AnnouncementDefaults()
+    web: WebConfig = WebConfig()
     source_name: str = "<site>"       # the name problems are reported under
 
     @property

@@ -492,3 +492,23 @@ def test_watch_keeps_watching_while_the_runtime_is_down(tmp_path):
         output = process.communicate(timeout=10)[0]
     assert f"cannot reach the runtime at http://127.0.0.1:{port}" in output
     assert "Traceback" not in output
+
+
+def test_changes_through_the_api_are_in_the_audit_log(server):
+    from runtime.store.console import audit_entries
+    assert cli(server, "agent", "login", "alice").exit_code == 0
+    assert cli(server, "agent", "pause", "alice", "--reason", "lunch").exit_code == 0
+    assert cli(server, "hot", "outage", "on").exit_code == 0
+    failed = cli(server, "agent", "login", "nobody")  # refused: nothing changed, nothing logged
+    assert failed.exit_code == 1
+
+    def logged():
+        return [(e.user, e.action, e.target, json.loads(e.detail))
+                for e in reversed(audit_entries(server.runtime.store))]
+    import time
+    deadline = time.monotonic() + 5
+    while len(logged()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert logged() == [("control-api", "agent.login", "alice", {}),
+                        ("control-api", "agent.pause", "alice", {"reason": "lunch"}),
+                        ("control-api", "hot_prompt.on", "outage", {})]

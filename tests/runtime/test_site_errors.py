@@ -62,7 +62,7 @@ def test_the_message_format_is_file_line_column_error(tmp_path):
         'support/site.yaml:2:1: error: unknown key "grups"',
         '   = help: did you mean "groups"? (valid keys: version, site, timezone, languages, '
         "groups, agents, calendars, prompts, hot_prompts, lookups, commands, mail, numbers, "
-        "fallback, ari, control, database, announcements)",
+        "fallback, ari, control, database, announcements, web)",
     ]
 
 
