@@ -182,18 +182,30 @@ class BoardStream:
         return message
 
 
-async def stream_updates(feed: BoardFeed, write: Callable[[bytes], Any],
-                         keepalive: float = KEEPALIVE) -> None:
-    """Write the feed's updates with ``write`` (an aiohttp StreamResponse's ``write``)
-    until the feed closes or the client goes (``write`` raises ConnectionResetError)."""
-    stream = BoardStream()
-    stop = feed.subscribe(stream.deliver)
+class Stream(Protocol):
+    """Where a board's updates go (runtime.web.sse.EventStream)."""
+
+    async def send_prepared(self, event: bytes) -> None: ...
+
+    async def keep_alive(self) -> None: ...
+
+
+async def stream_updates(feed: BoardFeed, stream: Stream, keepalive: float = KEEPALIVE,
+                         still_open: Callable[[], bool] | None = None) -> None:
+    """Send the feed's updates to one board, a keep-alive comment when there was none for
+    ``keepalive`` seconds, until the feed closes, ``still_open()`` turns false (the
+    board's login session ended) or the board goes (ConnectionResetError)."""
+    board = BoardStream()
+    stop = feed.subscribe(board.deliver)
     try:
         while True:
-            message = await stream.next(keepalive)
-            if message == b"":
+            message = await board.next(keepalive)
+            if message == b"" or (still_open is not None and not still_open()):
                 return
-            await write(message if message is not None else b": keep-alive\n\n")
+            if message is None:
+                await stream.keep_alive()
+            else:
+                await stream.send_prepared(message)
     except ConnectionResetError:   # the board was closed
         return
     finally:

@@ -40,6 +40,7 @@ PREFIX = "/console"
 PAGE_MODULES = (
     "runtime.web.auth_pages",
     "runtime.web.admin_users",
+    "runtime.web.board",
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

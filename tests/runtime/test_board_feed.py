@@ -208,24 +208,50 @@ def test_a_slow_board_gets_only_the_newest_update():
     asyncio.run(scenario())
 
 
-def test_the_stream_writes_updates_and_keep_alives_and_ends_when_the_feed_closes():
+class Written:
+    """A board's stream that keeps what was sent (runtime.web.sse.EventStream's methods)."""
+
+    def __init__(self, gone: bool = False):
+        self.sent: list[bytes] = []
+        self.gone = gone
+
+    async def send_prepared(self, event: bytes) -> None:
+        if self.gone:
+            raise ConnectionResetError("the board was closed")
+        self.sent.append(event)
+
+    async def keep_alive(self) -> None:
+        await self.send_prepared(b": keep-alive\n\n")
+
+
+def test_the_stream_sends_updates_and_keep_alives_and_ends_when_the_feed_closes():
     async def scenario():
         loop = asyncio.get_running_loop()
         feed = BoardFeed(lambda: {"a": 1}, loop)
-        written: list[bytes] = []
-
-        async def write(data: bytes) -> None:
-            written.append(data)
-        task = asyncio.create_task(stream_updates(feed, write, keepalive=0.05))
+        written = Written()
+        task = asyncio.create_task(stream_updates(feed, written, keepalive=0.05))
         await asyncio.sleep(0.13)
-        assert written[0].startswith(b"id: 1\ndata: {\"a\":1}")
-        assert written[1:] and all(w == b": keep-alive\n\n" for w in written[1:])
+        assert written.sent[0] == b'id: 1\ndata: {"a":1}\n\n'
+        assert written.sent[1:] and all(w == b": keep-alive\n\n" for w in written.sent[1:])
         feed.close()
         await asyncio.wait_for(task, 1)
         assert feed.boards == 0
 
-        async def gone(data: bytes) -> None:
-            raise ConnectionResetError("the board was closed")
-        await asyncio.wait_for(stream_updates(feed, gone), 1)
+        await asyncio.wait_for(stream_updates(feed, Written(gone=True)), 1)
         assert feed.boards == 0, "a board that went away is no longer fed"
+    asyncio.run(scenario())
+
+
+def test_the_stream_ends_when_the_boards_login_session_ends():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        feed = BoardFeed(lambda: {"a": 1}, loop)
+        session = {"open": True}
+        written = Written()
+        task = asyncio.create_task(stream_updates(feed, written, keepalive=0.05,
+                                                  still_open=lambda: session["open"]))
+        await asyncio.sleep(0.08)
+        session["open"] = False
+        await asyncio.wait_for(task, 1)
+        assert written.sent and feed.boards == 0
     asyncio.run(scenario())

@@ -246,21 +246,25 @@
     tick();
   }
 
+  let source = null;
+
   function connected(up) {
     const link = document.getElementById("board-link");
-    if (link) {
-      link.textContent = up ? "live" : "reconnecting…";
-      link.className = up ? "board-link link-up" : "board-link link-down";
+    if (!link) {
+      return;
     }
+    // EventSource reconnects by itself after a dropped connection; it gives up only
+    // when the server refuses the stream: the login session has ended.
+    const ended = !up && source && source.readyState === EventSource.CLOSED;
+    link.textContent = up ? "live" : ended ? "logged out: reload to log in" : "reconnecting…";
+    link.className = up ? "board-link link-up" : "board-link link-down";
+    board.classList.toggle("stale", !up);
   }
 
-  const source = new EventSource(board.dataset.events);
-  source.onopen = () => connected(true);
-  source.onerror = () => connected(false);   // EventSource reconnects by itself
-  source.onmessage = (event) => {
+  source = qs.stream(board.dataset.events, (snapshot) => {
     connected(true);
-    draw(JSON.parse(event.data));
-  };
+    draw(snapshot);
+  }, connected);
   setInterval(tick, 1000);
   window.qsBoard = { latest: () => last };
 })();
