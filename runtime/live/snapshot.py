@@ -34,11 +34,12 @@ def build_snapshot(center: ContactCenter, site: Any = None,
     now = center.driver.now()
     if to_wall is None:
         to_wall = time.time() - now
-    waiting_in = _waiting_calls(center, now, to_wall)
+    waiting_in, in_script = _calls(center, now, to_wall)
     groups = [_group(center, site, name, now, waiting_in.get(name, []))
               for name in center.group_names()]
     view: dict[str, Any] = {"site": getattr(site, "name", ""), "at": round(now + to_wall, 3),
                             "calls": center.call_count(), "groups": groups,
+                            "in_script": in_script,
                             "agents": _agents(center, site, to_wall)}
     situation = center.situation
     if situation is not None:
@@ -47,17 +48,23 @@ def build_snapshot(center: ContactCenter, site: Any = None,
     return view
 
 
-def _waiting_calls(center: ContactCenter, now: float,
-                   to_wall: float) -> dict[str, list[dict[str, Any]]]:
+def _calls(center: ContactCenter, now: float, to_wall: float
+           ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """The calls waiting in each group (a call in two groups is in both lists), in
-    queue order."""
+    queue order; and the calls in their script, neither queued nor with an agent (a
+    new call in its greeting or menu, one sent on to voicemail), oldest first."""
     positions = center.queue_positions()
     waiting_in: dict[str, list[dict[str, Any]]] = {}
+    in_script: list[dict[str, Any]] = []
     for session in center.sessions_in_progress():
         call_id = session.call.call_id
         position = positions.get(call_id)
         if position is None:
-            continue  # not waiting in the ACD (in the script, or talking)
+            if session.record.answered_at is None:
+                in_script.append({"call_id": call_id, "caller": session.call.caller,
+                                  "digits": session.digits,
+                                  "since": round(session.call.arrived_at + to_wall, 3)})
+            continue
         queued_at = session.record.queued_at
         since = now if queued_at is None else queued_at
         waiting = {"call_id": call_id, "caller": session.call.caller, "digits": session.digits,
@@ -67,7 +74,12 @@ def _waiting_calls(center: ContactCenter, now: float,
             waiting_in.setdefault(name, []).append(waiting)
     for calls in waiting_in.values():
         calls.sort(key=_position)
-    return waiting_in
+    in_script.sort(key=_since)
+    return waiting_in, in_script
+
+
+def _since(call: dict[str, Any]) -> float:
+    return call["since"]
 
 
 def _position(waiting: dict[str, Any]) -> int:

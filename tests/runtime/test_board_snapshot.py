@@ -174,6 +174,9 @@ def test_the_snapshot_shows_waiting_calls_agents_and_figures(tmp_path):
         fake.new_call("c1", caller="0701111111")
         fake.new_call("c2", caller="0702222222")
         await asyncio.sleep(0.05)
+        arriving = runtime.board.build()["in_script"]
+        assert [(c["call_id"], c["caller"]) for c in arriving] == [
+            ("c1", "0701111111"), ("c2", "0702222222")], "new calls, in their script"
         fake.press("c1", "1234")
         fake.press("c2", "5678")
         await settle_until(lambda: runtime.center.is_queued("c1")
@@ -191,6 +194,7 @@ def test_the_snapshot_shows_waiting_calls_agents_and_figures(tmp_path):
         assert abs((view["at"] - c1["since"]) - c1["waited_s"]) < 0.06, \
             "since is when the wait began, on the snapshot's clock"
         assert view["at"] <= before + 0.01
+        assert view["in_script"] == [], "queued: no longer in the script"
         assert support["description"] == "First line"
         assert support["service_level_threshold_s"] == 30.0
         assert support["service_level_target_percent"] == 90.0

@@ -182,6 +182,17 @@
         rows.push(row);
       }
     }
+    for (const call of snapshot.in_script || []) {
+      // Not queued yet (greeting, menu, keying in digits): shown at once, so a new
+      // call is on the board before its script queues it.
+      const row = element("tr", "call call-in-script");
+      row.dataset.call = call.call_id;
+      row.append(element("td", "call-group", "IVR"), element("td", "call-position", ""),
+        element("td", "call-caller", call.caller || "withheld"),
+        element("td", "call-digits", call.digits),
+        ticking("td", "call-wait", call.since));
+      rows.push(row);
+    }
     body.replaceChildren(...rows);
     document.getElementById("waiting-empty").hidden = rows.length > 0;
   }
