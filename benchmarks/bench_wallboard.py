@@ -12,10 +12,9 @@ Each phase is its own process (a fresh runtime, nothing left over from the
 other): first no board, then BOARDS server-sent-event clients, real HTTP clients
 (aiohttp ClientSession reading the stream) in a separate process, so that their
 reading costs the machine but not the runtime's event loop (the browsers of a
-call centre are elsewhere too). In the boards phase the stream is the
-console's own wallboard route, GET /console/wallboard/events, with a
-supervisor's session cookie, when the web console is there; else the feed's
-stream on a bare aiohttp route (``"route"`` in the output says which).
+call centre are elsewhere too). They read the console's own wallboard route,
+GET /console/wallboard/events on the control server as ``qscript serve`` runs
+it, with a supervisor's session cookie.
 
 After WARMUP seconds the runtime's latency figures are cleared and SECONDS of
 load are measured: runtime.metrics()["latency"] (ARI event -> first command,
@@ -115,29 +114,37 @@ async def make_calls(fake, rate: float, hold: float, stop: asyncio.Event) -> int
     return made
 
 
-async def serve_boards(runtime, port: int, workdir: Path):
-    """The stream the boards read: the feed on a bare aiohttp route."""
-    from aiohttp import web
-    from runtime.live.board_feed import stream_updates
+SUPERVISOR, PASSWORD = "board-sup", "bench-password-1"
 
-    async def events(request):
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})
-        await response.prepare(request)
-        await stream_updates(runtime.board, response.write)
-        return response
-    app = web.Application()
-    app.router.add_get("/events", events)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}/events", {}, "bare aiohttp route /events"
+
+async def serve_boards(runtime, port: int):
+    """The control server with the web console (as ``qscript serve`` runs it), a
+    supervisor logged in: the boards read /console/wallboard/events with that session's
+    cookie (one login for all: a hundred argon2 checks would only time the login)."""
+    import re
+
+    import aiohttp
+    from runtime.live.control import start_control
+    runner = await start_control(runtime, "127.0.0.1", port, "bench-token")
+    base = f"http://127.0.0.1:{port}/console"
+    # (unsafe: the jar keeps cookies of an IP address, 127.0.0.1)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        form = await (await session.get(f"{base}/login")).text()
+        token = re.search(r'name="login_token" value="([^"]+)"', form).group(1)
+        answer = await session.post(f"{base}/login", allow_redirects=False, data={
+            "name": SUPERVISOR, "password": PASSWORD, "login_token": token, "next": ""})
+        assert answer.status == 302, await answer.text()
+        cookie = next(c for c in session.cookie_jar if c.key == "qscript_session")
+    headers = {"Cookie": f"qscript_session={cookie.value}", "Accept": "text/event-stream"}
+    return runner, f"{base}/wallboard/events", headers, "GET /console/wallboard/events"
 
 
 async def run_phase(args) -> dict:
     from runtime.live.runtime import LiveRuntime
     from runtime.site import load_site_text
+    from runtime.store import console as tables
     from runtime.store.database import Store
+    from runtime.web.security import hash_password
 
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="qscript-board-"))
@@ -145,15 +152,17 @@ async def run_phase(args) -> dict:
     site = load_site_text(site_yaml(args.agents), str(workdir / "site.yaml"), workdir)
     os.chdir(workdir)
     fake = load_ari(args.talk)
-    runtime = LiveRuntime(site, fake, Store(f"sqlite:///{workdir / 'board.db'}"),
-                          loop=asyncio.get_running_loop())
+    store = Store(f"sqlite:///{workdir / 'board.db'}")
+    store.apply([tables.web_user_op(SUPERVISOR, hash_password(PASSWORD), "supervisor", "",
+                                    True)])
+    runtime = LiveRuntime(site, fake, store, loop=asyncio.get_running_loop())
     await runtime.start()
     for number in range(args.agents):
         runtime.agent_action(f"agent{number:03d}", "login")
     clients = runner = None
     route = "no board"
     if args.boards:
-        runner, url, headers, route = await serve_boards(runtime, free_port(), workdir)
+        runner, url, headers, route = await serve_boards(runtime, free_port())
         clients = subprocess.Popen(
             [sys.executable, __file__, "--clients", url, "--boards", str(args.boards),
              "--headers", json.dumps(headers)], stdout=subprocess.PIPE, text=True)
@@ -221,6 +230,8 @@ async def read_boards(url: str, count: int, headers: dict) -> dict:
                         if event.startswith(b":"):
                             keepalives[0] += 1
                             continue
+                        if b"data: " not in event:
+                            continue       # the stream's opening "retry:" line
                         updates[index] += 1
                         at = event.find(b'"at":')
                         if at >= 0:
