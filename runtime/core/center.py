@@ -621,6 +621,10 @@ class ContactCenter:
                 "service_level_percent": acd.service_level(group),
                 "service_level_threshold_s": acd.group_config(group).service_level_threshold}
 
+    def oldest_wait(self, group: str, now: float) -> float:
+        """Seconds the longest-waiting call of the group has waited (0: none waits)."""
+        return self.acd.oldest_wait(group, now)
+
     def queue_positions(self) -> dict[str, int]:
         """The position of every queued call, by call id, computed together (cheap for
         thousands of waiting calls, where one position at a time is not)."""

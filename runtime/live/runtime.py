@@ -42,7 +42,7 @@ from runtime.store.database import (Store, StoreUnavailable, agent_state_op, des
                     hot_prompt_op, is_transient)
 from runtime.store.facts import WallClock
 from runtime.live.board_feed import BoardFeed
-from runtime.live.snapshot import build_snapshot
+from runtime.live.snapshot import BOARD_CALLS, build_snapshot
 from runtime.live.statistics import OutboxStatistics
 
 log = logging.getLogger("qscript.live")
@@ -117,7 +117,8 @@ class LiveRuntime:
         self.center.on_agent_changed = self._save_agent
         #: The wallboards' feed: told of each change by the centre, it builds one
         #: snapshot per update for all open boards (nothing while none is open).
-        self.board = BoardFeed(self.snapshot, self.loop, refresh_at=self._board_refresh_at)
+        self.board = BoardFeed(lambda: self.snapshot(BOARD_CALLS), self.loop,
+                               refresh_at=self._board_refresh_at)
         self.center.watch(self.board.changed)
         self.versions: dict[str, int] = {}           # script name -> active version
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
@@ -463,11 +464,13 @@ class LiveRuntime:
                      "database": self.outbox.health()})
         return view
 
-    def snapshot(self) -> dict:
+    def snapshot(self, calls_listed: int | None = None) -> dict:
         """The live view of queues, calls, agents and figures (runtime.live.snapshot):
-        what the wallboards show, and the most of ``qscript status``."""
+        what the wallboards show (the first ``calls_listed`` calls of each queue), and
+        the most of ``qscript status`` (all of them)."""
         wall, loop_time = self._epoch   # one clock offset: a call's "since" never jitters
-        return build_snapshot(self.center, self.site, wall.timestamp() - loop_time)
+        return build_snapshot(self.center, self.site, wall.timestamp() - loop_time,
+                              calls_listed)
 
     def _board_refresh_at(self) -> float | None:
         """When the wallboard's figures next change with no event: a call's outcome

@@ -24,18 +24,25 @@ from runtime.core.center import ContactCenter
 from runtime.core.situation import SITE
 
 
-def build_snapshot(center: ContactCenter, site: Any = None,
-                   to_wall: float | None = None) -> dict[str, Any]:
+#: The most calls a wallboard's snapshot lists per group (and in their script): a
+#: board shows a screenful; the counts and the oldest wait cover the rest.
+BOARD_CALLS = 50
+
+
+def build_snapshot(center: ContactCenter, site: Any = None, to_wall: float | None = None,
+                   calls_listed: int | None = None) -> dict[str, Any]:
     """The live view (see the module doc). Every key of ``qscript status`` is here.
 
     ``to_wall``: seconds from the driver's clock to the Unix epoch's; give the same
     every time (the live runtime's, taken at its start) and a call's ``since`` is the
-    same number in every snapshot (by default it is taken now)."""
+    same number in every snapshot (by default it is taken now). ``calls_listed``: list
+    only the first so many waiting calls of each group (by position) and calls in
+    their script (the oldest); None: all (``qscript status``)."""
     now = center.driver.now()
     if to_wall is None:
         to_wall = time.time() - now
-    waiting_in, in_script = _calls(center, now, to_wall)
-    groups = [_group(center, site, name, now, waiting_in.get(name, []))
+    waiting_in, in_script = _calls(center, now, to_wall, calls_listed)
+    groups = [_group(center, site, name, now, to_wall, waiting_in.get(name, []))
               for name in center.group_names()]
     view: dict[str, Any] = {"site": getattr(site, "name", ""), "at": round(now + to_wall, 3),
                             "calls": center.call_count(), "groups": groups,
@@ -48,50 +55,62 @@ def build_snapshot(center: ContactCenter, site: Any = None,
     return view
 
 
-def _calls(center: ContactCenter, now: float, to_wall: float
+def _calls(center: ContactCenter, now: float, to_wall: float, limit: int | None
            ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """The calls waiting in each group (a call in two groups is in both lists), in
     queue order; and the calls in their script, neither queued nor with an agent (a
-    new call in its greeting or menu, one sent on to voicemail), oldest first."""
+    new call in its greeting or menu, one sent on to voicemail), oldest first. The
+    first ``limit`` of each list (None: all): only those are described."""
     positions = center.queue_positions()
-    waiting_in: dict[str, list[dict[str, Any]]] = {}
-    in_script: list[dict[str, Any]] = []
+    queued: dict[str, list[tuple[int, Any]]] = {}
+    arriving: list[tuple[float, Any]] = []
     for session in center.sessions_in_progress():
-        call_id = session.call.call_id
-        position = positions.get(call_id)
-        if position is None:
-            if session.record.answered_at is None:
-                in_script.append({"call_id": call_id, "caller": session.call.caller,
-                                  "digits": session.digits,
-                                  "since": round(session.call.arrived_at + to_wall, 3)})
-            continue
-        queued_at = session.record.queued_at
-        since = now if queued_at is None else queued_at
-        waiting = {"call_id": call_id, "caller": session.call.caller, "digits": session.digits,
-                   "waited_s": round(session._waited(), 1), "since": round(since + to_wall, 3),
-                   "position": position, "language": session.language}
-        for name in center.queue_groups(call_id):
-            waiting_in.setdefault(name, []).append(waiting)
-    for calls in waiting_in.values():
-        calls.sort(key=_position)
-    in_script.sort(key=_since)
+        position = positions.get(session.call.call_id)
+        if position is not None:
+            for name in center.queue_groups(session.call.call_id):
+                queued.setdefault(name, []).append((position, session))
+        elif session.record.answered_at is None:
+            arriving.append((session.call.arrived_at, session))
+    described: dict[str, dict[str, Any]] = {}   # a call in two groups is described once
+    waiting_in: dict[str, list[dict[str, Any]]] = {}
+    for name, calls in queued.items():
+        calls.sort(key=_first)
+        waiting_in[name] = [_waiting(session, position, now, to_wall, described)
+                            for position, session in calls[:limit]]
+    arriving.sort(key=_first)
+    in_script = [{"call_id": session.call.call_id, "caller": session.call.caller,
+                  "digits": session.digits, "since": round(arrived + to_wall, 3)}
+                 for arrived, session in arriving[:limit]]
     return waiting_in, in_script
 
 
-def _since(call: dict[str, Any]) -> float:
-    return call["since"]
+def _first(item: tuple) -> Any:
+    return item[0]
 
 
-def _position(waiting: dict[str, Any]) -> int:
-    return waiting["position"]
+def _waiting(session: Any, position: int, now: float, to_wall: float,
+             described: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    call_id = session.call.call_id
+    waiting = described.get(call_id)
+    if waiting is None:
+        queued_at = session.record.queued_at
+        since = now if queued_at is None else queued_at
+        waiting = described[call_id] = {
+            "call_id": call_id, "caller": session.call.caller, "digits": session.digits,
+            "waited_s": round(session._waited(), 1), "since": round(since + to_wall, 3),
+            "position": position, "language": session.language}
+    return waiting
 
 
-def _group(center: ContactCenter, site: Any, name: str, now: float,
+def _group(center: ContactCenter, site: Any, name: str, now: float, to_wall: float,
            waiting: list[dict[str, Any]]) -> dict[str, Any]:
     config = getattr(site, "groups", {}).get(name) if site is not None else None
     group: dict[str, Any] = {"name": name,
                              "description": getattr(config, "description", "") or ""}
     group.update(center.group_view(name, now))
+    # When the longest-waiting call began to wait (it may be past the calls listed).
+    group["oldest_since"] = (round(now - center.oldest_wait(name, now) + to_wall, 3)
+                             if group["calls_waiting"] else None)
     group["service_level_target_percent"] = (
         None if config is None else round(100 * config.service_level_target, 3))
     situation = center.situation

@@ -32,17 +32,19 @@ def add_routes(console: Console) -> None:
     console.menu("/wallboard", "Wallboard", Role.SUPERVISOR)
 
 
-def _urls() -> dict[str, str]:
-    return {"events_url": f"{PREFIX}/wallboard/events", "wallboard_url": f"{PREFIX}/wallboard",
-            "compact_url": f"{PREFIX}/wallboard/compact"}
+EVENTS_URL = f"{PREFIX}/wallboard/events"
+WALLBOARD_URL = f"{PREFIX}/wallboard"
+COMPACT_URL = f"{PREFIX}/wallboard/compact"
 
 
 async def wallboard(request: web.Request) -> web.StreamResponse:
-    return Console.of(request).render(request, "board/wallboard.html", **_urls())
+    return Console.of(request).render(request, "board/wallboard.html", events_url=EVENTS_URL,
+                                      wallboard_url=WALLBOARD_URL, compact_url=COMPACT_URL)
 
 
 async def compact(request: web.Request) -> web.StreamResponse:
-    return Console.of(request).render(request, "board/compact.html", **_urls())
+    return Console.of(request).render(request, "board/compact.html", events_url=EVENTS_URL,
+                                      wallboard_url=WALLBOARD_URL, compact_url=COMPACT_URL)
 
 
 async def events(request: web.Request, stream: EventStream) -> None:

@@ -195,6 +195,12 @@ def test_the_snapshot_shows_waiting_calls_agents_and_figures(tmp_path):
             "since is when the wait began, on the snapshot's clock"
         assert view["at"] <= before + 0.01
         assert view["in_script"] == [], "queued: no longer in the script"
+        assert support["oldest_since"] == c1["since"]
+        short = runtime.snapshot(calls_listed=1)           # a board lists a screenful
+        short_support = {g["name"]: g for g in short["groups"]}["support"]
+        assert [w["call_id"] for w in short_support["waiting"]] == ["c1"]
+        assert short_support["calls_waiting"] == 2, "the count covers the calls not listed"
+        assert len(runtime.status()["groups"][0]["waiting"]) == 2, "qscript status lists all"
         assert support["description"] == "First line"
         assert support["service_level_threshold_s"] == 30.0
         assert support["service_level_target_percent"] == 90.0

@@ -137,8 +137,8 @@
       bar.append(fill);
       const count = element("div", "queue-count", group.calls_waiting);
       count.title = "calls waiting";
-      const oldest = group.waiting.length ? ticking("div", "queue-oldest",
-        Math.min(...group.waiting.map((w) => w.since))) : element("div", "queue-oldest", "");
+      const oldest = group.oldest_since ? ticking("div", "queue-oldest", group.oldest_since)
+        : element("div", "queue-oldest", "");
       const agents = element("div", "queue-agents");
       agents.append(
         element("span", "count-ready", `${group.agents_ready} free`),
@@ -179,6 +179,15 @@
           element("td", "call-caller", call.caller || "withheld"),
           element("td", "call-digits", call.digits),
           ticking("td", "call-wait", call.since));
+        rows.push(row);
+      }
+      // The snapshot lists the first calls of a long queue; say how many more wait.
+      const more = group.calls_waiting - group.waiting.filter((w) => w.position > 0).length;
+      if (more > 0 && group.waiting.length < group.calls_waiting) {
+        const row = element("tr", "call-more");
+        const cell = element("td", "", `${group.name}: ${more} more waiting`);
+        cell.colSpan = 5;
+        row.append(cell);
         rows.push(row);
       }
     }
@@ -226,8 +235,7 @@
     const rows = snapshot.groups.map((group) => {
       const row = element("tr", "compact-group");
       row.dataset.group = group.name;
-      const oldest = group.waiting.length
-        ? ticking("td", "compact-oldest", Math.min(...group.waiting.map((w) => w.since)))
+      const oldest = group.oldest_since ? ticking("td", "compact-oldest", group.oldest_since)
         : element("td", "compact-oldest", "");
       row.append(element("th", "compact-name", group.name),
         element("td", "compact-waiting", group.calls_waiting),
