@@ -41,8 +41,9 @@ def build_snapshot(center: ContactCenter, site: Any = None, to_wall: float | Non
     now = center.driver.now()
     if to_wall is None:
         to_wall = time.time() - now
-    waiting_in, in_script = _calls(center, now, to_wall, calls_listed)
-    groups = [_group(center, site, name, now, to_wall, waiting_in.get(name, []))
+    waiting_in, unlisted, in_script = _calls(center, now, to_wall, calls_listed)
+    groups = [_group(center, site, name, now, to_wall, waiting_in.get(name, []),
+                     unlisted.get(name, 0))
               for name in center.group_names()]
     view: dict[str, Any] = {"site": getattr(site, "name", ""), "at": round(now + to_wall, 3),
                             "calls": center.call_count(), "groups": groups,
@@ -56,11 +57,12 @@ def build_snapshot(center: ContactCenter, site: Any = None, to_wall: float | Non
 
 
 def _calls(center: ContactCenter, now: float, to_wall: float, limit: int | None
-           ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+           ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int], list[dict[str, Any]]]:
     """The calls waiting in each group (a call in two groups is in both lists), in
-    queue order; and the calls in their script, neither queued nor with an agent (a
-    new call in its greeting or menu, one sent on to voicemail), oldest first. The
-    first ``limit`` of each list (None: all): only those are described."""
+    queue order, with how many of each group's are not listed; and the calls in their
+    script, neither queued nor with an agent (a new call in its greeting or menu, one
+    sent on to voicemail), oldest first. The first ``limit`` of each list (None: all):
+    only those are described."""
     positions = center.queue_positions()
     queued: dict[str, list[tuple[int, Any]]] = {}
     arriving: list[tuple[float, Any]] = []
@@ -73,15 +75,17 @@ def _calls(center: ContactCenter, now: float, to_wall: float, limit: int | None
             arriving.append((session.call.arrived_at, session))
     described: dict[str, dict[str, Any]] = {}   # a call in two groups is described once
     waiting_in: dict[str, list[dict[str, Any]]] = {}
+    unlisted: dict[str, int] = {}
     for name, calls in queued.items():
         calls.sort(key=_first)
         waiting_in[name] = [_waiting(session, position, now, to_wall, described)
                             for position, session in calls[:limit]]
+        unlisted[name] = len(calls) - len(waiting_in[name])
     arriving.sort(key=_first)
     in_script = [{"call_id": session.call.call_id, "caller": session.call.caller,
                   "digits": session.digits, "since": round(arrived + to_wall, 3)}
                  for arrived, session in arriving[:limit]]
-    return waiting_in, in_script
+    return waiting_in, unlisted, in_script
 
 
 def _first(item: tuple) -> Any:
@@ -103,7 +107,7 @@ def _waiting(session: Any, position: int, now: float, to_wall: float,
 
 
 def _group(center: ContactCenter, site: Any, name: str, now: float, to_wall: float,
-           waiting: list[dict[str, Any]]) -> dict[str, Any]:
+           waiting: list[dict[str, Any]], unlisted: int) -> dict[str, Any]:
     config = getattr(site, "groups", {}).get(name) if site is not None else None
     group: dict[str, Any] = {"name": name,
                              "description": getattr(config, "description", "") or ""}
@@ -118,6 +122,7 @@ def _group(center: ContactCenter, site: Any, name: str, now: float, to_wall: flo
         group["today"] = situation.today(name, now)
         group["last_15_min"] = situation.recent(name, now)
     group["waiting"] = waiting
+    group["waiting_not_listed"] = unlisted
     return group
 
 

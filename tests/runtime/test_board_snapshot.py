@@ -200,6 +200,7 @@ def test_the_snapshot_shows_waiting_calls_agents_and_figures(tmp_path):
         short_support = {g["name"]: g for g in short["groups"]}["support"]
         assert [w["call_id"] for w in short_support["waiting"]] == ["c1"]
         assert short_support["calls_waiting"] == 2, "the count covers the calls not listed"
+        assert short_support["waiting_not_listed"] == 1 and support["waiting_not_listed"] == 0
         assert len(runtime.status()["groups"][0]["waiting"]) == 2, "qscript status lists all"
         assert support["description"] == "First line"
         assert support["service_level_threshold_s"] == 30.0

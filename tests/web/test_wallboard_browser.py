@@ -175,3 +175,26 @@ def test_a_busy_board(board_server, browser_page):
         page.set_viewport_size({"width": 1280, "height": 720})
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_a_long_queue_lists_its_first_calls_and_says_how_many_more_wait(board_server,
+                                                                        browser_page):
+    page = browser_page
+    open_board(page, board_server)
+
+    def calls():
+        for n in range(55):
+            board_server.fake.new_call(f"q{n}", caller=f"0709{n:06d}")
+
+    def digits():
+        for n in range(55):
+            board_server.fake.press(f"q{n}", "1234")
+    board_server.call(calls)
+    time.sleep(0.3)                       # (the digits once their script asks for them)
+    board_server.call(digits)
+    page.wait_for_function(
+        """() => document.querySelector('.queue[data-group="support"] .queue-count')
+                   .textContent === '55'""", timeout=5000)
+    assert len(page.query_selector_all("#waiting-rows tr.call")) == 50
+    assert page.text_content("#waiting-rows tr.call-more") == "support: 5 more waiting"
+    assert page.text_content('tr[data-call="q0"] .call-position') == "1"

@@ -182,8 +182,8 @@
         rows.push(row);
       }
       // The snapshot lists the first calls of a long queue; say how many more wait.
-      const more = group.calls_waiting - group.waiting.filter((w) => w.position > 0).length;
-      if (more > 0 && group.waiting.length < group.calls_waiting) {
+      const more = group.waiting_not_listed || 0;
+      if (more > 0) {
         const row = element("tr", "call-more");
         const cell = element("td", "", `${group.name}: ${more} more waiting`);
         cell.colSpan = 5;
