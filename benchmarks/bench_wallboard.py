@@ -146,7 +146,9 @@ async def run_phase(args) -> dict:
     from runtime.store.database import Store
     from runtime.web.security import hash_password
 
-    logging.basicConfig(level=logging.WARNING)
+    # (the runtime warns of each slow hand-off: on a loaded machine, many; the figures
+    # say it all)
+    logging.basicConfig(level=logging.ERROR)
     workdir = Path(tempfile.mkdtemp(prefix="qscript-board-"))
     (workdir / "main.qs").write_text(SCRIPT)
     site = load_site_text(site_yaml(args.agents), str(workdir / "site.yaml"), workdir)
@@ -192,6 +194,7 @@ async def run_phase(args) -> dict:
         received = json.loads(out) if out.strip() else None
     if runner is not None:
         await runner.cleanup()
+    await asyncio.sleep(0.2)   # the last requests go out before the runtime closes
     await runtime.close()
     return {"boards": args.boards, "boards_connected": boards_connected, "route": route,
             "calls_made": made, "calls_up_at_end": waiting,
