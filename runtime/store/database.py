@@ -414,3 +414,5 @@ def iter_json(rows: Iterable[SQLModel]) -> list[dict]:
 
 # The statistics writers register their kinds in WRITERS (they need the names above).
 from . import writer as _statistics_writer  # noqa: E402,F401
+# The web console's tables (users, audit log) and their writers, likewise.
+from . import console as _console_tables  # noqa: E402,F401

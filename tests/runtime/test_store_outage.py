@@ -391,7 +391,9 @@ def test_postgres_stopped_mid_run_every_write_arrives_exactly_once(tmp_path, pos
             records = list(running.records)
             agents = {a: agent_state(running.runtime, a) for a in ("alice", "bob")}
             hot = dict(running.runtime.center.hot_prompts)
-        assert len(records) > 100
+        # About 160 calls on a quiet machine, fewer on a loaded one: enough, either way,
+        # to have calls ending before, during and after the outage.
+        assert len(records) > 50
         assert_exactly_once(records, postgres.url)
         assert stored_agents(postgres.url) == agents
         assert stored_hot_prompts(postgres.url) == hot
@@ -419,7 +421,9 @@ def test_a_restart_while_postgres_is_down_replays_the_spool_at_start(tmp_path, p
     # closed: everything is on disk (the calls with their statistics, alice's pause, the
     # hot prompt, and alice's states and pause as statistics, gathered in one write or more)
     assert (kinds["contact"], kinds["agent_state"], kinds["hot_prompt"]) == (20, 1, 1), kinds
-    assert kinds["agent_activity"] >= 1 and sum(kinds.values()) == 22 + kinds["agent_activity"]
+    # ... and the audit entries of the two changes made through the control API
+    assert kinds["audit"] == 2, kinds
+    assert kinds["agent_activity"] >= 1 and sum(kinds.values()) == 24 + kinds["agent_activity"]
 
     with pytest.raises(Exception) as refused:              # still down: serve cannot start
         Store(postgres.url)

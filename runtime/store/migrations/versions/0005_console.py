@@ -24,13 +24,13 @@ def upgrade() -> None:
         sa.Column("role", sa.String(), nullable=False, server_default="agent"),
         sa.Column("agent_id", sa.String(), nullable=False, server_default=""),
         sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("user", sa.String(), nullable=False),
         sa.Column("role", sa.String(), nullable=False, server_default=""),
         sa.Column("address", sa.String(), nullable=False, server_default=""),
