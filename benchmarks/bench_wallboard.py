@@ -177,6 +177,9 @@ async def run_phase(args) -> dict:
     await asyncio.sleep(args.warmup)
     runtime.driver.latency.clear()
     runtime.loop_lag.clear()
+    runtime.board.tick_time.clear()
+    for recorder in runtime.gc_pauses:
+        recorder.clear()
     builds, cpu, started = runtime.board.builds, time.process_time(), time.monotonic()
     await asyncio.sleep(args.seconds)
     metrics = runtime.metrics()
@@ -199,6 +202,7 @@ async def run_phase(args) -> dict:
     return {"boards": args.boards, "boards_connected": boards_connected, "route": route,
             "calls_made": made, "calls_up_at_end": waiting,
             "event_to_command_ms": metrics["latency"], "loop_lag_ms": metrics["loop_lag"],
+            "gc_pauses_ms": metrics["gc"],
             "runtime_cpu_share_of_one_core": round(cpu, 3), "window_s": round(window, 1),
             "updates_built": builds, "update_on_the_loop_ms": metrics["wallboard"]["update_ms"],
             "snapshot_bytes_at_end": snapshot_bytes,
