@@ -17,6 +17,8 @@ Routes:
   activate; 422 with diagnostics when it does not compile
 * ``GET  /scripts/{name}`` — the stored versions
 * ``POST /scripts/{name}/rollback`` — body ``{"version": N}`` (optional)
+* ``POST /scripts/{name}/check`` — body ``{"source": "..."}``: the diagnostics
+  (line, col, code, hint) without deploying (runtime/live/script_check.py)
 * ``POST /hot-prompts/{name}`` — body ``{"active": true}``
 
 Names in paths follow the site's name rule and bodies their route's schema
@@ -31,6 +33,7 @@ rollback or version listing the database cannot serve now is a 503.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -44,6 +47,7 @@ from qscript.source import MAX_SOURCE_BYTES
 
 from runtime.acd import AcdError
 from runtime.live.control_bodies import check_body, parse_body
+from runtime.live.script_check import check_payload
 from runtime.site.values import NAME_RULE, is_valid_name
 from runtime.site.web import WebConfig
 from runtime.store.console import audit_op
@@ -190,6 +194,12 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
             audit(request, "script.rollback", name, version=result.version)
         return web.json_response(result.__dict__, status=200 if result.ok else 409)
 
+    async def check(request):
+        name = _path_name(request, "name", "script name")
+        fields = await body(request, "check")
+        return web.json_response(await asyncio.to_thread(
+            check_payload, fields["source"], name, runtime.site))
+
     async def hot_prompt(request):
         name = _path_name(request, "name", "hot prompt name")
         fields = await body(request, "hot prompt")
@@ -204,6 +214,7 @@ def build_app(runtime, token: str, *, console: bool = True) -> web.Application:
     app.router.add_post("/scripts/{name}", deploy)
     app.router.add_get("/scripts/{name}", versions)
     app.router.add_post("/scripts/{name}/rollback", rollback)
+    app.router.add_post("/scripts/{name}/check", check)
     app.router.add_post("/hot-prompts/{name}", hot_prompt)
     if console:
         mount_console(app, runtime)

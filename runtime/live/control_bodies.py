@@ -131,6 +131,10 @@ BODIES: Mapping[str, tuple[Field, ...]] = {
         Field("comment", f"a text of at most {MAX_COMMENT} characters on one line",
               _text(MAX_COMMENT)),
     ),
+    "check": (
+        Field("source", f"the script text, a string of at most {MAX_SOURCE_BYTES:,} bytes "
+                        "in UTF-8", _source, required=True),
+    ),
     "rollback": (Field("version", f"a whole number from 1 to {MAX_WHOLE}", _whole(1)),),
     "hot prompt": (Field("active", "true or false (a JSON boolean)", _boolean, required=True),),
 }

@@ -44,6 +44,8 @@ from runtime.store.facts import WallClock
 from runtime.live.board_feed import BoardFeed
 from runtime.live.snapshot import BOARD_CALLS, build_snapshot
 from runtime.live.statistics import OutboxStatistics
+from runtime.live.prompt_uploads import PromptUploads
+from runtime.store.prompt_recordings import prompt_recordings
 
 log = logging.getLogger("qscript.live")
 
@@ -129,6 +131,9 @@ class LiveRuntime:
         self._gc_started: float | None = None
         self._lag_watch: asyncio.Task | None = None
         self._connected_before = False
+        #: Prompt recordings uploaded in the console: written where Asterisk reads them,
+        #: played from the next play, saved through the outbox (restored at start).
+        self.prompt_uploads = PromptUploads.for_site(site, self.outbox)
 
     # ------------------------------------------------------------ start and stop
 
@@ -144,6 +149,8 @@ class LiveRuntime:
         hot, calls, agents = await self._in_store(
             lambda: (self.store.hot_prompts(), self.store.calls(limit=5000), self.store.agents()))
         self._restore_state(hot, calls, agents)
+        recordings = await self._in_store(lambda: prompt_recordings(self.store))
+        await asyncio.to_thread(self.prompt_uploads.restore, recordings)
         self._watch_pauses()
         self.driver.on_connected = self._freeze_long_lived_objects
         await self.port.start(self.driver.on_event)

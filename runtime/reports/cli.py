@@ -15,13 +15,14 @@ from qscript.console import make_console
 from .model import ReportError
 
 QUEUE_LOG = "queue-log"
+REBUILD = "rebuild"
 FORMATS = ("table", "csv", "json", "xlsx")
 _SUFFIXES = {".csv": "csv", ".json": "json", ".xlsx": "xlsx", ".txt": "table"}
 
 
 def _kind_list() -> str:
     from .kinds import KINDS
-    return ", ".join(list(KINDS) + [QUEUE_LOG])
+    return ", ".join(list(KINDS) + [QUEUE_LOG, REBUILD])
 
 
 class _Steps:
@@ -77,7 +78,8 @@ def _check_writable(path: str, option: str) -> None:
 @click.argument("kind")
 @click.option("--site", "site_path", type=click.Path(),
               help="Site file: the database, the time zone and the groups' targets.")
-@click.option("--db", help="The database instead: a URL or the path of an SQLite file.")
+@click.option("--db", "--database", "db",
+              help="The database instead: a URL or the path of an SQLite file.")
 @click.option("--from", "start", metavar="WHEN",
               help="Start: 2026-06-01, \"2026-06-01 08:00\", today, yesterday (default today).")
 @click.option("--to", "end", metavar="WHEN",
@@ -104,7 +106,8 @@ def _check_writable(path: str, option: str) -> None:
 def report(kind, site_path, db, start, end, tz_name, groups, dialled, caller, agent, outcome,
            interval, by, limit, fmt, output, table_name, chart):
     """Statistics from the database: KIND is daily, calls, log, agents, staffing,
-    service-level, survey, weekday-hours, ringback or queue-log (see docs/reports.md)."""
+    service-level, survey, weekday-hours, ringback or queue-log (see docs/reports.md);
+    rebuild recomputes the kept 15-minute figures from the rows."""
     err = make_console(stderr=True)
     try:
         code = _run(kind, site_path, db, start, end, tz_name, groups, dialled, caller, agent,
@@ -120,8 +123,18 @@ def _run(kind, site_path, db, start, end, tz_name, groups, dialled, caller, agen
     from .kinds import KINDS, Options
     from .selection import INTERVALS, Selection, period, zone
 
-    if kind not in KINDS and kind != QUEUE_LOG:
+    if kind not in KINDS and kind not in (QUEUE_LOG, REBUILD):
         raise ReportError(f'unknown report "{kind}"; the kinds are {_kind_list()}', EXIT_USAGE)
+    if kind == REBUILD:
+        given = [option for option, value in (
+            ("--from", start), ("--to", end), ("--group", groups), ("--dialled", dialled),
+            ("--caller", caller), ("--agent", agent), ("--outcome", outcome), ("--by", by),
+            ("--limit", limit), ("--format", fmt), ("-o", output), ("--table", table_name),
+            ("--chart", chart)) if value]
+        if given:
+            raise ReportError(f"rebuild recomputes every kept figure of the database; "
+                              f"{', '.join(given)} do not apply", EXIT_USAGE)
+        return _rebuild(site_path, db, zone(tz_name) if tz_name else None)
     output_format = _output_format(fmt, output)
     if output_format == "xlsx" and output is None:
         raise ReportError("an Excel workbook needs a file: -o FILE.xlsx", EXIT_USAGE)
@@ -154,6 +167,29 @@ def _run(kind, site_path, db, start, end, tz_name, groups, dialled, caller, agen
             _write(made, output_format, output, table_name)
     finally:
         source.close()
+    return EXIT_OK
+
+
+def _rebuild(site_path, db, tz) -> int:
+    """The kept 15-minute figures (interval_stats, agent_stats) recomputed from the rows,
+    in one transaction: after a repair by hand, or to check them."""
+    import sqlalchemy as sa
+
+    from ..store.writer import rebuild_statistics
+    from .source import open_source
+    source = open_source(site_path, db, tz)
+    try:
+        with source.engine.begin() as connection:
+            calls, agents = rebuild_statistics(connection)
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        raise ReportError(f"cannot rebuild the figures: "
+                          f"{reason[0] if reason else type(error).__name__}", EXIT_FINDINGS) \
+            from None
+    finally:
+        source.close()
+    make_console().print(f"rebuilt the kept figures: {calls:,} rows of call figures "
+                         f"(interval_stats), {agents:,} rows of agent figures (agent_stats)")
     return EXIT_OK
 
 

@@ -207,7 +207,13 @@ announcements: {position: true, wait: true, wait_style: approximate}
   ``transfer_context`` (the dialplan context `transfer to NUMBER` continues in,
   at extension NUMBER; default ``default``), ``callback_endpoint`` (how a
   callback dials the customer, with ``{number}`` for the number; default
-  ``Local/{number}@default``, e.g. ``PJSIP/{number}@trunk``).
+  ``Local/{number}@default``, e.g. ``PJSIP/{number}@trunk``), ``prompt_dir``
+  (where the runtime writes prompt recordings uploaded in the web console;
+  default ``/var/lib/asterisk/sounds/qscript``, relative paths are relative to
+  the site file) and ``asterisk_prompt_dir`` (the same directory as Asterisk
+  sees it, absolute; default ``prompt_dir``: set it when Asterisk runs in a
+  chroot or container, e.g. ``prompt_dir: /srv/astroot/var/lib/qscript/prompts``,
+  ``asterisk_prompt_dir: /var/lib/qscript/prompts``).
 * ``control``: ``listen`` (host:port, ``[::1]:8089`` for IPv6), ``token_env``
   (default QSCRIPT_CONTROL_TOKEN).
 * ``announcements``: ``position`` (true) and ``wait`` (true) say whether queue

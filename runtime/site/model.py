@@ -121,6 +121,11 @@ class MailConfig:
         return _secret(self.password_env)
 
 
+#: Asterisk's own sounds directory on a Debian install, which it reads with any
+#: language setting; the runtime's user needs write access to this subdirectory.
+DEFAULT_PROMPT_DIR = "/var/lib/asterisk/sounds/qscript"
+
+
 @dataclass(frozen=True, slots=True)
 class AriConfig:
     user: str
@@ -129,6 +134,11 @@ class AriConfig:
     password_env: str = DEFAULT_ARI_PASSWORD_ENV
     transfer_context: str = "default"                   # where `transfer to NUMBER` continues
     callback_endpoint: str = "Local/{number}@default"   # how a callback dials the customer
+    #: Where the runtime writes uploaded prompt recordings (relative: to the site file),
+    #: and the same directory as Asterisk sees it (differs when Asterisk runs in a
+    #: chroot or a container); see runtime/live/prompt_uploads.py.
+    prompt_dir: str = DEFAULT_PROMPT_DIR
+    asterisk_prompt_dir: str | None = None              # None: prompt_dir
 
     def password(self) -> str | None:
         return _secret(self.password_env)

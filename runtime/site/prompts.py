@@ -64,6 +64,10 @@ class PromptCatalogue:
 
     default_language: str
     prompts: Mapping[str, Prompt] = field(default_factory=dict)
+    #: Uploaded recordings in force, (name, language) -> media URI: they replace the
+    #: site file's media of that language (runtime/live/prompt_uploads.py sets them
+    #: while the runtime runs; a plain dict, so a play reads it without a lock).
+    uploaded: dict[tuple[str, str], str] = field(default_factory=dict, compare=False)
 
     def __contains__(self, name: str) -> bool:
         return name in self.prompts
@@ -76,11 +80,25 @@ class PromptCatalogue:
         prompt = self.prompts.get(name)
         if prompt is None:
             raise _unknown("prompt", name, self.prompts)
-        media = prompt.media_for(self.fallback_languages(language))
+        languages = self.fallback_languages(language)
+        media = (self._uploaded_media(prompt, languages) if self.uploaded
+                 else prompt.media_for(languages))
         if media is None:  # the loader refuses such catalogues; guard against hand-built ones
             raise UnknownPrompt(f'prompt "{name}" has no media for "{language}" nor for the '
                                 f'default language "{self.default_language}"')
         return media
+
+    def _uploaded_media(self, prompt: Prompt, languages: list[str]) -> str | None:
+        """Like :meth:`Prompt.media_for`, an upload counting as that language's media: a
+        recording uploaded for ``en`` plays for ``en-GB`` calls unless the site file
+        has ``en-GB`` media of its own (the more specific language wins)."""
+        for language in languages + [ANY_LANGUAGE]:
+            uploaded = self.uploaded.get((prompt.name, language))
+            if uploaded is not None:
+                return uploaded
+            if language in prompt.by_language:
+                return prompt.by_language[language]
+        return prompt.any_language
 
     def fallback_languages(self, language: str | None) -> list[str]:
         """The languages tried, in order, for a call in ``language``."""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runtime.core.blocking import DEFAULT_COMMAND_TIMEOUT
-from .model import (DEFAULT_ARI_APP, DEFAULT_ARI_PASSWORD_ENV, DEFAULT_ARI_URL,
+from .model import (DEFAULT_ARI_APP, DEFAULT_ARI_PASSWORD_ENV, DEFAULT_ARI_URL, DEFAULT_PROMPT_DIR,
                     DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, Agent,
                     AnnouncementDefaults, AriConfig, CommandModule, CommandsConfig, ControlConfig,
                     DialplanTarget, Fallback, Group, MailConfig, NumberRoute)
@@ -315,7 +315,8 @@ def read_ari(reader: Reader, node: Node | None) -> AriConfig | None:
     if node is None:
         return None
     fields = reader.fields(node, "ari", ("url", "user", "app", "password_env",
-                                         "transfer_context", "callback_endpoint"),
+                                         "transfer_context", "callback_endpoint",
+                                         "prompt_dir", "asterisk_prompt_dir"),
                            required=("user",), hints=_secret_hints("ari", "password"))
     return AriConfig(
         user=reader.value(fields, "user", "ari", str.strip, ""),
@@ -326,7 +327,25 @@ def read_ari(reader: Reader, node: Node | None) -> AriConfig | None:
         transfer_context=reader.value(fields, "transfer_context", "ari", str.strip, "default"),
         callback_endpoint=reader.value(fields, "callback_endpoint", "ari", _callback_endpoint,
                                        "Local/{number}@default"),
+        prompt_dir=reader.value(fields, "prompt_dir", "ari", _directory, DEFAULT_PROMPT_DIR),
+        asterisk_prompt_dir=reader.value(fields, "asterisk_prompt_dir", "ari",
+                                         _absolute_directory, None),
     )
+
+
+def _directory(text: str) -> str:
+    if not text.strip():
+        raise BadValue("the directory is empty", "e.g. /var/lib/asterisk/sounds/qscript")
+    return text.strip()
+
+
+def _absolute_directory(text: str) -> str:
+    """A directory as Asterisk sees it: absolute, since Asterisk resolves a relative
+    sound name against its own sounds directory and the call's language."""
+    if not text.strip().startswith("/"):
+        raise BadValue(f'"{text}" is not an absolute path',
+                       "write the directory as Asterisk sees it, e.g. /var/lib/asterisk/sounds/qscript")
+    return text.strip().rstrip("/") or "/"
 
 
 def _callback_endpoint(text: str) -> str:

@@ -416,3 +416,5 @@ def iter_json(rows: Iterable[SQLModel]) -> list[dict]:
 from . import writer as _statistics_writer  # noqa: E402,F401
 # The web console's tables (users, audit log) and their writers, likewise.
 from . import console as _console_tables  # noqa: E402,F401
+# Uploaded prompt recordings (the console's prompt administration) register theirs too.
+from . import prompt_recordings as _prompt_recordings  # noqa: E402,F401

@@ -25,8 +25,15 @@ Agent intervals are keyed by (agent, start, state) and agent events by
 (group "", by arrival) and each segment to its group's (by entry into the
 group), in the same transaction: an upsert that adds the counts and keeps
 the larger maximum. So the figures are exact whatever the order of writes,
-and a skipped replay adds nothing. :func:`rebuild_interval_stats` recomputes
-them from the rows (after a repair by hand, or to check them).
+and a skipped replay adds nothing. :func:`rebuild_statistics` recomputes
+them, and the agents' (``agent_stats``), from the rows (after a repair by hand,
+or to check them; ``qscript report rebuild``).
+
+**Two ways in, the same rows.** The outbox's data goes to rows through
+:func:`write_contacts`; :class:`StatisticsWriter` takes a simulated day's facts
+straight to rows (:func:`write_facts`, no data in between: half the time in
+Python).
+A test holds the two equal, value for value.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import datetime as dt
 import gc
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +58,12 @@ from .schema import (COUNTERS, MAXIMA, SUMS, AgentEventRow, AgentStatsRow, Agent
 # The layout of the data and the per-row work live in runtime/store/rows.py (compiled);
 # their names are part of this module's API too.
 from .rows import (_ARRIVED, _CALL_ID, CONTACT_COLUMNS, CONTACT_FIELDS, EVENT_FIELDS,  # noqa: F401
-                   INTERVAL_FIELDS, LAYOUT, SEGMENT_FIELDS, SURVEY_FIELDS, GroupSettings,
-                   SqliteTime, _check_layout, _empty_figures, activity_data,
-                   add_contact_figures, add_interval_figures, add_segment_figures, call_rows,
-                   contact_data, contact_rows)
+                   INTERVAL_FIELDS, LAYOUT, SEGMENT_FIELDS, SURVEY_FIELDS, ContactRows,
+                   GroupSettings, SqliteTime, _check_layout, _empty_figures, activity_data,
+                   add_contact_figures, add_interval_figures, add_ring_unanswered,
+                   add_segment_figures, call_rows,
+                   contact_data, contact_rows, facts_call_rows, facts_contact_rows,
+                   facts_interval_rows, interval_figures)
 from .rows import AGENT_FIGURES
 
 CALLS = CallRow.__table__                 # type: ignore[attr-defined]
@@ -188,37 +197,78 @@ def write_contacts(connection: Connection, contacts: Sequence[Mapping[str, Any]]
         return 0
     for data in contacts:
         _check_layout(data)
-    low = min(data["contact"][_ARRIVED] for data in contacts)
-    high = max(data["contact"][_ARRIVED] for data in contacts)
-    present = _contacts_between(connection, low, high)
-    fresh = []
-    for data in contacts:
-        key = (data["contact"][_CALL_ID], round(data["contact"][_ARRIVED], 3))
-        if key not in present:
-            present[key] = 0           # a call given twice in one batch goes in once
-            fresh.append(data)
+    fresh = _fresh(connection, contacts, [data["contact"][_CALL_ID] for data in contacts],
+                   [data["contact"][_ARRIVED] for data in contacts])
     if not fresh:
         return 0
-    # The contacts first, then their ids read back by their key (in this transaction,
-    # which holds the write lock): children need the ids, and reading them back is
-    # much faster than INSERT ... RETURNING.
-    as_time = SqliteTime().text if connection.dialect.name == "sqlite" else _utc
-    _BulkInsert(connection, CALLS, CONTACT_FIELDS[:CONTACT_COLUMNS] + (
-        "arrived_at", "queued_at", "answered_at", "ended_at", "slot")).run(
-        call_rows(fresh, as_time))
-    ids = _new_ids(connection, len(fresh))
-    if ids is None:
-        by_key = _contacts_between(connection, low, high)
-        ids = [by_key[(data["contact"][_CALL_ID], round(data["contact"][_ARRIVED], 3))]
-               for data in fresh]
-    rows = contact_rows(fresh, ids)
-    segments, events, survey, figures = rows.segments, rows.events, rows.survey, rows.figures
-    _BulkInsert(connection, SEGMENTS, ("contact_id", "seq", "slot") + SEGMENT_FIELDS).run(segments)
-    _BulkInsert(connection, EVENTS, ("contact_id", "call_id") + EVENT_FIELDS).run(events)
-    _BulkInsert(connection, SURVEY, ("contact_id", "call_id") + SURVEY_FIELDS).run(survey)
-    _upsert_figures(connection, figures)
-    _upsert_agent_figures(connection, rows.agent_figures)
+    calls = call_rows(fresh, _time_value(connection))
+    ids = _insert_calls(connection, calls)
+    _insert_contact_rows(connection, contact_rows(fresh, ids))
     return len(fresh)
+
+
+def write_facts(connection: Connection, contacts: Sequence[F.ContactFacts], clock: F.WallClock,
+                groups: Mapping[str, GroupSettings] | None = None) -> int:
+    """:func:`write_contacts` of the facts' :func:`contact_data`, with the rows made straight
+    from the facts (the simulator's day: see runtime/store/rows.py). Returns how many
+    contacts were new. Runs in the caller's transaction."""
+    offset = clock.offset
+    records = [facts.record for facts in contacts]
+    fresh = _fresh(connection, contacts, [record.call_id for record in records],
+                   [record.arrived_at + offset for record in records])
+    if not fresh:
+        return 0
+    calls = facts_call_rows(fresh, clock, groups, _time_value(connection))
+    ids = _insert_calls(connection, calls)
+    _insert_contact_rows(connection, facts_contact_rows(fresh, calls, ids, clock, groups))
+    return len(fresh)
+
+
+def _fresh(connection: Connection, contacts: Sequence[Any], call_ids: Sequence[str],
+           arrivals: Sequence[float]) -> Sequence[Any]:
+    """The contacts (their call ids, arrivals in epoch seconds) not in the database yet,
+    each once."""
+    if not contacts:
+        return []
+    present = _contacts_between(connection, min(arrivals), max(arrivals))
+    if not present and len(set(call_ids)) == len(call_ids):
+        return contacts            # none written before, none twice (a simulated day)
+    fresh = []
+    for contact, call_id, arrived in zip(contacts, call_ids, arrivals):
+        key = (call_id, round(arrived, 3))
+        if key not in present:
+            present[key] = 0           # a call given twice in one batch goes in once
+            fresh.append(contact)
+    return fresh
+
+
+def _time_value(connection: Connection) -> Callable[[float | None], Any]:
+    """What a DateTime column of ``calls`` takes from epoch seconds on this database."""
+    return SqliteTime().text if connection.dialect.name == "sqlite" else _utc
+
+
+def _insert_calls(connection: Connection, calls: Sequence[Sequence[Any]]) -> Sequence[int]:
+    """Insert ``calls`` rows (:func:`~.rows.call_rows`); their ids, in the same order."""
+    # The contacts first, then their ids read back (in this transaction, which holds
+    # the write lock): children need the ids, and reading them back is much faster
+    # than INSERT ... RETURNING.
+    _BulkInsert(connection, CALLS, CONTACT_FIELDS[:CONTACT_COLUMNS] + (
+        "arrived_at", "queued_at", "answered_at", "ended_at", "slot")).run(calls)
+    ids = _new_ids(connection, len(calls))
+    if ids is not None:
+        return ids
+    arrivals = [call[_ARRIVED] for call in calls]
+    by_key = _contacts_between(connection, min(arrivals), max(arrivals))
+    return [by_key[(call[_CALL_ID], round(call[_ARRIVED], 3))] for call in calls]
+
+
+def _insert_contact_rows(connection: Connection, rows: ContactRows) -> None:
+    _BulkInsert(connection, SEGMENTS, ("contact_id", "seq", "slot") + SEGMENT_FIELDS).run(
+        rows.segments)
+    _BulkInsert(connection, EVENTS, ("contact_id", "call_id") + EVENT_FIELDS).run(rows.events)
+    _BulkInsert(connection, SURVEY, ("contact_id", "call_id") + SURVEY_FIELDS).run(rows.survey)
+    _upsert_figures(connection, rows.figures)
+    _upsert_agent_figures(connection, rows.agent_figures)
 
 
 def write_activity(connection: Connection, activity: Mapping[str, Any]) -> None:
@@ -229,10 +279,7 @@ def write_activity(connection: Connection, activity: Mapping[str, Any]) -> None:
     intervals = _new_intervals(connection, activity.get("intervals", ()))
     # ON CONFLICT DO NOTHING as well: the key is also the database's unique index.
     _BulkInsert(connection, INTERVALS, INTERVAL_FIELDS, ignore_duplicates=True).run(intervals)
-    figures: dict[tuple[int, str, str, str, str], list[float]] = {}
-    for interval in intervals:
-        add_interval_figures(figures, interval)
-    _upsert_agent_figures(connection, figures)
+    _upsert_agent_figures(connection, interval_figures(intervals))
     _BulkInsert(connection, AGENT_EVENTS, EVENT_FIELDS, ignore_duplicates=True).run(
         [tuple(event) for event in activity.get("events", ())])
 
@@ -243,14 +290,17 @@ def _new_intervals(connection: Connection,
     if not intervals:
         return []
     i = INTERVALS.c
-    low = min(interval[3] for interval in intervals)
-    high = max(interval[3] for interval in intervals)
+    keys = [(interval[0], interval[3], interval[1]) for interval in intervals]
+    low = min(key[1] for key in keys)
+    high = max(key[1] for key in keys)
     query = sa.select(i.agent, i.started_ts, i.state).where(i.started_ts >= low,
                                                             i.started_ts <= high)
     seen = {(agent, started, state) for agent, started, state in connection.execute(query)}
+    if not seen and len(set(keys)) == len(keys):      # all new (a simulated day): as they are
+        return [interval if type(interval) is tuple else tuple(interval)
+                for interval in intervals]
     fresh = []
-    for interval in intervals:
-        key = (interval[0], interval[3], interval[1])
+    for interval, key in zip(intervals, keys):
         if key not in seen:
             seen.add(key)
             fresh.append(tuple(interval))     # SQLAlchemy's executemany takes tuples
@@ -329,6 +379,9 @@ def rebuild_interval_stats(connection: Connection, slots: tuple[int, int] | None
     where_calls = sa.true() if slots is None else CALLS.c.slot.between(*slots)
     where_stats = sa.true() if slots is None else STATS.c.slot.between(*slots)
     where_segments = sa.true() if slots is None else SEGMENTS.c.slot.between(*slots)
+    # The old figures go first: the writers wait from here (see _lock_for_rebuild).
+    _lock_for_rebuild(connection, "interval_stats")
+    connection.execute(STATS.delete().where(where_stats))
     figures: dict[tuple[int, str], dict[str, float]] = {}
     default_threshold, default_short = (F.DEFAULT_SERVICE_LEVEL_THRESHOLD,
                                         F.DEFAULT_SHORT_ABANDON_THRESHOLD)
@@ -349,9 +402,43 @@ def rebuild_interval_stats(connection: Connection, slots: tuple[int, int] | None
         key = (slot, grp)
         add_segment_figures(figures.get(key) or figures.setdefault(key, _empty_figures()),
                             how, wait, talk, threshold, short)
-    connection.execute(STATS.delete().where(where_stats))
     _upsert_figures(connection, figures)
     return len(figures)
+
+
+def rebuild_agent_stats(connection: Connection) -> int:
+    """Recompute all of ``agent_stats`` from the agent intervals and the ring_no_answer
+    events; returns the number of rows written."""
+    _lock_for_rebuild(connection, "agent_stats")
+    connection.execute(AGENT_STATS.delete())
+    figures: dict[tuple[int, str, str, str, str], list[float]] = {}
+    i = INTERVALS.c
+    for interval in connection.execute(sa.select(i.agent, i.state, i.reason, i.started_ts,
+                                                 i.ended_ts, i.call_id, i.grp)
+                                       .order_by(i.started_ts, i.id)):
+        add_interval_figures(figures, tuple(interval))
+    e = EVENTS.c
+    for ts, agent, grp in connection.execute(sa.select(e.ts, e.agent, e.grp).where(
+            e.kind == F.RING_NO_ANSWER).order_by(e.ts, e.id)):
+        add_ring_unanswered(figures, ts, agent, grp)
+    _upsert_agent_figures(connection, figures)
+    return len(figures)
+
+
+def rebuild_statistics(connection: Connection) -> tuple[int, int]:
+    """Recompute the kept 15-minute figures, ``interval_stats`` and ``agent_stats``, from
+    the rows they sum (after a repair by hand, or to check them); returns the rows
+    written to each. Runs in the caller's transaction: call it in one of its own."""
+    return rebuild_interval_stats(connection), rebuild_agent_stats(connection)
+
+
+def _lock_for_rebuild(connection: Connection, table: str) -> None:
+    """Hold off the writers before the rows are read: a call written meanwhile must be
+    either in the rows read or added after the rebuilt figures, never lost between.
+    PostgreSQL: lock the figures' table (a writer waits at its upsert, after its rows
+    went in unseen); SQLite: the DELETE that follows takes the database's write lock."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
 
 
 def _cache_pragma(connection, _record) -> None:
@@ -369,6 +456,9 @@ def _bulk_load_pragmas(connection, _record) -> None:
     # (a failed transaction still rolls back), temporary b-trees (index builds) in
     # memory. Never for a live database, which stays WAL + synchronous=NORMAL.
     cursor = connection.cursor()
+    # Pages of 16 KB: fewer pages to split, link and write for the same rows (measured:
+    # a tenth of the SQLite time of a busy day). Only a file not yet created takes it.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=MEMORY")
     cursor.execute("PRAGMA synchronous=OFF")
     cursor.execute("PRAGMA temp_store=MEMORY")
@@ -472,19 +562,22 @@ class StatisticsWriter:
 
         One transaction per ``batch`` contacts. (Making the next batch's rows in a second
         thread while this one writes was measured and is slower: the two fight over
-        Python's lock row by row.)
+        Python's lock row by row. In a second, forked process it costs a third more CPU
+        (pickling the rows, the child's copies of the facts' pages): no faster on the
+        shared 2-core machine when it was quiet, half again as slow under load.)
         """
         written = 0
-        pending: list[dict[str, Any]] = []
         with _collector_paused():
+            pending: list[F.ContactFacts] = []
             for facts in contacts:
-                pending.append(contact_data(facts, clock, groups))
+                pending.append(facts)
                 if len(pending) >= self.batch:
-                    written += self._write_batch(pending)
+                    written += self._write_facts(pending, clock, groups)
                     pending = []
             if pending:
-                written += self._write_batch(pending)
-            activity = activity_data(intervals, events, clock)
+                written += self._write_facts(pending, clock, groups)
+            activity = {"v": LAYOUT, "intervals": facts_interval_rows(intervals, clock),
+                        "events": activity_data((), events, clock)["events"]}
             if activity["intervals"] or activity["events"]:
                 with self.engine.begin() as connection:
                     write_activity(connection, activity)
@@ -498,6 +591,11 @@ class StatisticsWriter:
             written = self._write_batch(contacts, activity)
             self._build_indexes()
         return written
+
+    def _write_facts(self, contacts: Sequence[F.ContactFacts], clock: F.WallClock,
+                     groups: Mapping[str, GroupSettings] | None) -> int:
+        with self.engine.begin() as connection:
+            return write_facts(connection, contacts, clock, groups)
 
     def _write_batch(self, contacts: Sequence[Mapping[str, Any]],
                      activity: Mapping[str, Any] | None = None) -> int:

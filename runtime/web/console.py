@@ -40,6 +40,7 @@ PREFIX = "/console"
 PAGE_MODULES = (
     "runtime.web.auth_pages",
     "runtime.web.admin_users",
+    "runtime.web.admin_content",
     "runtime.web.board",
 )
 

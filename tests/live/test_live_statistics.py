@@ -11,6 +11,7 @@ live: the same events per call, the same outcome.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 import pytest
@@ -114,9 +115,12 @@ def test_an_answered_and_an_abandoned_call_in_the_database(tmp_path):
     for before, after in zip(intervals, intervals[1:]):
         assert before.ended_ts == after.started_ts
     assert [e.kind for e in _rows(url, AGENT_EVENTS, AGENT_EVENTS.c.ts)][:1] == [F.LOGIN]
+    # The calls' own days (in UTC), not "today": a run at 23:59:59 writes yesterday's calls.
+    days = [dt.datetime.fromtimestamp(row.arrived_ts, dt.timezone.utc).date().isoformat()
+            for row in calls.values()]
     daily = CliRunner().invoke(main, ["report", "daily", "--db", url.removeprefix("sqlite:///"),
-                                      "--from", "today", "--format", "json"],
-                               catch_exceptions=False)
+                                      "--tz", "UTC", "--from", min(days), "--to", max(days),
+                                      "--format", "json"], catch_exceptions=False)
     assert daily.exit_code == 0, daily.output
     site = json.loads(daily.stdout)["tables"][0]["total"]
     assert (site["offered"], site["answered"], site["abandoned"]) == (2, 1, 1)

@@ -89,8 +89,12 @@ def test_a_call_answered_and_one_abandoned_leave_their_statistics(tmp_path):
     from click.testing import CliRunner
     from qscript.cli import main
     database = url.removeprefix("sqlite:///")
-    daily = CliRunner().invoke(main, ["report", "daily", "--db", database, "--from", "today",
-                                      "--format", "json"], catch_exceptions=False)
+    # The calls' own days (in UTC), not "today": a run at 23:59:59 writes yesterday's calls.
+    days = [dt.datetime.fromtimestamp(row.arrived_ts, dt.timezone.utc).date().isoformat()
+            for row in calls.values()]
+    daily = CliRunner().invoke(main, ["report", "daily", "--db", database, "--tz", "UTC",
+                                      "--from", min(days), "--to", max(days), "--format", "json"],
+                               catch_exceptions=False)
     assert daily.exit_code == 0, daily.output
     site = json.loads(daily.stdout)["tables"][0]["total"]
     assert (site["offered"], site["answered"], site["abandoned"]) == (2, 1, 1)

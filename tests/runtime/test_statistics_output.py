@@ -220,6 +220,9 @@ def test_report_from_a_site(database, tmp_path):
     (["daily", "--db", "{db}", "--chart", "{tmp}/r.svg"], 2, "the chart is a PNG file"),
     (["log", "--db", "{db}", "--chart", "{tmp}/r.png"], 2, "the log report has no chart"),
     (["daily", "--db", "{db}", "--table", "nope", "--format", "csv"], 2, 'no table "nope"'),
+    (["rebuild", "--db", "{db}", "--from", "today", "--agent", "bob"], 2,
+     "rebuild recomputes every kept figure of the database; --from, --agent do not apply"),
+    (["rebuild", "--database", "{missing}"], 1, "no statistics database at"),
 ])
 def test_report_errors_are_one_clear_line(database, tmp_path, args, code, message):
     values = {"db": str(database), "missing": str(tmp_path / "none.db"),
@@ -237,3 +240,50 @@ def test_agents_are_listed_in_reading_order():
     names = ["team1-10", "team1-2", "team1-1", "anna", "team1-100", "Bo", "team2-1"]
     assert sorted(names, key=natural_order) == [
         "anna", "Bo", "team1-1", "team1-2", "team1-10", "team1-100", "team2-1"]
+
+
+def test_rebuild_recomputes_the_kept_figures_and_the_reports_stay_the_same(tmp_path):
+    """``qscript report rebuild``: the kept figures, emptied and spoilt by hand, come back
+    as the writer kept them, and the reports that read them say what they said."""
+    import sqlalchemy as sa
+
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from synthetic_day import synthetic_day
+
+    path = tmp_path / "day.db"
+    day = synthetic_day(2000, agents=15, seed=4)
+    writer = StatisticsWriter(path, batch=600)
+    writer.write(day.contacts, day.intervals, day.agent_events, clock=day.clock, groups=GROUPS)
+    writer.close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+
+    def kept():
+        with engine.connect() as connection:
+            return {table: {tuple(row[:key]): tuple(row[key:]) for row in connection.execute(
+                sa.text(f"SELECT * FROM {table}"))}
+                for table, key in (("interval_stats", 2), ("agent_stats", 5))}
+    reports = ("daily", "agents", "staffing")
+
+    def report_texts():
+        return [run(kind, "--db", str(path), "--from", "2026-06-01", "--tz", "UTC",
+                    "--format", "json") for kind in reports]
+    written, written_reports = kept(), report_texts()
+    assert all(code == 0 for code, _ in written_reports)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM agent_stats WHERE agent = 'agent003'"))
+        connection.execute(sa.text("UPDATE interval_stats SET offered = offered + 7"))
+        connection.execute(sa.text("DELETE FROM interval_stats WHERE grp = 'sales'"))
+    assert kept() != written and report_texts() != written_reports
+
+    code, out = run("rebuild", "--database", str(path))
+    assert code == 0, out
+    rebuilt = kept()
+    assert f"{len(written['interval_stats']):,} rows of call figures" in out
+    assert f"{len(written['agent_stats']):,} rows of agent figures" in out
+    for table in written:
+        assert rebuilt[table].keys() == written[table].keys(), table
+        for key, values in written[table].items():
+            assert rebuilt[table][key] == pytest.approx(values), (table, key)
+    assert report_texts() == written_reports
+    engine.dispose()

@@ -279,6 +279,102 @@ def test_the_bulk_writer_and_the_outbox_writes_make_the_same_rows(tmp_path):
         store.close()
 
 
+def test_the_datetime_text_of_the_writer_is_what_sqlalchemy_stores():
+    """SqliteTime builds the text of a DateTime column itself (several times faster than
+    the column type): the same text as SQLAlchemy's SQLite DateTime makes of the datetime,
+    rounded as datetime.fromtimestamp rounds (half to even), on every kind of fraction."""
+    import random
+
+    from runtime.store.rows import SqliteTime
+
+    from runtime.store.database import CallRow
+
+    dialect = sa.create_engine("sqlite://").dialect
+    column = CallRow.__table__.c.arrived_at.type           # type: ignore[attr-defined]
+    stored = column.dialect_impl(dialect).bind_processor(dialect)
+    rng = random.Random(9)
+    base = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc).timestamp()
+    moments = [base + rng.uniform(0, 86_400) for _ in range(20_000)]
+    moments += [base + k / 128 for k in range(2_000)]          # halves of a microsecond
+    moments += [base + 59.9999996, base + 3599.9999995, base - 0.0000004, 0.0, 1.5, -3.25]
+    text = SqliteTime().text
+    for ts in moments:
+        moment = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+        assert text(ts) == stored(moment), ts
+    assert text(None) is None
+
+
+def _odd_contacts() -> list[F.ContactFacts]:
+    """Calls that take the less common branches of the rows: a call's own target, an
+    accepted callback that was answered, a group without settings, survey answers with
+    no time, agent or group of their own, event data that is not plain text, a call
+    never queued, a fractional time that rounds half to even (1/128 s)."""
+    def record(call_id, **fields):
+        return CallRecord(call_id, "0701", "5000", script="support", script_hash="h1",
+                          language="sv", **fields)
+    return [
+        F.ContactFacts(record("o1", arrived_at=at(8, 0, 0.0078125), queued_at=at(8, 0, 1),
+                              answered_at=at(8, 0, 16), ended_at=at(8, 1), outcome="answered",
+                              groups=["support", "nightly"], answered_group="nightly",
+                              agent="alice", target=10.0, saved={"note": 'says "hi"'}),
+                       segments=[F.Segment("support", at(8, 0, 1), at(8, 0, 6), F.REMOVED),
+                                 F.Segment("nightly", at(8, 0, 6), at(8, 0, 16), F.ANSWERED,
+                                           "alice")],
+                       events=[F.Event(at(8, 0, 1), F.ENTERED, "support",
+                                       data={"position": 1.5, "names": ["a", "b"]}),
+                               F.Event(at(8, 0, 6), F.OVERFLOWED, "support", data={}),
+                               F.Event(at(8, 0, 10), F.RING_NO_ANSWER, "nightly", "bob",
+                                       {"ring": 4}),
+                               F.Event(at(8, 0, 16), F.ANSWER, "nightly", "alice", None)],
+                       survey=[F.SurveyAnswer("satisfaction", "5"),
+                               F.SurveyAnswer("resolved", True, at(8, 0, 59), agent="bob",
+                                              group="support"),
+                               F.SurveyAnswer("score", float("nan"))],
+                       lookup_key="customer-7", script_version=None),
+        F.ContactFacts(record("o2", arrived_at=at(8, 3), queued_at=at(8, 3, 2),
+                              answered_at=at(8, 9), agent_ended_at=at(8, 12), ended_at=at(8, 13),
+                              outcome="answered", groups=["sales"], answered_group="sales",
+                              agent="bob", error="boom"),
+                       segments=[F.Segment("sales", at(8, 3, 2), at(8, 3, 40), F.CALLBACK)],
+                       callback_accepted=True),
+        F.ContactFacts(record("o3", arrived_at=at(8, 4), ended_at=None, outcome="failed")),
+    ]
+
+
+def test_the_simulators_rows_from_facts_are_the_rows_of_the_outbox_data(tmp_path):
+    """StatisticsWriter.write makes the rows straight from the facts; write_data (and the
+    outbox) from contact_data: the same rows, value for value, on a busy synthetic day
+    and on calls that take every branch."""
+    day = synthetic_day(3000, agents=20, seed=7)
+    contacts = day.contacts + _odd_contacts()
+    from_facts = StatisticsWriter(tmp_path / "facts.db", batch=700)
+    from_data = StatisticsWriter(tmp_path / "data.db", batch=700)
+
+    def dump(engine):
+        with engine.connect() as connection:
+            return {table: [tuple(row) for row in connection.execute(sa.text(
+                f"SELECT * FROM {table} ORDER BY 1, 2, 3"))] for table in (
+                "calls", "queue_segments", "events", "agent_events", "agent_intervals",
+                "survey_answers", "interval_stats", "agent_stats")}
+    try:
+        assert from_facts.write(contacts, day.intervals, day.agent_events, clock=day.clock,
+                                groups=GROUPS) == len(contacts)
+        from runtime.store.writer import activity_data
+        data = [contact_data(facts, day.clock, GROUPS) for facts in contacts]
+        # In the same transactions (the kept sums are added in the order of the writes).
+        assert sum(from_data.write_data(data[first:first + 700])
+                   for first in range(0, len(data), 700)) == len(contacts)
+        from_data.write_data([], activity_data(day.intervals, day.agent_events, day.clock))
+        facts_rows, data_rows = dump(from_facts.engine), dump(from_data.engine)
+        for table in facts_rows:
+            assert len(facts_rows[table]) == len(data_rows[table]), table
+            assert facts_rows[table] == data_rows[table], table
+        assert len(facts_rows["survey_answers"]) > 3 and len(facts_rows["agent_stats"]) > 100
+    finally:
+        from_facts.close()
+        from_data.close()
+
+
 def test_the_kept_figures_are_the_figures_of_the_rows(database_url):
     day = synthetic_day(1500, agents=12, seed=3)
     writer = StatisticsWriter(database_url, batch=400)   # several transactions
@@ -339,6 +435,32 @@ def test_the_kept_agent_figures_are_the_figures_of_the_intervals(database_url):
         writer.close()
 
 
+def test_rebuilding_gives_back_the_figures_the_writer_kept(database_url):
+    """rebuild_statistics (``qscript report rebuild``) on both databases: both kept tables
+    recomputed from the rows equal what the writer added up, write by write."""
+    from runtime.store.writer import rebuild_statistics
+
+    day = synthetic_day(900, agents=10, seed=6)
+    writer = StatisticsWriter(database_url, batch=250)
+    try:
+        writer.write(day.contacts, day.intervals, day.agent_events, clock=day.clock, groups=GROUPS)
+        kept_calls, kept_agents = stats(writer.engine), agent_stats(writer.engine)
+        with writer.engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM agent_stats WHERE state = 'ready'"))
+            connection.execute(sa.text("UPDATE interval_stats SET talk = 0"))
+        with writer.engine.begin() as connection:
+            assert rebuild_statistics(connection) == (len(kept_calls), len(kept_agents))
+        rebuilt_calls, rebuilt_agents = stats(writer.engine), agent_stats(writer.engine)
+        assert rebuilt_calls.keys() == kept_calls.keys()
+        assert rebuilt_agents.keys() == kept_agents.keys()
+        for key in kept_calls:
+            assert rebuilt_calls[key] == pytest.approx(kept_calls[key]), key
+        for key in kept_agents:
+            assert rebuilt_agents[key] == pytest.approx(kept_agents[key]), key
+    finally:
+        writer.close()
+
+
 def test_a_new_sqlite_file_is_bulk_loaded_and_ends_with_every_index(tmp_path):
     day = synthetic_day(600, agents=8, seed=2)
 
@@ -352,8 +474,10 @@ def test_a_new_sqlite_file_is_bulk_loaded_and_ends_with_every_index(tmp_path):
         assert bulk.bulk and not durable.bulk
         with bulk.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0      # OFF
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 16384
         with durable.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 4096
         for writer in (bulk, durable):
             assert writer.write(day.contacts, day.intervals, day.agent_events,
                                 clock=day.clock, groups=GROUPS) == 600

@@ -130,7 +130,10 @@ def console_server(tmp_path):
         yield running
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop is the
+# main thread's, and a later test calling asyncio.run() would fail ("cannot be called
+# from a running event loop"). A module's end stops it.
+@pytest.fixture(scope="module")
 def chromium():
     from browser_harness import chromium_path
     from playwright.sync_api import sync_playwright
