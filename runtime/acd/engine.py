@@ -318,6 +318,8 @@ class AcdEngine(AcdMetrics):
         _count_answer(group.stats, waited, within)
         _count_answer(self.total_stats, waited, within)
         self.estimator.record_answer(config.name, waited)
+        if self.on_outcome is not None:
+            self.on_outcome(config.name, "answered", waited, within, now)
 
     def offer_failed(
         self, call_id: str, agent_id: str, now: float, make_agent_unready: bool = True
@@ -508,6 +510,8 @@ class AcdEngine(AcdMetrics):
                 stats.flowed_out += 1
         if abandoned:
             self.estimator.record_abandon(name, waited)
+        if self.on_outcome is not None and group_stats is not None:
+            self.on_outcome(name, "abandoned" if abandoned else "flowed_out", waited, False, now)
 
     def _ringing_pair(self, call_id: str, agent_id: str) -> tuple[Agent, QueueEntry]:
         agent = self._agents.get(agent_id) or self._agent(agent_id)

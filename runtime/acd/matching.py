@@ -65,6 +65,11 @@ class MatchingCore:
         #: (agent id, new state, pause reason, call id, the call's group), the last two
         #: "" unless ringing, busy or in wrap-up. None (the default) costs one test.
         self.on_agent_state: Callable[[str, AgentState, str, str, str], None] | None = None
+        #: Told of every call outcome the day's counters count, when set (the live
+        #: wallboard's "last 15 minutes"): called with (group, outcome, seconds waited,
+        #: answered within the threshold, now); outcome is "answered", "abandoned" or
+        #: "flowed_out", the group the one whose counters took it. None costs one test.
+        self.on_outcome: Callable[[str, str, float, bool, float], None] | None = None
 
     def _place_call(self, entry: QueueEntry, now: float) -> list[Offer]:
         """Offer a call that is not in the queue, or queue it at its rank."""

@@ -151,6 +151,18 @@ class ContactCenter:
         if statistics is not None:
             from runtime.core.statistics import FactsRecorder
             self.facts = FactsRecorder(statistics, driver.now, self.acd)
+        #: Bumped on every change a live view shows (a call arrives, joins, leaves or is
+        #: answered, an agent's state or groups change): a view compares it with the
+        #: value it last showed. Where the statistics hooks are; one add each.
+        self.changes = 0
+        #: Told of each change, when anyone watches (:meth:`watch`); empty costs one test.
+        self._watchers: list[Callable[[], None]] = []
+        #: Today's and the last 15 minutes' figures, kept once someone watches (a
+        #: runtime.core.situation.SituationFigures); None: not kept (the simulator).
+        self.situation: Any = None
+        #: When each agent's state last changed (driver clock), kept while watched.
+        self._agent_since: dict[str, float] = {}
+        self._told_before: Callable[[str, Any, str, str, str], None] | None = None
 
     # ------------------------------------------------------------ setup
 
@@ -204,11 +216,13 @@ class ContactCenter:
             return None
         session = CallSession(self, program, call)
         self._sessions[call.call_id] = session
+        self._changed()
         session.start()
         return session
 
     def session_ended(self, session: CallSession) -> None:
         self._sessions.pop(session.call.call_id, None)
+        self._changed()
         if self.facts is not None:
             self.facts.call_ended(session)
         if self.on_record is not None:
@@ -278,6 +292,7 @@ class ContactCenter:
                                   service_level_threshold=service_level_threshold)
         if self.facts is not None:
             self.facts.joined(call_id, groups, now)
+        self._changed()
         self.dispatch(offers)
         return bool(offers)
 
@@ -290,6 +305,7 @@ class ContactCenter:
             self.acd.set_priority(call_id, priority, credit, now)
         if self.facts is not None:
             self.facts.overflowed(call_id, group, now)
+        self._changed()
         self.dispatch(offers)
 
     def leave_group(self, call_id: str, group: str, now: float) -> None:
@@ -298,6 +314,7 @@ class ContactCenter:
             offers = self.acd.remove_group(call_id, group, now)
             if self.facts is not None:
                 self.facts.removed(call_id, group, now)
+            self._changed()
             self.dispatch(offers)
 
     def reprioritise(self, call_id: str, priority: int | None, credit: float | None,
@@ -310,6 +327,7 @@ class ContactCenter:
         if self.acd.has_call(call_id):
             if self.facts is not None:
                 self.facts.left_queue(call_id, now, reason)  # (before: it reads the position)
+            self._changed()
             self.dispatch(self.acd.remove(call_id, now, reason=reason))
 
     def withdraw_offer(self, call_id: str, agent_id: str, now: float) -> None:
@@ -322,6 +340,7 @@ class ContactCenter:
         self.acd.answered(call_id, agent_id, now)
         if self.facts is not None:
             self.facts.answered(call_id, agent_id, now)
+        self._changed()
 
     def keep_place_for_callback(self, call_id: str, key: str = "") -> None:
         """The caller accepted a callback (with ``key``): the call keeps its place as a
@@ -329,6 +348,7 @@ class ContactCenter:
         self.acd.convert_to_callback(call_id)
         if self.facts is not None:
             self.facts.callback_taken(call_id, key, self.driver.now())
+        self._changed()
 
     # What a session does that the statistics see but the ACD does not.
 
@@ -438,7 +458,9 @@ class ContactCenter:
 
     def agent_groups(self, agent_id: str, groups: dict[str, int]) -> None:
         """The agent now answers these groups (group -> penalty); calls waiting there may ring."""
-        self.dispatch(self.acd.set_groups(agent_id, groups, self.driver.now()))
+        offers = self.acd.set_groups(agent_id, groups, self.driver.now())
+        self._changed()  # (no state change: the ACD tells nobody)
+        self.dispatch(offers)
 
     def agent_info(self, agent_id: str) -> AgentInfo:
         """An agent's state, groups and call; LookupError for an agent never logged in."""
@@ -604,6 +626,89 @@ class ContactCenter:
 
     def set_hot_prompt(self, name: str, active: bool) -> None:
         self.hot_prompts[name] = active
+
+    # ------------------------------------------------------------ watching (live views)
+
+    def _changed(self) -> None:
+        self.changes += 1
+        if self._watchers:
+            for watcher in self._watchers:
+                watcher()
+
+    def watch(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_change()`` after every change a live view shows; returns the function
+        that stops it. ``on_change`` runs inside the change (a queue event, an agent's
+        state): it must only note that something changed (schedule its own update),
+        never read the state there.
+
+        The first watcher also starts what only live views need: the situation
+        figures (:attr:`situation`) and each agent's time in their state.
+        """
+        if self.situation is None:
+            self._start_watching()
+        self._watchers.append(on_change)
+
+        def stop() -> None:
+            if on_change in self._watchers:
+                self._watchers.remove(on_change)
+        return stop
+
+    def _start_watching(self) -> None:
+        from runtime.core.situation import SituationFigures
+        acd = self.acd
+        self.situation = SituationFigures(acd.day_ends_at, self._end_of_day)
+        acd.on_outcome = self.situation.record
+        # The ACD has one agent-state observer (the statistics', when kept): chain it.
+        self._told_before = acd.on_agent_state
+        acd.on_agent_state = self._agent_state_told
+
+    def _agent_state_told(self, agent_id: str, state: Any, reason: str, call_id: str,
+                          group: str) -> None:
+        self._agent_since[agent_id] = self.driver.now()
+        if self._told_before is not None:
+            self._told_before(agent_id, state, reason, call_id, group)
+        self._changed()
+
+    # ------------------------------------------------------------ the live view's figures
+
+    def group_names(self) -> list[str]:
+        """The answer groups, in the site's order."""
+        return self.acd.group_names
+
+    def group_view(self, group: str, now: float) -> dict[str, Any]:
+        """A group's live figures for a status view or wallboard (today's service level)."""
+        acd = self.acd
+        acd.roll_day(now)
+        return {"calls_waiting": acd.calls_waiting(group),
+                "agents_logged_in": acd.agents_logged_in(group),
+                "agents_ready": acd.agents_ready(group),
+                "agents_busy": acd.agents_busy(group),
+                "agents_wrap_up": acd.agents_wrap_up(group),
+                "agents_paused": acd.agents_paused(group),
+                "oldest_wait_s": round(acd.oldest_wait(group, now), 1),
+                "service_level_percent": acd.service_level(group),
+                "service_level_threshold_s": acd.group_config(group).service_level_threshold}
+
+    def oldest_wait(self, group: str, now: float) -> float:
+        """Seconds the longest-waiting call of the group has waited (0: none waits)."""
+        return self.acd.oldest_wait(group, now)
+
+    def queue_positions(self) -> dict[str, int]:
+        """The position of every queued call, by call id, computed together (cheap for
+        thousands of waiting calls, where one position at a time is not)."""
+        return self.acd.positions()
+
+    def known_agent(self, agent_id: str) -> AgentInfo | None:
+        """An agent's state, groups and call; None for an agent never logged in."""
+        try:
+            return self.acd.agent_info(agent_id)
+        except LookupError:
+            return None
+
+    def agent_since(self, agent_id: str) -> float | None:
+        """When the agent's state last changed (driver clock); None: not known (not
+        watched then, or never logged in)."""
+        return self._agent_since.get(agent_id)
 
 
 def _service_level(center: ContactCenter, group: str) -> float:

@@ -42,6 +42,8 @@ from runtime.store.outbox import REJECTED, SAVED, SPOOLED, Outbox
 from runtime.store.database import (Store, StoreUnavailable, agent_state_op, describe_error,
                     hot_prompt_op, is_transient)
 from runtime.store.facts import WallClock
+from runtime.live.board_feed import BoardFeed
+from runtime.live.snapshot import BOARD_CALLS, build_snapshot
 from runtime.live.statistics import OutboxStatistics
 from runtime.live.prompt_uploads import PromptUploads
 from runtime.store.prompt_recordings import prompt_recordings
@@ -116,6 +118,11 @@ class LiveRuntime:
                                    statistics=self.statistics)
         port.wanted_events = handled_events()  # Asterisk sends nothing we would skip
         self.center.on_agent_changed = self._save_agent
+        #: The wallboards' feed: told of each change by the centre, it builds one
+        #: snapshot per update for all open boards (nothing while none is open).
+        self.board = BoardFeed(lambda: self.snapshot(BOARD_CALLS), self.loop,
+                               refresh_at=self._board_refresh_at)
+        self.center.watch(self.board.changed)
         self.versions: dict[str, int] = {}           # script name -> active version
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time: store, then activate
         self.started_at = time.monotonic()
@@ -174,6 +181,7 @@ class LiveRuntime:
     async def close(self) -> None:
         """Stop taking calls; write the outbox (or spool what the database does not take)."""
         await self.port.close()
+        self.board.close()
         if self._lag_watch is not None:
             self._lag_watch.cancel()
         if self._on_gc in gc.callbacks:
@@ -517,50 +525,27 @@ class LiveRuntime:
     # ------------------------------------------------------------ status
 
     def status(self) -> dict:
-        """What ``qscript status`` shows. Built on the event loop from the live state, so
-        it must stay cheap with thousands of waiting calls: one pass over the calls (not
-        one per group), their positions computed together (acd.positions)."""
-        acd, now = self.center.acd, self.driver.now()
-        acd.roll_day(now)  # the service levels are today's
-        waiting_in: dict[str, list[dict]] = {}
-        positions = acd.positions()
-        for session in self.center.sessions_in_progress():
-            call_id = session.call.call_id
-            if call_id not in positions:
-                continue  # not waiting in the ACD
-            waiting = {"call_id": call_id, "caller": session.call.caller,
-                       "digits": session.digits, "waited_s": round(session._waited(), 1),
-                       "position": positions[call_id], "language": session.language}
-            for name in acd.call_info(call_id).groups:
-                waiting_in.setdefault(name, []).append(waiting)
-        groups = []
-        for name in acd.group_names:
-            waiting = waiting_in.get(name, [])
-            groups.append({"name": name, "calls_waiting": acd.calls_waiting(name),
-                           "agents_logged_in": acd.agents_logged_in(name),
-                           "agents_ready": acd.agents_ready(name),
-                           "agents_busy": acd.agents_busy(name),
-                           "oldest_wait_s": round(acd.oldest_wait(name, now), 1),
-                           "service_level_percent": acd.service_level(name),
-                           "service_level_target_percent": self._target_percent(name),
-                           "waiting": waiting})
-        agents = []
-        for agent in getattr(self.site, "agents", ()):
-            info = acd.agent_info(agent.id) if _known(acd, agent.id) else None
-            agents.append({"id": agent.id, "name": agent.name,
-                           "state": info.state.name.lower() if info else "logged_out",
-                           "pause_reason": info.pause_reason if info else None,
-                           "groups": dict(info.groups) if info else {},
-                           "call": info.call_id if info else None})
-        return {"site": getattr(self.site, "name", ""), "connected": self.port.connected,
-                "calls": self.center.call_count(), "groups": groups, "agents": agents,
-                "scripts": self.versions, "hot_prompts": dict(self.center.hot_prompts),
-                "database": self.outbox.health()}
+        """What ``qscript status`` shows: the live view (runtime.live.snapshot, the one
+        the wallboard shows too) and the runtime's own health."""
+        view = self.snapshot()
+        view.update({"connected": self.port.connected, "scripts": self.versions,
+                     "hot_prompts": dict(self.center.hot_prompts),
+                     "database": self.outbox.health()})
+        return view
 
-    def _target_percent(self, group: str) -> float | None:
-        """The site's service_level_target of a group, as a percentage (None: no site group)."""
-        config = getattr(self.site, "groups", {}).get(group) if self.site is not None else None
-        return None if config is None else round(100 * config.service_level_target, 3)
+    def snapshot(self, calls_listed: int | None = None) -> dict:
+        """The live view of queues, calls, agents and figures (runtime.live.snapshot):
+        what the wallboards show (the first ``calls_listed`` calls of each queue), and
+        the most of ``qscript status`` (all of them)."""
+        wall, loop_time = self._epoch   # one clock offset: a call's "since" never jitters
+        return build_snapshot(self.center, self.site, wall.timestamp() - loop_time,
+                              calls_listed)
+
+    def _board_refresh_at(self) -> float | None:
+        """When the wallboard's figures next change with no event: a call's outcome
+        leaves the last 15 minutes (driver clock = the loop's clock)."""
+        situation = self.center.situation
+        return situation.next_change() if situation is not None else None
 
     def metrics(self) -> dict:
         elapsed = time.monotonic() - self.started_at
@@ -569,6 +554,7 @@ class LiveRuntime:
                 "handoff_stages": {stage: recorder.summary() for stage, recorder
                                    in self.driver.handoff_stages.items()},
                 "loop_lag": self.loop_lag.summary(),
+                "wallboard": self.board.summary(),
                 "events": dict(sorted(self.driver.event_counts.items())),
                 "gc": {f"generation_{n}": recorder.summary()
                        for n, recorder in enumerate(self.gc_pauses)},
@@ -604,10 +590,3 @@ def _awaitable(saving: concurrent.futures.Future[str],
     saving.add_done_callback(done)
     return waiter
 
-
-def _known(acd, agent_id: str) -> bool:
-    try:
-        acd.agent_info(agent_id)
-        return True
-    except LookupError:
-        return False

@@ -43,6 +43,7 @@ PAGE_MODULES = (
     "runtime.web.admin_content",
     "runtime.web.admin_site",
     "runtime.web.agent_client",
+    "runtime.web.board",
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

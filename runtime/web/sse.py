@@ -48,6 +48,12 @@ class EventStream:
         await self.response.write(("\n".join(lines) + "\n\n").encode())
         self.sent += 1
 
+    async def send_prepared(self, event: bytes) -> None:
+        """An event already in wire form (``data: ...`` and the blank line): one update
+        serialised once and sent to many pages (the wallboards' feed)."""
+        await self.response.write(event)
+        self.sent += 1
+
     async def keep_alive(self) -> None:
         await self.response.write(b": keep-alive\n\n")
 
