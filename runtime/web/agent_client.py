@@ -14,8 +14,10 @@ with ``?agent=ID`` (to help, or to pause someone who left).
 
 The page follows ``GET /console/agent/events``, a server-sent event stream of
 the agent's own view (runtime.core.agent_view plus what the page offers),
-sent whenever it changes: the runtime is looked at every ``POLL_SECONDS``, so
-a screen pop is on the page within a fraction of a second of the ring.
+sent whenever it changes: the centre tells of every change (``center.watch``,
+the wallboard's notice too), so a screen pop is on the page on the loop's next
+turn after the ring; nothing is looked at while nothing happens (a look every
+``SAFETY_SECONDS`` catches what the centre does not announce, e.g. a site change).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from runtime.web.console import Console, current_user, json_body
 from runtime.web.security import COOKIE, Role
 from runtime.web.sse import KEEP_ALIVE, EventStream
 
-#: How often an open agent page's stream looks for a change (seconds).
-POLL_SECONDS = 0.2
+#: How often an open agent page's stream looks for a change nobody announced (seconds).
+SAFETY_SECONDS = 2.0
 #: How often it checks that its login session is still open (seconds).
 SESSION_CHECK_SECONDS = 5.0
 #: The ACD actions the page sends, and the control-API body each is checked as.
@@ -80,20 +82,20 @@ def agent_of(request: web.Request) -> str:
 
 class _Shared:
     """What every open agent page shows alike — the pending callbacks, the agents logged
-    in — looked up once for all of them every half poll, not once per page: a hundred
-    open pages must not each walk every call in progress five times a second."""
+    in — looked up once for all of them after each change of the centre, not once per
+    page: a hundred pages woken by one change must not each walk every call in progress."""
 
     def __init__(self) -> None:
-        self.at = -math.inf
+        self.seen: tuple[int, float] = (-1, -math.inf)
         self.callbacks: list[dict] = []
         self.agents: list[dict] = []
 
     def fresh(self, runtime) -> "_Shared":
-        now = time.monotonic()
-        if now - self.at >= POLL_SECONDS / 2:
+        changes, now = runtime.center.changes, time.monotonic()
+        if changes != self.seen[0] or now - self.seen[1] >= SAFETY_SECONDS / 2:
             self.callbacks = all_pending_callbacks(runtime.center)
             self.agents = _logged_in_agents(runtime)
-            self.at = now
+            self.seen = (changes, now)
         return self
 
 
@@ -162,6 +164,16 @@ async def events(request: web.Request, stream: EventStream) -> None:
         await stream.send(json.dumps({"error": str(refused)}))
         return
     session, cookie = current_user(request), request.cookies.get(COOKIE)
+    changed = asyncio.Event()
+    stop_watching = console.runtime.center.watch(changed.set)
+    try:
+        await _follow(console, stream, agent_id, session, cookie, changed)
+    finally:
+        stop_watching()
+
+
+async def _follow(console: Console, stream: EventStream, agent_id: str, session, cookie,
+                  changed: asyncio.Event) -> None:
     last, last_sent, checked = "", time.monotonic(), time.monotonic()
     while True:
         try:
@@ -182,7 +194,11 @@ async def events(request: web.Request, stream: EventStream) -> None:
             if console.sessions.find(cookie) is not session:
                 await stream.send(json.dumps({"error": "your login has ended; log in again"}))
                 return
-        await asyncio.sleep(POLL_SECONDS)
+        try:
+            await asyncio.wait_for(changed.wait(), SAFETY_SECONDS)
+        except asyncio.TimeoutError:
+            pass
+        changed.clear()
 
 
 def _without_clocks(view: dict) -> dict:
