@@ -675,6 +675,18 @@ class ContactCenter:
         """The answer groups, in the site's order."""
         return self.acd.group_names
 
+    def has_group(self, group: str) -> bool:
+        return self.acd.has_group(group)
+
+    def define_group(self, name: str, service_level_threshold: float, wrap_up: float) -> None:
+        """Add an answer group or change its settings (a site change at run time)."""
+        self.acd.define_group(AnswerGroup(name, service_level_threshold, wrap_up))
+        self._changed()
+
+    def set_agent_wrap_up(self, agent_id: str, wrap_up: float | None) -> None:
+        """A logged-in agent's own wrap-up from their next call on (None: the group's)."""
+        self.acd.set_wrap_up(agent_id, wrap_up)
+
     def group_view(self, group: str, now: float) -> dict[str, Any]:
         """A group's live figures for a status view or wallboard (today's service level)."""
         acd = self.acd

@@ -29,7 +29,7 @@ from typing import Any
 from qscript.api import check_source
 from qscript.source import Source
 
-from runtime.acd import AgentState, AnswerGroup
+from runtime.acd import AgentState
 from runtime.site.changes import KINDS, SiteChange, apply_changes, entry_data, file_entries
 from runtime.site.yamlmarks import Location, Problem, SiteError
 from runtime.store.site_changes import site_change_op, stored_site_changes
@@ -189,11 +189,10 @@ class SiteAdmin:
         runtime.driver.site = site          # endpoints, agent variables, ring timeouts
         runtime.center.site = site          # calendars, agent wrap-up at login
         runtime.statistics.groups = site.groups   # thresholds recorded with each call
-        acd = runtime.center.acd
         for name, group in site.groups.items():
             if old is None or old.groups.get(name) != group:
-                acd.define_group(AnswerGroup(name, float(group.service_level_threshold),
-                                             float(group.wrap_up)))
+                runtime.center.define_group(name, float(group.service_level_threshold),
+                                            float(group.wrap_up))
         for agent in site.agents:
             before = old.agent(agent.id) if old is not None else None
             if before != agent:
@@ -219,7 +218,7 @@ class SiteAdmin:
             center.agent_groups(agent.id, dict(agent.groups))
             runtime._save_agent(agent.id)
         if before is None or before.wrap_up != agent.wrap_up:
-            center.acd.set_wrap_up(agent.id, agent.wrap_up)
+            center.set_agent_wrap_up(agent.id, agent.wrap_up)
 
 
 def _check_kind(kind: str) -> None:

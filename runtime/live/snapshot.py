@@ -44,7 +44,9 @@ def build_snapshot(center: ContactCenter, site: Any = None, to_wall: float | Non
     waiting_in, unlisted, in_script = _calls(center, now, to_wall, calls_listed)
     groups = [_group(center, site, name, now, to_wall, waiting_in.get(name, []),
                      unlisted.get(name, 0))
-              for name in center.group_names()]
+              for name in center.group_names()
+              # a group removed at run time stays in the ACD; shown while calls wait in it
+              if site is None or name in site.groups or name in waiting_in]
     view: dict[str, Any] = {"site": getattr(site, "name", ""), "at": round(now + to_wall, 3),
                             "calls": center.call_count(), "groups": groups,
                             "in_script": in_script,

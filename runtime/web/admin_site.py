@@ -231,10 +231,11 @@ def _live(runtime, kind: str, name: str) -> dict[str, Any]:
                 "groups": dict(agent.groups) if agent is not None else {}}
     if kind == "group":
         group = site.groups.get(name)
-        acd = runtime.center.acd
-        return {"exists": group is not None,
-                "logged_in": acd.agents_logged_in(name) if acd.has_group(name) else 0,
-                "waiting": acd.calls_waiting(name) if acd.has_group(name) else 0}
+        center = runtime.center
+        figures = center.group_view(name, runtime.driver.now()) if center.has_group(name) \
+            else {"agents_logged_in": 0, "calls_waiting": 0}
+        return {"exists": group is not None, "logged_in": figures["agents_logged_in"],
+                "waiting": figures["calls_waiting"]}
     calendar = site.calendars.get(name)
     if calendar is None:
         return {"exists": False}

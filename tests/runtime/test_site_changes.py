@@ -291,8 +291,11 @@ def test_a_calendar_or_group_an_active_script_uses_cannot_be_removed(tmp_path):
         assert 'the active script uses the calendar "office"' in problem.message
         assert "office" in runtime.site.calendars
         await runtime.site_admin.put("group", "vip", {})
+        assert "vip" in [group["name"] for group in runtime.status()["groups"]]
         await runtime.site_admin.remove("group", "vip")       # no script names it
         assert "vip" not in runtime.site.groups
+        # the status view and the wallboard no longer show it (nothing waits in it)
+        assert "vip" not in [group["name"] for group in runtime.status()["groups"]]
         await runtime.close()
     asyncio.run(scenario())
 
