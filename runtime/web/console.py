@@ -39,11 +39,12 @@ PREFIX = "/console"
 #: The page modules, each with ``add_routes(console)``; the start page and login first.
 PAGE_MODULES = (
     "runtime.web.auth_pages",
-    "runtime.web.admin_users",
+    # in menu order: the day's work first, then administration
+    "runtime.web.board",
+    "runtime.web.agent_client",
     "runtime.web.admin_content",
     "runtime.web.admin_site",
-    "runtime.web.agent_client",
-    "runtime.web.board",
+    "runtime.web.admin_users",
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -7,7 +7,9 @@ alice logs in on the page and makes herself ready; a call comes in (a Local
 channel, tests/live/callers.py) and keys in digits; her phone (a Local channel
 in qtest-agent) rings: the screen pop shows the caller and the digits within a
 second; she answers and is bridged with the caller; she pauses with a reason,
-which starts when her call ends.
+which starts when her call ends. A supervisor's wallboard, open all along in
+a second browser, shows the call within a second of its arrival, and alice
+ringing, busy and paused (orange, with the reason).
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class LiveConsole(Live):
         self.site = load_site_text(CONSOLE_SITE.format(script="main.qs", smtp_port=2525),
                                    "site.yaml", tmp_path)
         self.store.apply([tables.web_user_op("alice", hash_password(PASSWORD), "agent",
-                                             "alice", True)])
+                                             "alice", True),
+                          tables.web_user_op("sup", hash_password(PASSWORD), "supervisor",
+                                             "", True)])
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.http_port = probe.getsockname()[1]
@@ -125,18 +129,21 @@ def test_an_agent_logs_in_on_the_page_answers_a_call_bridged_and_pauses(tmp_path
         browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
                                              args=["--no-sandbox"])
         try:
-            page = browser.new_page()
-            page.set_default_timeout(8000)
-            page.goto(live.url + "/console/login")
-            page.fill("input[name=name]", "alice")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_selector("[data-testid=who]")
+            board = log_in(browser, live, "sup")
+            board.goto(live.url + "/console/wallboard")
+            board.wait_for_selector("#board[data-updated]")
+            page = log_in(browser, live, "alice")
             page.goto(live.url + "/console/agent")
             page.click("[data-testid=login-agent]")
             page.wait_for_selector("[data-testid=agent-state]:has-text('Ready')")
 
+            board.wait_for_selector('.agent[data-agent="alice"].state-ready')
+            time.sleep(1.1)  # a quiet second on the board: the next change goes out at once
+            arrived = time.monotonic()
             caller = live.run(live.callers.call("5000", caller="0707070707"))
+            board.wait_for_selector("tr[data-call] .call-caller:has-text('0707070707')")
+            shown = time.monotonic() - arrived
+            assert shown < 1.0, f"the wallboard showed the call {shown:.2f}s after it came"
             live.run(live.callers.answered(caller))
             time.sleep(0.5)
             live.run(live.callers.press(caller, "4711"))
@@ -153,7 +160,9 @@ def test_an_agent_logs_in_on_the_page_answers_a_call_bridged_and_pauses(tmp_path
             assert page.get_attribute("[data-testid=pop-crm]", "href") == \
                 "https://crm.example.com/find?number=0707070707&customer=4711"
 
+            board.wait_for_selector('.agent[data-agent="alice"].state-ringing', timeout=3000)
             page.wait_for_selector("[data-testid=pop-state]:has-text('Connected')")
+            board.wait_for_selector('.agent[data-agent="alice"].state-busy', timeout=3000)
             call_id = session.call.call_id
             members = wait_until(lambda: _bridge_of(live, call_id), 10, "the bridge")
             agent_channel = live.on_loop(lambda: live.runtime.driver.legs[call_id].agent_channel)
@@ -167,10 +176,25 @@ def test_an_agent_logs_in_on_the_page_answers_a_call_bridged_and_pauses(tmp_path
             page.wait_for_selector("[data-testid=agent-state]:has-text('Paused: meeting')",
                                    timeout=15000)
             page.wait_for_selector("[data-testid=screen-pop]", state="hidden")
+            board.wait_for_selector('.agent[data-agent="alice"].state-paused', timeout=3000)
+            assert "meeting" in board.text_content('.agent[data-agent="alice"]')
+            board.wait_for_selector("tr[data-call] .call-caller:has-text('0707070707')",
+                                    state="detached", timeout=3000)
             assert live.on_loop(lambda: live.runtime.center.agent_info("alice").pause_reason) \
                 == "meeting"
         finally:
             browser.close()
+
+
+def log_in(browser, live: LiveConsole, name: str):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(8000)
+    page.goto(live.url + "/console/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=who]")
+    return page
 
 
 def _bridge_of(live: LiveConsole, call_id: str):

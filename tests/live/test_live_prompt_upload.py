@@ -1,5 +1,6 @@
 """End to end on the real Asterisk: an admin uploads a prompt recording in the web console
-(its HTTP route, logged in as a console user) and the next caller hears it.
+(in Debian's Chromium, driven by Playwright's async API on the test's event loop) and the
+next caller hears it.
 
 The harness's Asterisk runs in a chroot: the runtime writes the recording into
 the chroot's ``/var/lib/qscript/prompts`` (site ``ari.prompt_dir``) and names
@@ -16,15 +17,14 @@ import asyncio
 import io
 import math
 import os
-import re
 import shutil
 import socket
+import sys
 import wave
 from pathlib import Path
 
 import pytest
 
-import httpx
 
 from runtime.live.ari.port import AriConfig
 from runtime.live.control import start_control
@@ -35,7 +35,10 @@ from runtime.store.database import Store
 from runtime.web.security import hash_password
 from tests.live.callers import Callers, wait_for
 
-pytestmark = pytest.mark.asterisk
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
+from browser_harness import chromium_path  # noqa: E402
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
 
 #: Where the chroot's Asterisk reads uploads (a plain directory of the chroot, not
 #: under sounds/, which may be a symlink that would point outside it on the host).
@@ -118,22 +121,32 @@ async def start_runtime(site, tmp_path: Path):
     return runtime, runner, f"http://127.0.0.1:{http_port}"
 
 
-async def upload_in_console(url: str, audio: bytes) -> str:
-    """Log in as the admin and upload ``audio`` for welcome/en, as the prompts page's form
-    does; returns the page's notice."""
-    async with httpx.AsyncClient(base_url=url, timeout=20) as browser:
-        form = (await browser.get("/console/login")).text
-        token = re.search(r'name="login_token" value="([^"]+)"', form).group(1)
-        answer = await browser.post("/console/login", data={
-            "name": "admin", "password": PASSWORD, "login_token": token})
-        assert answer.status_code == 302, answer.text
-        csrf = (await browser.get("/console/me")).json()["csrf"]
-        answer = await browser.post("/console/admin/prompts/upload", data={
-            "csrf": csrf, "name": "welcome", "language": "en"},
-            files={"recording": ("welcome-en.wav", audio, "audio/wav")})
-        assert answer.status_code == 303, answer.text
-        page = (await browser.get(answer.headers["location"])).text
-        return re.search(r'id="prompt-notice"[^>]*>([^<]*)<', page).group(1)
+async def upload_in_console(url: str, audio: bytes, folder: Path) -> str:
+    """Log in as the admin in a real browser and upload ``audio`` for welcome/en with the
+    prompts page's form; returns the page's notice."""
+    from playwright.async_api import async_playwright
+    recording = folder / "welcome-en.wav"
+    recording.write_bytes(audio)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(),
+                                                   headless=True, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(10000)
+            await page.goto(url + "/console/login")
+            await page.fill("input[name=name]", "admin")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("[data-testid=who]")
+            await page.goto(url + "/console/admin/prompts")
+            await page.select_option("#upload-name", "welcome")
+            await page.select_option("#upload-language", "en")
+            await page.set_input_files("#upload-file", str(recording))
+            await page.click("#prompt-upload button[type=submit]")
+            await page.wait_for_selector("#prompt-notice")
+            return await page.text_content("#prompt-notice") or ""
+        finally:
+            await browser.close()
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
@@ -145,7 +158,7 @@ def test_the_next_call_after_an_upload_hears_the_recording(tmp_path, asterisk, p
         try:
             async with Callers(asterisk) as callers:
                 assert await loud_seconds_heard(runtime, callers, "0701000001") == 0  # silence
-                notice = await upload_in_console(url, tone_wav(rate))
+                notice = await upload_in_console(url, tone_wav(rate), tmp_path)
                 assert "welcome (en): recording uploaded, 2.5 s" in notice
                 recording = runtime.prompt_uploads.recording("welcome", "en")
                 assert runtime.prompt_uploads.path_of(recording).suffix == \

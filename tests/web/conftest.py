@@ -14,6 +14,7 @@ tests/live.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 import threading
@@ -159,3 +160,15 @@ def login(page, server: ConsoleServer, name: str, password: str = PASSWORD) -> N
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=who]")
+
+
+#: Where the documentation's screenshots go (docs/console/*.md show them).
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Write the page as docs/images/NAME when QSCRIPT_SCREENSHOTS=1 (made again on
+    request only: a test run leaves the documentation alone)."""
+    if os.environ.get("QSCRIPT_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_IMAGES / name), full_page=full_page)

@@ -4,7 +4,7 @@ The console runs on a LiveRuntime against the ARI fake (conftest.py); the
 prompt directory is the test's own. A real Asterisk playing an upload to a
 caller is tests/live/test_live_prompt_upload.py.
 
-Set ``QSCRIPT_DOC_SCREENSHOTS=1`` to write the pages' screenshots into
+Set ``QSCRIPT_SCREENSHOTS=1`` to write the pages' screenshots into
 docs/images/ (console-prompts.png, console-scripts.png, console-reports.png).
 """
 
@@ -13,21 +13,19 @@ from __future__ import annotations
 import array
 import io
 import math
-import os
 import time
 import wave
 from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import SITE, ConsoleServer, login
+from conftest import SITE, ConsoleServer, login, screenshot
 
 from runtime.store.console import audit_entries
 from runtime.store.writer import StatisticsWriter
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 SCRIPT = 'inbound:\n    answer\n    play "welcome"\n    queue to "support"\n'
 
 
@@ -41,12 +39,6 @@ def tone_wav(rate: int = 8000, seconds: float = 1.5, channels: int = 1) -> bytes
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
     return buffer.getvalue()
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("QSCRIPT_DOC_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMAGES / name), full_page=True)
 
 
 @pytest.fixture
@@ -152,6 +144,7 @@ def test_prompts_are_for_admins_hot_prompts_for_supervisors(server, browser_page
     page.click(row + " button")
     page.wait_for_selector("#hot-notice")
     assert "outage is on" in page.text_content("#hot-notice")
+    screenshot(page, "console-hot-prompts.png")
     assert "on" in page.text_content(row + " .badge")
     assert server.call(lambda: server.runtime.center.hot_prompts["outage"]) is True
     [entry] = saved_audit(server, "hot_prompt.switch")

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, SITE, ConsoleServer, login
+from conftest import PASSWORD, SITE, ConsoleServer, login, screenshot as docs_screenshot
 from runtime.acd import AgentState
 from runtime.store import console as tables
 from runtime.store.site_changes import stored_site_changes
 
 pytestmark = pytest.mark.browser
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 #: Queues while the calendar "office" is open (closed all week in the site file), hangs up
 #: while it is closed.
 CALENDAR_SITE = SITE + "calendars:\n  office: {hours: {daily: closed}, holidays: none}\n"
@@ -37,9 +34,7 @@ CALENDAR_SCRIPT = """inbound:
 
 
 def screenshot(page, name: str) -> None:
-    if os.environ.get("QSCRIPT_SCREENSHOTS"):
-        IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(IMAGES / f"console-admin-{name}.png"), full_page=True)
+    docs_screenshot(page, f"console-admin-{name}.png")
 
 
 def wait_for(condition, seconds: float = 5.0, what: str = "the condition"):

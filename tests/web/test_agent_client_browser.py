@@ -8,13 +8,11 @@ within a second, with the CRM link filled in. She answers, pauses with a reason
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import SITE, ConsoleServer, login
+from conftest import SITE, ConsoleServer, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +26,6 @@ queue:
 """
 #: The conftest site with a wrap-up, so the page can show the automatic ready after it.
 AGENT_SITE = SITE.replace("wrap_up: 0s", "wrap_up: 3s")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-agent.png"
 
 
 @pytest.fixture
@@ -72,8 +69,7 @@ def test_a_ringing_call_pops_within_a_second_with_the_crm_link(server, browser_p
     assert page.is_visible("[data-testid=call-actions]")
     assert page.text_content("[data-testid=agent-state]") == "On a call"
     assert errors == []
-    if os.environ.get("QSCRIPT_SCREENSHOTS"):  # docs/images, made again on request only
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot(page, "console-agent.png")
 
 
 def test_pause_with_a_reason_then_transfer_and_the_wrap_up_ends_by_itself(server, browser_page):

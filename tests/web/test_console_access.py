@@ -152,3 +152,21 @@ def test_an_allow_list_without_the_address_refuses_it(tmp_path):
     (tmp_path / "2").mkdir()
     with ConsoleServer(tmp_path / "2", site) as server, client(server) as anonymous:
         assert anonymous.get("/console/login").status_code == 200
+
+
+def test_no_password_or_token_reaches_the_log(console_server, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    with client(console_server) as anonymous:
+        token = re.search(r'name="login_token" value="([^"]+)"',
+                          anonymous.get("/console/login").text).group(1)
+        anonymous.post("/console/login", data={"name": "sup", "password": "a-wrong-secret-99",
+                                               "login_token": token})
+    session = logged_in(console_server, "admin")
+    session.post("/console/admin/users", data={
+        "csrf": csrf_of(session), "name": "newbie", "role": "supervisor",
+        "password": "newbies-secret-77"})
+    session.get("/status", headers={"Authorization": f"Bearer {TOKEN}"})
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (PASSWORD, "a-wrong-secret-99", "newbies-secret-77", TOKEN):
+        assert secret not in logged

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, login
+from conftest import PASSWORD, login, screenshot
 
 import pytest
 
@@ -34,6 +34,7 @@ def test_a_wrong_password_is_shown_on_the_form(console_server, browser_page):
     page.click("button[type=submit]")
     assert page.text_content("[data-testid=login-error]") == "wrong user name or password"
     assert page.input_value("input[name=name]") == "alice"
+    screenshot(page, "console-login.png")
 
 
 def test_the_pages_run_no_inline_script_and_load_their_own_files(console_server, browser_page):

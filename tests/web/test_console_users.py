@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, login
+from conftest import login, screenshot
 from runtime.store import console as tables
 
 pytestmark = pytest.mark.browser
@@ -32,6 +32,7 @@ def test_an_admin_adds_a_supervisor_who_can_then_log_in(console_server, browser_
     form.locator("button").click()
     assert page.text_content("[data-testid=message]") == 'added the supervisor "carl"'
     assert page.locator("tr[data-user=carl]").count() == 1
+    screenshot(page, "console-users.png")
     row = tables.web_user(console_server.store, "carl")
     assert row.role == "supervisor" and "carls-password" not in row.password_hash
 
@@ -87,6 +88,7 @@ def test_the_audit_log_shows_who_changed_what(console_server, browser_page):
     text = page.text_content("[data-testid=audit]")
     assert "user.change" in text and "bob" in text and "role=supervisor" in text
     assert "password=changed" in text and "bobs-new-password" not in text
+    screenshot(page, "console-audit.png")
 
 
 def test_a_supervisor_may_not_open_the_user_administration(console_server, browser_page):

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import SITE, ConsoleServer, login
+from conftest import SITE, ConsoleServer, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +27,6 @@ SCRIPT = """inbound:
             play "welcome"
     queue to "support"
 """
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-wallboard.png"
 
 
 @pytest.fixture
@@ -148,6 +146,7 @@ def test_the_compact_view_has_one_line_per_queue(board_server, browser_page):
     page.set_viewport_size({"width": 480, "height": 320})          # a small screen
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 480, "the compact view fits a small screen without scrolling sideways"
+    screenshot(page, "console-wallboard-compact.png")
 
 
 def test_a_busy_board(board_server, browser_page):
@@ -170,11 +169,10 @@ def test_a_busy_board(board_server, browser_page):
     assert page.text_content('tr[data-figure="answered"] .today') == "1"
     level = page.text_content('.queue[data-group="support"] .level-text')
     assert level.endswith("/ 80%")
-    if os.environ.get("QSCRIPT_SCREENSHOTS"):
+    if os.environ.get("QSCRIPT_SCREENSHOTS") == "1":
         time.sleep(2.2)                                            # the waits tick on
         page.set_viewport_size({"width": 1280, "height": 720})
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        screenshot(page, "console-wallboard.png")
 
 
 def test_a_long_queue_lists_its_first_calls_and_says_how_many_more_wait(board_server,
