@@ -24,7 +24,7 @@ from tests.live.callers import wait_for
 from tests.live.test_live_runtime import MENU_SCRIPT, Live, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from private_postgres import PrivatePostgres, postgres_binaries  # noqa: E402
+from private_postgres import private_postgres  # noqa: E402
 
 pytestmark = pytest.mark.asterisk
 
@@ -37,15 +37,7 @@ def _remember_asterisk(asterisk):
 
 @pytest.fixture
 def postgres():
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
-                    "apt-get install postgresql")
-    server = PrivatePostgres(binaries)
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from private_postgres()
 
 
 def test_postgres_down_under_live_calls_no_record_lost_no_caller_stranded(tmp_path, postgres):

@@ -97,3 +97,21 @@ class PrivatePostgres:
         if result.returncode != 0:
             raise RuntimeError(f"{program} {' '.join(args)} failed ({result.returncode}):\n"
                                f"{result.stdout}{result.stderr}\n{self.log()[-2000:]}")
+
+
+def private_postgres():
+    """The body of an outage test's ``postgres`` fixture: a server, destroyed afterwards.
+
+    Missing server binaries fail the test (CI has them): an outage test that does not
+    run would hide the very case it exists for.
+    """
+    import pytest
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.fail("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
+                    "apt-get install postgresql")
+    server = PrivatePostgres(binaries)
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -32,7 +32,7 @@ from runtime.site import load_site_text
 from runtime.store.database import Store, StoreUnavailable
 
 from fake_ari import FakeAri
-from private_postgres import PrivatePostgres, postgres_binaries
+from private_postgres import private_postgres
 
 SITE = """site: Outage test
 languages: [en]
@@ -333,15 +333,7 @@ def test_close_spools_what_it_cannot_write(tmp_path):
 
 @pytest.fixture
 def postgres():
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
-                    "apt-get install postgresql")
-    server = PrivatePostgres(binaries)
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from private_postgres()
 
 
 async def _traffic(running: Running, stop: asyncio.Event, changes: list) -> None:

@@ -15,20 +15,12 @@ from runtime.store.database import Store
 from test_console_access import logged_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runtime"))
-from private_postgres import PrivatePostgres, postgres_binaries  # noqa: E402
+from private_postgres import private_postgres  # noqa: E402
 
 
 @pytest.fixture
 def postgres():
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.fail("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
-                    "apt-get install postgresql")
-    server = PrivatePostgres(binaries)
-    try:
-        yield server
-    finally:
-        server.destroy()
+    yield from private_postgres()
 
 
 def test_known_users_log_in_while_the_database_is_down_and_the_audit_log_catches_up(
