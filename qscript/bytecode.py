@@ -397,6 +397,10 @@ def _validate(program: Program) -> None:
                 raise damaged(f"instruction {pc} refers to a missing constant")
             if not _CONSTANT_ARGUMENT[op](constants[arg], size):
                 raise damaged(f"instruction {pc} refers to a constant of the wrong kind")
+            if op in (Op.QUEUE, Op.REQUEUE, Op.ADD_GROUP):
+                problem = _queue_shape_problem(op, QueueShape.from_constant(constants[arg]))
+                if problem:
+                    raise damaged(f"instruction {pc} ({Op(op).name}) {problem}")
         elif op in (Op.LOAD, Op.STORE) and not 0 <= arg < len(program.variables):
             raise damaged(f"instruction {pc} refers to a missing variable")
         elif op == Op.FACT and not 0 <= arg < len(FACTS):
@@ -607,6 +611,35 @@ def _is_queue_shape(value, size: int) -> bool:
             and type(value[1]) is int and value[1] >= 0
             and isinstance(value[2], tuple) and all(o in QUEUE_OPTION_ORDER for o in value[2])
             and type(value[3]) is int and -1 <= value[3] < size)
+
+
+#: The options `add group` takes (the checker's); the VM's AddGroup has no others.
+_ADD_GROUP_OPTIONS = ("priority", "credit")
+
+
+def _queue_shape_problem(op: int, shape: QueueShape) -> str | None:
+    """What is wrong with a well-formed shape for this instruction, if anything.
+
+    The VM pairs the popped values with the option names and takes the groups
+    as they are: an `add group` of no group failed with an IndexError, a
+    repeated option silently dropped a value, and options out of order gave
+    one option another's value.
+    """
+    if op == Op.ADD_GROUP:
+        if shape.groups != 1:
+            return f"adds {shape.groups} groups; add group takes exactly one"
+        extra = [name for name in shape.options if name not in _ADD_GROUP_OPTIONS]
+        if extra:
+            return f"has the option {extra[0]}, which add group does not take"
+        if shape.when_empty != -1:
+            return "has a when-empty target, which add group does not take"
+    elif shape.groups < 1:
+        return "queues to no group; queue to and requeue to take at least one"
+    if len(set(shape.options)) != len(shape.options):
+        return "names an option twice"
+    if list(shape.options) != sorted(shape.options, key=QUEUE_OPTION_ORDER.index):
+        return "lists its options out of order (the order is " + ", ".join(QUEUE_OPTION_ORDER) + ")"
+    return None
 
 
 _CONSTANT_ARGUMENT = {

@@ -394,3 +394,53 @@ def test_a_negative_wait_in_a_file_waits_no_time():
     host = type("Host", (), {"clock": lambda self: 0.0})()
     effect = next(Machine(program, host).run("inbound"))
     assert effect.seconds == 0.0
+
+
+# ------------------------------------------------------------------ queue shapes the VM cannot run
+#
+# Each mutation keeps the stack consistent (the kinds and depths the verifier
+# tracks still match), so before the shape itself was checked these programs
+# loaded: an `add group` of no group made the VM raise an IndexError, and the
+# others silently ran with values given to the wrong option or dropped.
+
+QUEUE_ONE = 'inbound:\n    queue to "a" priority 5 credit 30s\n'
+REQUEUE_ONE = 'inbound:\n    queue to "a"\nqueue:\n    requeue to "b" priority 5\n'
+ADD_GROUP_ONE = 'inbound:\n    queue to "a"\nqueue:\n    add group "b" priority 3 credit 30s\n'
+
+
+@pytest.mark.parametrize("script, op, shape, words", [
+    (ADD_GROUP_ONE, Op.ADD_GROUP, ("queue", 0, ("priority", "credit"), -1),
+     "adds 0 groups; add group takes exactly one"),
+    (ADD_GROUP_ONE, Op.ADD_GROUP, ("queue", 1, ("priority", "target"), -1),
+     "has the option target, which add group does not take"),
+    (ADD_GROUP_ONE, Op.ADD_GROUP, ("queue", 1, ("priority", "credit"), 0),
+     "has a when-empty target, which add group does not take"),
+    (ADD_GROUP_ONE, Op.ADD_GROUP, ("queue", 1, ("credit", "priority"), -1), "out of order"),
+    (ADD_GROUP_ONE, Op.ADD_GROUP, ("queue", 1, ("priority", "priority"), -1),
+     "names an option twice"),
+    (QUEUE_ONE, Op.QUEUE, ("queue", 0, ("priority", "credit"), -1), "queues to no group"),
+    (QUEUE_ONE, Op.QUEUE, ("queue", 1, ("credit", "priority"), -1), "out of order"),
+    (QUEUE_ONE, Op.QUEUE, ("queue", 1, ("target", "target"), -1), "names an option twice"),
+    (REQUEUE_ONE, Op.REQUEUE, ("queue", 0, ("priority",), -1), "queues to no group"),
+], ids=["add-group-of-no-group", "add-group-target",
+        "add-group-when-empty", "add-group-out-of-order", "add-group-twice", "queue-no-group",
+        "queue-out-of-order", "queue-twice", "requeue-no-group"])
+def test_a_queue_shape_the_instruction_cannot_take_is_refused_naming_it(script, op, shape, words):
+    program = compile_text(script, "shape.qs").program
+    assert program is not None
+    pc = _first(program, op)
+    constants = list(program.constants)
+    constants[program.code[pc][1]] = shape
+    program.constants = tuple(constants)
+    error = load_error(write_program(program))
+    assert error.code in ("Q5003", "Q5005")
+    assert error.message.startswith(f"instruction {pc} ({op.name}) ") and words in error.message, \
+        error.message
+
+
+def test_every_queue_shape_the_compiler_writes_is_accepted():
+    """The shape checks refuse nothing a compiler writes: every option, every statement."""
+    for path in sorted((ROOT / "tests" / "data" / "compile").glob("*.qs")):
+        program = compile_file(path).program
+        if program is not None:
+            assert read_program(write_program(program)).constants == program.constants

@@ -557,6 +557,29 @@ def test_mutated_programs_are_refused_by_the_verifier_or_run_cleanly(data):
     _run_every_phase(loaded, data)
 
 
+def test_an_add_group_of_no_group_is_refused_by_the_verifier():
+    """The mutation the test above once found: one constant edit (an ODD_VALUES queue
+    shape) gave statements.qs's `add group "sales" priority 3` no group. The stack
+    stayed consistent (the group's string was left for `requeue to`, which ends the
+    run), so the program loaded and the VM raised an IndexError taking its group."""
+    from qscript.bytecode import BytecodeError
+
+    program = compile_text((ROOT / "tests" / "data" / "compile" / "statements.qs").read_text(
+        encoding="utf-8"), "corpus.qs").program
+    pc = next(pc for pc, (op, _) in enumerate(program.code) if op == Op.ADD_GROUP)
+    index = program.code[pc][1]
+    assert program.constants[index] == ("queue", 1, ("priority",), -1)
+    constants = list(program.constants)
+    constants[index] = ("queue", 0, ("priority",), -1)
+    mutated = copy.copy(program)
+    mutated.constants = tuple(constants)
+    with pytest.raises(BytecodeError) as caught:
+        read_program(write_program(mutated))
+    assert caught.value.code == "Q5003"
+    assert caught.value.message == (f"instruction {pc} (ADD_GROUP) adds 0 groups; "
+                                    "add group takes exactly one")
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_compiled_programs_run_cleanly_whatever_the_outside_answers(data):

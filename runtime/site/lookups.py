@@ -30,7 +30,11 @@ lookup's ``timeout``: lookups in several threads run side by side.
 
 Lookups are safe to call from several threads at once: the live runtime
 runs them in worker threads, with the ``timeout`` of their spec (see
-:mod:`runtime.core.blocking`).
+:mod:`runtime.core.blocking`). Closing a lookup (the runtime stopping, a
+site replaced) is safe while reads run: a connection in use is closed by its
+own thread when the read ends, and reads after the close raise
+:class:`LookupClosed`, which a call reports as the lookup failing.
+CSV lookups hold nothing open between reads.
 """
 
 from __future__ import annotations
@@ -340,14 +344,36 @@ def decode_lookup_bytes(data: bytes, encoding: str) -> str:
 # ------------------------------------------------------------------ SQLite
 
 
+class LookupClosed(Exception):
+    """A lookup used after (or while) its site was closed: reloaded, or the runtime stopped."""
+
+
+class _ThreadConnection:
+    """One thread's SQLite connection, and whether a read is using it.
+
+    ``busy`` and closing are decided under the lookup's lock: a connection is
+    closed by :meth:`SqliteLookup.close` only while no read uses it, else by
+    the thread of the read when it finishes. CPython's sqlite3 module can crash
+    (a segmentation fault) when one thread closes a connection another thread
+    is reading from.
+    """
+
+    __slots__ = ("sqlite", "busy")
+
+    def __init__(self, sqlite: sqlite3.Connection):
+        self.sqlite = sqlite
+        self.busy = False
+
+
 class SqliteLookup(Lookup):
     """A table in an SQLite database, opened read-only and queried per lookup."""
 
     def __init__(self, spec: LookupSpec):
         super().__init__(spec)
         self._local = threading.local()        # this thread's connection
-        self._connections: list[sqlite3.Connection] = []   # every thread's, for close()
+        self._connections: list[_ThreadConnection] = []   # every thread's, for close()
         self._lock = threading.Lock()
+        self._closed = False
         columns = ", ".join(_quote_identifier(f) for f in spec.fields)
         # Identifiers cannot be parameters; they come from the site file and are quoted.
         self._query = (f"SELECT {columns} FROM {_quote_identifier(spec.table or '')} "
@@ -382,30 +408,74 @@ class SqliteLookup(Lookup):
         return problems
 
     def find(self, key: str) -> dict | None:
-        row = self._connect().execute(self._query, (str(key).strip(),)).fetchone()
+        connection = self._thread_connection()
+        with self._lock:
+            if self._closed:  # closed between taking the connection and marking it busy
+                raise self._closed_error()
+            connection.busy = True
+        try:
+            row = connection.sqlite.execute(self._query, (str(key).strip(),)).fetchone()
+        except sqlite3.Error as error:
+            if self._closed:  # (an interrupted read says only "interrupted")
+                raise LookupClosed(f'lookup "{self.name}" was closed while it read '
+                                   f"({error})") from None
+            raise
+        finally:
+            self._release(connection)
         if row is None:
             return None
         return {name: self._value(name, kind, value)
                 for (name, kind), value in zip(self.spec.fields.items(), row)}
 
     def close(self) -> None:
+        """Close every thread's connection; one a read is using, once that read ends.
+
+        A read in progress is interrupted (a long scan stops; a wait for a locked
+        database ends at its busy timeout) and then raises :class:`LookupClosed`,
+        or returns what it found if it had finished. Later finds raise
+        :class:`LookupClosed`.
+        """
         with self._lock:
+            self._closed = True
             connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for connection in connections:
-            connection.close()
+            for connection in connections:
+                if connection.busy:
+                    connection.sqlite.interrupt()   # safe from any thread while it is open
+                else:
+                    connection.sqlite.close()
+
+    def _release(self, connection: _ThreadConnection) -> None:
+        """The read is over: close the connection now if the lookup was closed meanwhile."""
+        with self._lock:
+            connection.busy = False
+            if self._closed:
+                connection.sqlite.close()   # this thread's own, no longer in use: safe
+                self._local.connection = None
+
+    def _closed_error(self) -> LookupClosed:
+        return LookupClosed(f'lookup "{self.name}" is closed (its site was reloaded or the '
+                            "runtime stopped)")
 
     def _connect(self) -> sqlite3.Connection:
+        """This thread's SQLite connection (see :meth:`_thread_connection`)."""
+        return self._thread_connection().sqlite
+
+    def _thread_connection(self) -> _ThreadConnection:
         """This thread's connection: an SQLite connection must not be used by two
         threads at once, and one shared under a lock would make every lookup wait
         for a slow one."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
             uri = f"{self.spec.path.resolve().as_uri()}?mode=ro"
-            # check_same_thread=False only so that close() may close it from another thread.
-            connection = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                         timeout=self.spec.timeout)
+            # check_same_thread=False only so that close() may close it from another
+            # thread, which it does only while no read uses it (see _ThreadConnection).
+            sqlite = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                     timeout=self.spec.timeout)
             with self._lock:
+                if self._closed:
+                    sqlite.close()
+                    raise self._closed_error()
+                connection = _ThreadConnection(sqlite)
                 self._connections.append(connection)
             self._local.connection = connection
         return connection

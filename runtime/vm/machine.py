@@ -261,18 +261,20 @@ def _compare(op: int, a, b) -> bool:
 _SAY_KINDS: Final = ("number", "amount", "digits", "duration")
 
 #: Decoded queue shapes per (program, constant index): decoding one per queued
-#: call showed in simulator profiles. Programs are immutable once loaded.
-_SHAPES: dict[tuple[int, int], QueueShape] = {}
+#: call showed in simulator profiles. Programs are immutable once loaded. Each
+#: entry holds its program, so that a program freed and another one made at the
+#: same address (the same id) cannot be given the first one's shapes.
+_SHAPES: dict[tuple[int, int], tuple[Program, QueueShape]] = {}
 
 
 def _queue_shape(program: Program, index: int) -> QueueShape:
     key = (id(program), index)
-    shape = _SHAPES.get(key)
-    if shape is None or len(_SHAPES) > 10_000:
+    entry = _SHAPES.get(key)
+    if entry is None or entry[0] is not program:
         if len(_SHAPES) > 10_000:
             _SHAPES.clear()
-        shape = _SHAPES[key] = QueueShape.from_constant(program.constants[index])
-    return shape
+        entry = _SHAPES[key] = (program, QueueShape.from_constant(program.constants[index]))
+    return entry[1]
 
 
 class Machine:

@@ -6,6 +6,9 @@ import logging
 import os
 import sqlite3
 import textwrap
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -260,6 +263,149 @@ def test_sqlite_connection_is_read_only(tmp_path, crm_db):
     lookup.find("x")
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         lookup._connect().execute("DELETE FROM customers")
+
+
+# ------------------------------------------------------------------ SQLite: closing while in use
+#
+# The live runtime reads lookups in worker threads (runtime.core.blocking) and
+# closes the site when it stops, while a read may still wait for a database
+# another program holds locked. CPython's sqlite3 module can crash (a
+# segmentation fault) when one thread closes a connection another thread reads.
+
+
+class HeldLock:
+    """Another program holding the database locked (an exclusive transaction)."""
+
+    def __init__(self, path):
+        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.connection.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        if self.connection is not None:
+            self.connection.execute("ROLLBACK")
+            self.connection.close()
+            self.connection = None
+
+
+def locked_lookup(tmp_path, crm_db, timeout: str):
+    """A lookup with this busy timeout, its database held locked, and a worker pool."""
+    from runtime.core.blocking import WorkerPool
+    site = SQLITE_SITE.format(table="customers").replace("    fields:", f"    timeout: {timeout}\n    fields:")
+    lookup = load_site_text(site, "site.yaml", tmp_path).lookup("crm")
+    return lookup, HeldLock(crm_db), WorkerPool("lookup", 2)
+
+
+def wait_for_the_read_to_start(lookup) -> object:
+    """The worker's connection, once its read is under way (waiting for the lock)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        busy = [c for c in lookup._connections if c.busy]
+        if busy:
+            time.sleep(0.1)   # into SQLite's busy wait, not just marked
+            return busy[0]
+        time.sleep(0.005)
+    pytest.fail("the worker's read never started")
+
+
+def test_closing_a_sqlite_lookup_during_a_slow_read_ends_the_read_with_a_clear_error(
+        tmp_path, crm_db):
+    from runtime.site.lookups import LookupClosed
+    lookup, lock, workers = locked_lookup(tmp_path, crm_db, "1s")
+    try:
+        read = workers.submit(lambda: lookup.find("+46701234567"))
+        connection = wait_for_the_read_to_start(lookup)
+        started = time.monotonic()
+        lookup.close()
+        # close() does not wait for the read (it runs on the event loop)...
+        assert time.monotonic() - started < 0.2
+        error = read.exception(timeout=5)
+        # ...which ends at its busy timeout, closed by its own thread, and says why.
+        assert isinstance(error, LookupClosed), repr(error)
+        assert str(error) == 'lookup "crm" was closed while it read (database is locked)'
+        with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+            connection.sqlite.execute("SELECT 1")
+        with pytest.raises(LookupClosed, match='lookup "crm" is closed'):
+            workers.submit(lambda: lookup.find("+46701234567")).result(timeout=5)
+        with pytest.raises(LookupClosed):
+            lookup.find("+46701234567")   # another thread, one that never had a connection
+    finally:
+        lock.release()
+        workers.close()
+
+
+def test_a_read_that_finishes_after_its_lookup_was_closed_returns_what_it_found(
+        tmp_path, crm_db):
+    from runtime.site.lookups import LookupClosed
+    lookup, lock, workers = locked_lookup(tmp_path, crm_db, "5s")
+    try:
+        read = workers.submit(lambda: lookup.find("+46701234567"))
+        connection = wait_for_the_read_to_start(lookup)
+        lookup.close()
+        lock.release()   # the read's busy wait now gets the database
+        try:
+            found = read.result(timeout=10)
+        except LookupClosed as error:   # an SQLite that interrupts a busy wait says so
+            assert "was closed while it read" in str(error)
+        else:
+            assert found is not None and found["name"] == "Anna"
+        with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+            connection.sqlite.execute("SELECT 1")
+    finally:
+        lock.release()
+        workers.close()
+
+
+#: Reads in four threads, the lookup closed among them (run in a child process: before
+#: reads and close were kept apart, this crashed CPython within a few rounds).
+CLOSE_UNDER_READS = """
+import collections, json, sys, threading, time
+from pathlib import Path
+from runtime.site import load_site_text
+from runtime.site.lookups import LookupClosed
+
+outcomes = collections.Counter()
+
+def keep_reading(lookup, stop):
+    while not stop.is_set():
+        try:
+            outcomes[lookup.find("+46701234567")["name"]] += 1
+        except LookupClosed:
+            outcomes["closed"] += 1
+            return
+        except Exception as error:
+            outcomes[repr(error)] += 1
+            return
+
+for _ in range(40):
+    lookup = load_site_text(sys.argv[1], "site.yaml", Path(sys.argv[2])).lookup("crm")
+    stop = threading.Event()
+    threads = [threading.Thread(target=keep_reading, args=(lookup, stop)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.01)
+    lookup.close()
+    time.sleep(0.005)
+    stop.set()
+    for thread in threads:
+        thread.join()
+print(json.dumps(outcomes))
+"""
+
+
+def test_closing_a_sqlite_lookup_under_many_reads_never_breaks_one(tmp_path, crm_db):
+    """Each read has its record or a LookupClosed: never a closed-database error, nor
+    the segmentation fault of closing a connection another thread reads."""
+    import json
+    import subprocess
+    import sys
+    child = subprocess.run(
+        [sys.executable, "-c", CLOSE_UNDER_READS, SQLITE_SITE.format(table="customers"),
+         str(tmp_path)], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[2])
+    assert child.returncode == 0, f"the child ended with {child.returncode}: {child.stderr[-2000:]}"
+    outcomes = json.loads(child.stdout)
+    assert set(outcomes) <= {"Anna", "closed"}, outcomes
+    assert outcomes.get("closed", 0) > 0 and outcomes.get("Anna", 0) > 0, outcomes
 
 
 def test_sqlite_unknown_table_and_columns(tmp_path, crm_db):

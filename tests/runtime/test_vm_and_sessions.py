@@ -73,6 +73,23 @@ def test_expressions_and_control_flow_compute_the_right_values():
     assert outcome is Outcome.STOPPED
 
 
+def test_a_program_at_the_address_of_a_freed_one_gets_its_own_queue_shapes():
+    """Decoded queue shapes are cached by id(program); a program freed and another
+    made at its address has the same id. The cache must not hand the new one the
+    old one's shape (two groups where it pushed one: a group read from nothing)."""
+    from qscript.bytecode import Op, QueueShape
+    from runtime.vm import machine as vm
+
+    old = program_of('inbound:\n    queue to "a", "b" priority 5\n')
+    new = program_of('inbound:\n    queue to "c"\n')
+    index = next(arg for op, arg in new.code if op == Op.QUEUE)
+    # What the cache held for the freed program, now found under the new one's id.
+    vm._SHAPES[(id(new), index)] = (old, QueueShape(2, ("priority",)))
+    outcome, effects = run_to_end(Machine(new, FakeHost()))
+    assert outcome is Outcome.QUEUED
+    assert effects[-1].groups == ("c",) and effects[-1].priority is None
+
+
 def test_a_runaway_loop_is_stopped_by_the_step_budget_with_its_position():
     # The checker refuses loops that cannot wait, so build one that waits 0s.
     program = program_of("""inbound:
