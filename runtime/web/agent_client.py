@@ -33,7 +33,7 @@ from aiohttp import web
 from runtime.acd import AgentState
 from runtime.core.agent_view import all_pending_callbacks
 from runtime.live.control_bodies import check_body
-from runtime.web.console import Console, current_user, json_body
+from runtime.web.console import Console, Forbidden, current_user, json_body
 from runtime.web.security import COOKIE, Role
 from runtime.web.sse import KEEP_ALIVE, EventStream
 
@@ -57,7 +57,7 @@ def add_routes(console: Console) -> None:
     console.menu("/agent", "Agent", Role.AGENT)
 
 
-class NotYourAgent(Exception):
+class NotYourAgent(Forbidden):
     """The request names an agent the user may not act for (a 403)."""
 
 
@@ -137,22 +137,15 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
         agents = [{"id": agent.id, "name": agent.name or agent.id}
                   for agent in getattr(console.runtime.site, "agents", ())]
         return console.render(request, "agent/choose.html", agents=agents)
-    try:
-        agent_id = agent_of(request)
-        view = page_view(console, agent_id)
-    except NotYourAgent as refused:
-        return console.refuse(request, 403, str(refused))
+    agent_id = agent_of(request)      # NotYourAgent: a 403 (the console's errors)
+    view = page_view(console, agent_id)
     query = f"?agent={agent_id}" if request.query.get("agent") else ""
     return console.render(request, "agent/client.html", view=view, query=query,
                           view_json=json.dumps(view))
 
 
 async def view_json(request: web.Request) -> web.StreamResponse:
-    console = Console.of(request)
-    try:
-        return web.json_response(page_view(console, agent_of(request)))
-    except NotYourAgent as refused:
-        return console.refuse(request, 403, str(refused))
+    return web.json_response(page_view(Console.of(request), agent_of(request)))
 
 
 async def events(request: web.Request, stream: EventStream) -> None:
@@ -214,10 +207,7 @@ def _without_clocks(view: dict) -> dict:
 def _state_handler(action: str):
     async def change(request: web.Request) -> web.StreamResponse:
         console = Console.of(request)
-        try:
-            agent_id = agent_of(request)
-        except NotYourAgent as refused:
-            return console.refuse(request, 403, str(refused))
+        agent_id = agent_of(request)
         fields = check_body(f"agent {action}", await json_body(request))
         groups = fields.get("groups")
         reason = fields.get("reason") or ""
@@ -236,10 +226,7 @@ def _state_handler(action: str):
 def _call_handler(action: str):
     async def act(request: web.Request) -> web.StreamResponse:
         console = Console.of(request)
-        try:
-            agent_id = agent_of(request)
-        except NotYourAgent as refused:
-            return console.refuse(request, 403, str(refused))
+        agent_id = agent_of(request)
         fields = check_body(f"agent {action}", await json_body(request))
         runtime = console.runtime
         if action == "transfer":

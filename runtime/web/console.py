@@ -57,6 +57,11 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+class Forbidden(Exception):
+    """A request the user's login may not make (a 403 with this message), raised by a
+    page where the route's role alone does not decide (an agent asking for another's page)."""
+
+
 class Console:
     """What a page handler reaches: the runtime, the users, the sessions, rendering."""
 
@@ -194,6 +199,8 @@ class Console:
             if error.status >= 400 and not error.text:
                 return self.refuse(request, error.status, error.reason)
             raise
+        except Forbidden as error:
+            return self.refuse(request, 403, str(error))
         except StoreUnavailable as error:
             return self.refuse(request, 503, str(error))
         except (ValueError, LookupError) as error:

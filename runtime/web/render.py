@@ -6,6 +6,8 @@ Every page gets ``user`` (the logged-in user's public fields), ``csrf_token``,
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 import jinja2
@@ -13,10 +15,6 @@ from markupsafe import Markup
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
-
-#: The console's parts, in menu order: (path, label, lowest role).
-NAVIGATION: list[tuple[str, str, int]] = []
-
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -28,11 +26,19 @@ def environment() -> jinja2.Environment:
 
 
 def static_url(name: str) -> str:
-    """A static file's URL with its content's hash, so a changed file is fetched anew."""
-    import hashlib
+    """A static file's URL with its content's hash, so a changed file is fetched anew
+    (hashed once per version of the file, not on every page)."""
     path = STATIC / name
-    version = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "missing"
-    return f"/console/static/{name}?v={version}"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return f"/console/static/{name}?v=missing"
+    return f"/console/static/{name}?v={_content_hash(path, stamp)}"
+
+
+@functools.lru_cache(maxsize=256)
+def _content_hash(path: Path, _stamp: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def csrf_field(token: str) -> Markup:

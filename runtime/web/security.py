@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 import secrets
 import time
@@ -102,7 +103,6 @@ class SessionTable:
 
     @staticmethod
     def _key(token: str) -> str:
-        import hashlib
         return hashlib.sha256(token.encode()).hexdigest()
 
     def open(self, user: str, role: Role, agent_id: str, address: str) -> tuple[str, LoginSession]:
